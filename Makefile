@@ -1,0 +1,28 @@
+# The README's two commands: `make demo` (set up, run the main job) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo up test lint clean
+
+$(BIN)/timeoutlab: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(BIN)/timeoutlab
+	$(BIN)/timeoutlab demo
+
+up: $(BIN)/timeoutlab
+	$(BIN)/timeoutlab up
+
+lint: $(BIN)/timeoutlab
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""timeoutlab's emulator: API Gateway and Lambda emulation around real S3/DynamoDB emulators."""

@@ -1,0 +1,85 @@
+"""Integration timeouts: the policy (default and per-route overrides) and deadlines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: API Gateway's default (and, for most APIs, maximum) integration timeout, in seconds.
+DEFAULT_INTEGRATION_TIMEOUT = 29.0
+#: API Gateway's minimum integration timeout (50 ms).
+MIN_INTEGRATION_TIMEOUT = 0.05
+#: Upper bound accepted here: Lambda cannot run longer than 15 minutes anyway. Regional REST APIs
+#: may raise the timeout past 29 s since June 2024, subject to an account quota.
+MAX_INTEGRATION_TIMEOUT = 900.0
+
+
+class InvalidTimeout(ValueError):
+    """A timeout value that API Gateway would refuse."""
+
+
+def validate_timeout(value: object, what: str = "integrationTimeout") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTimeout(f"{what} must be a number of seconds, got {value!r}")
+    if not MIN_INTEGRATION_TIMEOUT <= value <= MAX_INTEGRATION_TIMEOUT:
+        raise InvalidTimeout(
+            f"{what} must be between {MIN_INTEGRATION_TIMEOUT} and {MAX_INTEGRATION_TIMEOUT} "
+            f"seconds, got {value}"
+        )
+    return float(value)
+
+
+class IntegrationTimeouts:
+    """The timeout each route gets: its own override if set, else the API-wide default."""
+
+    def __init__(
+        self,
+        default: float = DEFAULT_INTEGRATION_TIMEOUT,
+        overrides: dict[str, float] | None = None,
+    ) -> None:
+        self.default = validate_timeout(default)
+        self.overrides: dict[str, float] = {}
+        for key, value in (overrides or {}).items():
+            self.set_route(key, value)
+
+    def for_route(self, route_key: str) -> float:
+        return self.overrides.get(route_key, self.default)
+
+    def set_default(self, value: object) -> None:
+        self.default = validate_timeout(value)
+
+    def set_route(self, route_key: str, value: object | None) -> None:
+        """Override one route; ``None`` drops the override so the default applies again."""
+        if value is None:
+            self.overrides.pop(route_key, None)
+        else:
+            self.overrides[route_key] = validate_timeout(value, f"timeout of route {route_key}")
+
+    def describe(self, route_keys: list[str]) -> dict:
+        return {
+            "integrationTimeout": self.default,
+            "routes": {
+                key: {
+                    "integrationTimeout": self.for_route(key),
+                    "source": "route" if key in self.overrides else "default",
+                }
+                for key in route_keys
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in emulated time by which an answer is due."""
+
+    start: float
+    seconds: float
+
+    @property
+    def at(self) -> float:
+        return self.start + self.seconds
+
+    def remaining(self, now: float) -> float:
+        return max(0.0, self.at - now)
+
+    def expired(self, now: float) -> bool:
+        return now >= self.at

@@ -1,0 +1,81 @@
+"""Mapping a Lambda proxy-integration result to the HTTP response, with AWS's strictness.
+
+API Gateway accepts only a JSON object with ``statusCode`` and optional ``headers``,
+``multiValueHeaders``, ``body`` (a string) and ``isBase64Encoded``; anything else is a
+"Malformed Lambda proxy response" and the client gets 502.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from emulator.core.responses import HttpResponse
+
+_ALLOWED_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+_SCALARS = (str, int, float, bool)
+
+
+class MalformedProxyResponse(ValueError):
+    """Why a handler's result cannot be mapped; logged as AWS logs it, answered with 502."""
+
+
+def _header_value(value: object, where: str) -> str:
+    if not isinstance(value, _SCALARS):
+        raise MalformedProxyResponse(f"{where} must be a string, got {type(value).__name__}")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def map_proxy_result(result: object) -> HttpResponse:
+    """The HTTP response for a handler's return value, or MalformedProxyResponse."""
+    if isinstance(result, str | bytes):
+        try:
+            result = json.loads(result)
+        except ValueError as exc:
+            raise MalformedProxyResponse("result is not a JSON object") from exc
+    if not isinstance(result, dict):
+        raise MalformedProxyResponse(f"result must be a JSON object, got {type(result).__name__}")
+    unknown = set(result) - _ALLOWED_KEYS
+    if unknown:
+        raise MalformedProxyResponse(f"unexpected field(s): {', '.join(sorted(unknown))}")
+
+    status = result.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise MalformedProxyResponse(f"statusCode must be an integer 100..599, got {status!r}")
+
+    headers: list[tuple[str, str]] = []
+    single = result.get("headers") or {}
+    if not isinstance(single, dict):
+        raise MalformedProxyResponse("headers must be an object")
+    multi = result.get("multiValueHeaders") or {}
+    if not isinstance(multi, dict):
+        raise MalformedProxyResponse("multiValueHeaders must be an object")
+    for name, values in multi.items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponse(f"multiValueHeaders.{name} must be a list")
+        headers += [(name, _header_value(v, f"multiValueHeaders.{name}")) for v in values]
+    covered = {name.lower() for name in multi}
+    for name, value in single.items():
+        if name.lower() not in covered:  # AWS: multiValueHeaders win over headers
+            headers.append((name, _header_value(value, f"headers.{name}")))
+
+    body = result.get("body")
+    if body is not None and not isinstance(body, str):
+        raise MalformedProxyResponse(f"body must be a string, got {type(body).__name__}")
+    is_base64 = result.get("isBase64Encoded", False)
+    if not isinstance(is_base64, bool):
+        raise MalformedProxyResponse("isBase64Encoded must be a boolean")
+    if is_base64 and body:
+        try:
+            payload = base64.b64decode(body, validate=True)
+        except binascii.Error as exc:
+            raise MalformedProxyResponse("body is not valid base64") from exc
+    else:
+        payload = (body or "").encode()
+
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))  # API Gateway REST's default
+    return HttpResponse(status, headers, payload)

@@ -1,0 +1,77 @@
+"""HTTP responses as data, and the exact error responses API Gateway sends.
+
+Bodies, status codes and ``x-amzn-ErrorType`` headers follow what AWS returns, so client code that
+handles AWS errors handles these the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+JSON = "application/json"
+#: API Gateway's REST payload quota: 10 MB, checked before anything else.
+REST_PAYLOAD_LIMIT = 10 * 1024 * 1024
+#: Lambda's synchronous invocation payload quota (the event as JSON).
+LAMBDA_SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+def _gateway_error(status: int, message: str, error_type: str | None = None) -> HttpResponse:
+    headers = [("Content-Type", JSON)]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+def missing_authentication_token() -> HttpResponse:
+    """An unknown resource or method (gateway response MISSING_AUTHENTICATION_TOKEN)."""
+    return _gateway_error(
+        403, "Missing Authentication Token", "MissingAuthenticationTokenException"
+    )
+
+
+def forbidden() -> HttpResponse:
+    """A path outside any deployed stage."""
+    return _gateway_error(403, "Forbidden", "ForbiddenException")
+
+
+def integration_timeout() -> HttpResponse:
+    """Gateway response INTEGRATION_TIMEOUT: the integration did not answer within its timeout."""
+    return _gateway_error(504, "Endpoint request timed out")
+
+
+def internal_server_error() -> HttpResponse:
+    """A Lambda that raised, timed out on its own, or returned a malformed proxy response."""
+    return _gateway_error(502, "Internal server error", "InternalServerErrorException")
+
+
+def request_too_long() -> HttpResponse:
+    """The request fits API Gateway but its event is over Lambda's 6 MB invocation payload."""
+    return _gateway_error(413, "Request Too Long", "BadRequestException")
+
+
+def throttled() -> HttpResponse:
+    """Lambda refused the invocation for lack of concurrency (gateway response THROTTLED)."""
+    return _gateway_error(429, "Rate Exceeded.", "TooManyRequestsException")
+
+
+def content_length_exceeded(limit: int = REST_PAYLOAD_LIMIT) -> HttpResponse:
+    """The front door's answer to a body over the 10 MB quota: plain text, as AWS sends it."""
+    body = f"HTTP content length exceeded {limit} bytes.".encode()
+    return HttpResponse(413, [("Content-Type", "text; charset=utf-8")], body)
+
+
+def json_response(status: int, payload: object) -> HttpResponse:
+    """A JSON answer from the emulator's own control API."""
+    return HttpResponse(status, [("Content-Type", JSON)], json.dumps(payload, indent=2).encode())

@@ -1,0 +1,111 @@
+"""The emulator's own API under ``/_emulator/``: health, metrics, reset, and live configuration.
+
+Changing the integration timeout here takes effect on the next request, without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from aiohttp import web
+
+from emulator.clock import ScaledClock
+from emulator.core.deadlines import IntegrationTimeouts, InvalidTimeout
+from emulator.core.responses import json_response
+from emulator.gateway.http import to_aiohttp
+from emulator.metrics import Metrics
+
+PREFIX = "/_emulator"
+
+
+def _error(status: int, message: str) -> web.Response:
+    return to_aiohttp(json_response(status, {"message": message}))
+
+
+class ControlApi:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        timeouts: IntegrationTimeouts,
+        route_keys: list[str],
+        clock: ScaledClock,
+        describe: Callable[[], dict],
+    ) -> None:
+        self.metrics = metrics
+        self.timeouts = timeouts
+        self.route_keys = route_keys
+        self.clock = clock
+        self.describe = describe
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(f"{PREFIX}/health", self.health)
+        app.router.add_get(f"{PREFIX}/metrics", self.get_metrics)
+        app.router.add_post(f"{PREFIX}/reset", self.reset)
+        app.router.add_get(f"{PREFIX}/config", self.get_config)
+        for method in ("PUT", "PATCH", "POST"):
+            app.router.add_route(method, f"{PREFIX}/config", self.set_config)
+        app.router.add_route("*", PREFIX + "{tail:(/.*)?}", self.unknown)
+
+    async def health(self, _: web.Request) -> web.Response:
+        return to_aiohttp(json_response(200, {"status": "ok", **self.describe()}))
+
+    async def get_metrics(self, _: web.Request) -> web.Response:
+        snapshot = self.metrics.snapshot()
+        snapshot["clock"] = {
+            "time_scale": self.clock.scale,
+            "emulated_uptime_s": round(self.clock.now(), 3),
+        }
+        return to_aiohttp(json_response(200, snapshot))
+
+    async def reset(self, _: web.Request) -> web.Response:
+        self.metrics.reset()
+        return to_aiohttp(json_response(200, {"reset": True}))
+
+    async def get_config(self, _: web.Request) -> web.Response:
+        return to_aiohttp(json_response(200, self._config()))
+
+    async def set_config(self, request: web.Request) -> web.Response:
+        try:
+            patch = json.loads(await request.read() or b"null")
+        except ValueError:
+            return _error(400, 'body must be JSON, e.g. {"integrationTimeout": 10}')
+        if not isinstance(patch, dict):
+            return _error(400, "body must be a JSON object")
+        unknown = sorted(set(patch) - {"integrationTimeout", "routes"})
+        if unknown:
+            return _error(
+                400,
+                f"unknown setting(s): {', '.join(unknown)}; settable: integrationTimeout, routes",
+            )
+        routes = patch.get("routes") or {}
+        if not isinstance(routes, dict):
+            return _error(400, 'routes must map route keys to seconds, e.g. {"POST /reports": 5}')
+        bad = sorted(set(routes) - set(self.route_keys))
+        if bad:
+            return _error(
+                400, f"unknown route(s): {', '.join(bad)}; routes: {', '.join(self.route_keys)}"
+            )
+        # Validate everything before changing anything: a bad patch changes nothing.
+        staged = IntegrationTimeouts(self.timeouts.default, dict(self.timeouts.overrides))
+        try:
+            if "integrationTimeout" in patch:
+                staged.set_default(patch["integrationTimeout"])
+            for key, value in routes.items():
+                staged.set_route(key, value)
+        except InvalidTimeout as exc:
+            return _error(400, str(exc))
+        self.timeouts.default = staged.default
+        self.timeouts.overrides = staged.overrides
+        return to_aiohttp(json_response(200, self._config()))
+
+    async def unknown(self, request: web.Request) -> web.Response:
+        return _error(
+            404,
+            f"no emulator endpoint {request.method} {request.path}; try GET {PREFIX}/health, "
+            f"GET {PREFIX}/metrics, POST {PREFIX}/reset, GET or PUT {PREFIX}/config",
+        )
+
+    def _config(self) -> dict:
+        return {"timeScale": self.clock.scale, **self.timeouts.describe(self.route_keys)}

@@ -1,0 +1,46 @@
+"""Small helpers between aiohttp and the core's plain request/response data."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from emulator.core.events import IncomingRequest
+from emulator.core.responses import HttpResponse
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the limit while being read."""
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def incoming(request: web.Request, body: bytes) -> IncomingRequest:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return IncomingRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        headers=list(request.headers.items()),
+        body=body,
+        source_ip=peer[0] if peer else "127.0.0.1",
+        protocol=f"HTTP/{request.version.major}.{request.version.minor}",
+    )
+
+
+def to_aiohttp(response: HttpResponse, extra_headers: list[tuple[str, str]] = ()) -> web.Response:
+    headers = CIMultiDict(response.headers)
+    for name, value in extra_headers:
+        headers.setdefault(name, value)
+    return web.Response(status=response.status, body=response.body, headers=headers)

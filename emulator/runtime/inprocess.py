@@ -1,0 +1,265 @@
+"""Lambda functions run in this process, one thread per running invocation.
+
+Like AWS, an invocation is not stopped because its caller gave up: it runs to its end (or to its
+own timeout) and is billed for it. At the function timeout the invocation fails with AWS's
+"Task timed out" error and its thread is interrupted at the next Python instruction, which is as
+close to AWS freezing the sandbox as a thread allows. Handlers share this process's environment,
+which is set once for the whole service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib.util
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from emulator.clock import ScaledClock
+from emulator.core.events import new_request_id
+from emulator.core.invocations import InvocationRecord, Outcome
+from emulator.metrics import Metrics
+from emulator.runtime.context import LambdaContext
+from emulator.service import FunctionSpec, ServiceError, ServiceSpec
+
+log = logging.getLogger("timeoutlab.lambda")
+
+
+class _Stopped(BaseException):
+    """Raised inside a handler thread whose invocation hit the function timeout."""
+
+
+@dataclass
+class InvocationResult:
+    record: InvocationRecord
+    payload: Any = None  # what the handler returned
+    error: dict | None = None  # AWS's errorMessage/errorType shape when it failed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Invocation:
+    """A running invocation: its accounting record now, its result when it ends."""
+
+    record: InvocationRecord
+    task: asyncio.Task[InvocationResult]
+    _clock: ScaledClock = field(repr=False)
+
+    def caller_gone(self) -> None:
+        self.record.caller_gone(self._clock.now())
+
+
+class _Thread:
+    """Which thread runs an invocation, so the timeout can interrupt that one and no other."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ident: int | None = None
+
+    def interrupt(self) -> bool:
+        with self.lock:
+            if self.ident is None:
+                return False
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self.ident), ctypes.py_object(_Stopped)
+            )
+            return True
+
+
+class InProcessRuntime:
+    """Invokes the service's handlers in threads of this process."""
+
+    def __init__(
+        self,
+        service: ServiceSpec,
+        clock: ScaledClock,
+        metrics: Metrics,
+        environment: dict[str, str],
+        max_threads: int = 1000,
+    ) -> None:
+        self.service = service
+        self.clock = clock
+        self.metrics = metrics
+        self.environment = _merged_environment(service, environment)
+        self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="lambda")
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._threads: set[_Thread] = set()
+        self._saved_environment: dict[str, str | None] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Set the handlers' environment and import every handler, failing early and clearly."""
+        for name, value in self.environment.items():
+            self._saved_environment[name] = os.environ.get(name)
+            os.environ[name] = value
+        directory = str(self.service.directory)
+        if directory not in sys.path:
+            sys.path.append(directory)  # the deployment package root, as /var/task on AWS
+        for key, spec in self.service.functions.items():
+            self._handlers[key] = _load_handler(spec)
+
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        """Let running invocations finish a while (real seconds), stop the rest, restore state."""
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            if pending:
+                log.warning("stopping %d invocation(s) still running", len(pending))
+            for thread in list(self._threads):
+                thread.interrupt()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    # -- invoking ----------------------------------------------------------------------------
+
+    def invoke(
+        self, function_key: str, event: Any, invocation_type: str = "RequestResponse"
+    ) -> Invocation:
+        """Start an invocation now; the caller decides how long it waits for the result."""
+        spec = self.service.functions[function_key]
+        record = InvocationRecord(
+            request_id=new_request_id(),
+            function=spec.name,
+            started_at=self.clock.now(),
+            timeout=spec.timeout,
+            memory_mb=spec.memory_mb,
+            invocation_type=invocation_type,
+        )
+        self.metrics.invocation_started(record)
+        task = asyncio.get_running_loop().create_task(self._run(spec, record, event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return Invocation(record, task, self.clock)
+
+    async def _run(
+        self, spec: FunctionSpec, record: InvocationRecord, event: Any
+    ) -> InvocationResult:
+        log.info("START RequestId: %s Version: $LATEST (%s)", record.request_id, spec.name)
+        deadline = record.started_at + spec.timeout
+        context = LambdaContext(
+            function_name=spec.name,
+            memory_mb=spec.memory_mb,
+            region=self.service.region,
+            request_id=record.request_id,
+            remaining_seconds=lambda: deadline - self.clock.now(),
+        )
+        thread = _Thread()
+        self._threads.add(thread)
+        handler = self._handlers[spec.key]
+        future = asyncio.get_running_loop().run_in_executor(
+            self._pool, _call_handler, handler, event, context, thread
+        )
+        try:
+            payload, error = await asyncio.wait_for(future, self.clock.to_real(spec.timeout))
+            record.finish(self.clock.now(), Outcome.SUCCESS if error is None else Outcome.ERROR)
+        except TimeoutError:
+            thread.interrupt()
+            record.finish(deadline, Outcome.TIMEOUT)
+            payload, error = None, _timeout_error(record, spec.timeout)
+        finally:
+            self._threads.discard(thread)
+        self.metrics.invocation_finished(record)
+        log.info("END RequestId: %s", record.request_id)
+        log.info(
+            "REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB%s%s",
+            record.request_id,
+            record.duration_ms,
+            record.billed_ms,
+            spec.memory_mb,
+            f" Status: {record.outcome}" if record.outcome is not Outcome.SUCCESS else "",
+            (
+                f" (caller gave up {record.after_caller_gone_ms:.0f} ms before the end: wasted)"
+                if record.caller_gone_at is not None
+                else ""
+            ),
+        )
+        return InvocationResult(record, payload, error)
+
+
+def _call_handler(
+    handler: Callable[[Any, Any], Any], event: Any, context: LambdaContext, thread: _Thread
+) -> tuple[Any, dict | None]:
+    """Runs on a pool thread: the handler's result, or its error as AWS reports it."""
+    try:
+        try:
+            with thread.lock:
+                thread.ident = threading.get_ident()
+            return handler(event, context), None
+        finally:
+            with thread.lock:
+                thread.ident = None
+    except _Stopped:
+        return None, {"errorMessage": "stopped at the function timeout", "errorType": "Stopped"}
+    except Exception as exc:
+        log.error("[ERROR] %s: %s (RequestId: %s)", type(exc).__name__, exc, context.aws_request_id)
+        return None, {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "requestId": context.aws_request_id,
+            "stackTrace": traceback.format_tb(exc.__traceback__),
+        }
+
+
+def _timeout_error(record: InvocationRecord, timeout: float) -> dict:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {
+        "errorMessage": f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds",
+        "errorType": "Sandbox.Timedout",
+    }
+
+
+def _load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+    module_name = f"_timeoutlab_lambda_{spec.key}"
+    module_spec = importlib.util.spec_from_file_location(module_name, spec.module_path)
+    if module_spec is None or module_spec.loader is None:
+        raise ServiceError(f"cannot load handler file {spec.module_path}")
+    module: ModuleType = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ServiceError(
+            f"function {spec.key}: importing {spec.module_path} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    handler = getattr(module, spec.attribute, None)
+    if not callable(handler):
+        raise ServiceError(
+            f"function {spec.key}: {spec.module_path} has no function {spec.attribute!r}"
+        )
+    return handler
+
+
+def _merged_environment(service: ServiceSpec, extra: dict[str, str]) -> dict[str, str]:
+    """One environment for all functions (they share this process); conflicts are errors."""
+    merged = dict(extra)
+    origin: dict[str, str] = {}
+    for key, spec in service.functions.items():
+        for name, value in spec.environment.items():
+            if name in merged and merged[name] != value and name in origin:
+                raise ServiceError(
+                    f"environment variable {name} differs between functions {origin[name]} and "
+                    f"{key}; the in-process runtime gives all functions one environment"
+                )
+            merged.setdefault(name, value)
+            origin.setdefault(name, key)
+    return merged

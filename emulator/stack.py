@@ -1,0 +1,178 @@
+"""The whole system on one machine: backend, Lambda runtime, REST gateway, control API.
+
+``Stack`` is the asyncio object; ``StackThread`` runs one in a background thread for synchronous
+callers (the demo, tests, a user's own pytest fixtures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from emulator.backends.bootstrap import bootstrap
+from emulator.backends.endpoint import Backend, localstack_endpoint, validate_endpoint_url
+from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
+from emulator.clock import ScaledClock
+from emulator.core.deadlines import DEFAULT_INTEGRATION_TIMEOUT, IntegrationTimeouts
+from emulator.core.events import ApiIdentity, new_api_id
+from emulator.core.routing import RestRouter
+from emulator.gateway.control import ControlApi
+from emulator.gateway.rest import RestGateway
+from emulator.metrics import Metrics
+from emulator.runtime.inprocess import InProcessRuntime
+from emulator.service import default_service_path, load_service
+
+log = logging.getLogger("timeoutlab")
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    http_port: int = 3000  # 0 picks a free port
+    backend: str = "moto"  # "moto", "localstack" or an endpoint URL
+    backend_port: int = DEFAULT_PORT  # the embedded moto server's port; 0 picks a free port
+    integration_timeout: float | None = None  # None: serverless.yml's, else AWS's 29 s
+    time_scale: float = 1.0
+    service_path: Path = field(default_factory=default_service_path)
+    stage: str | None = None
+
+
+def make_backend(config: StackConfig, region: str) -> Backend:
+    if config.backend == "moto":
+        port = config.backend_port or free_port(config.host)
+        return EmbeddedMoto(config.host, port, region).start()
+    if config.backend == "localstack":
+        backend = Backend("localstack", localstack_endpoint(), region)
+    else:
+        backend = Backend("url", validate_endpoint_url(config.backend), region)
+    backend.check()
+    return backend
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.service = load_service(config.service_path, stage=config.stage)
+        self.clock = ScaledClock(config.time_scale)
+        self.metrics = Metrics()
+        default_timeout = config.integration_timeout or self.service.integration_timeout
+        self.timeouts = IntegrationTimeouts(
+            default_timeout or DEFAULT_INTEGRATION_TIMEOUT, self.service.route_timeouts
+        )
+        self.router = RestRouter(self.service.stage, self.service.rest_routes)
+        self.backend: Backend | None = None
+        self.runtime: InProcessRuntime | None = None
+        self._runner: web.AppRunner | None = None
+        self.http_port: int | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.config.host}:{self.http_port}"
+
+    @property
+    def rest_url(self) -> str:
+        """The REST API's invoke URL, stage included."""
+        return f"{self.http_url}/{self.service.stage}"
+
+    async def start(self) -> Stack:
+        try:
+            self.backend = await asyncio.to_thread(make_backend, self.config, self.service.region)
+            await asyncio.to_thread(bootstrap, self.service, self.backend)
+            self.runtime = InProcessRuntime(
+                self.service,
+                self.clock,
+                self.metrics,
+                {**self.backend.handler_environment(), **self.clock.handler_environment()},
+            )
+            self.runtime.start()
+            await self._serve()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _serve(self) -> None:
+        assert self.runtime is not None
+        api = ApiIdentity(
+            api_id=new_api_id(),
+            stage=self.service.stage,
+            domain_name=f"{self.config.host}:{self.config.http_port}",
+        )
+        gateway = RestGateway(
+            self.router, api, self.runtime, self.timeouts, self.metrics, self.clock
+        )
+        control = ControlApi(
+            metrics=self.metrics,
+            timeouts=self.timeouts,
+            route_keys=[route.key for route in self.router.routes],
+            clock=self.clock,
+            describe=self.describe,
+        )
+        app = web.Application()
+        control.add_routes(app)
+        app.router.add_route("*", "/{tail:.*}", gateway.handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.http_port)
+        await site.start()
+        self.http_port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = None
+        if self.backend is not None:
+            await asyncio.to_thread(self.backend.close)
+            self.backend = None
+
+    def describe(self) -> dict:
+        return {
+            "service": self.service.name,
+            "stage": self.service.stage,
+            "rest_api": self.rest_url if self.http_port else None,
+            "routes": [route.key for route in self.router.routes],
+            "backend": self.backend.describe() if self.backend else None,
+            "time_scale": self.clock.scale,
+            "integration_timeout_s": self.timeouts.default,
+        }
+
+
+class StackThread:
+    """A Stack on its own event loop in a daemon thread; ``with StackThread(cfg) as stack: ...``."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.stack = Stack(config)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="timeoutlab", daemon=True
+        )
+
+    def start(self) -> Stack:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.stack.start(), self._loop).result()
+        return self.stack
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.stack.stop(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> Stack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

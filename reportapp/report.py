@@ -1,0 +1,99 @@
+"""The report Lambda: wait ``delay`` ms, write a CSV of ``amountOfRows`` rows to S3, return a
+presigned GET URL valid for one hour.
+
+Behind API Gateway REST (Lambda proxy integration) a long ``delay`` is exactly what hits the 29 s
+integration timeout: the client gets 504 while this function runs on to the end.
+"""
+
+import csv
+import io
+import json
+import os
+import uuid
+
+import boto3
+from botocore.config import Config
+
+import lambda_time
+
+MAX_DELAY_MS = 900_000  # Lambda cannot run longer than 15 minutes
+MAX_ROWS = 1_000_000
+URL_EXPIRY_SECONDS = 3600
+CSV_HEADER = ("id", "customer", "amount", "created_at")
+
+
+class InvalidDefinition(ValueError):
+    """The report definition is not one this Lambda can produce."""
+
+
+def validate_definition(definition: object) -> tuple[int, int]:
+    """(delay in ms, rows) from a report definition, or InvalidDefinition saying what is wrong."""
+    if not isinstance(definition, dict):
+        raise InvalidDefinition("the report definition must be a JSON object")
+    values = {}
+    for name, low, high in (("delay", 0, MAX_DELAY_MS), ("amountOfRows", 1, MAX_ROWS)):
+        value = definition.get(name)
+        if value is None:
+            raise InvalidDefinition(f"'{name}' is required")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidDefinition(f"'{name}' must be an integer, got {json.dumps(value)}")
+        if not low <= value <= high:
+            raise InvalidDefinition(f"'{name}' must be between {low} and {high}, got {value}")
+        values[name] = value
+    unknown = sorted(set(definition) - {"delay", "amountOfRows"})
+    if unknown:
+        raise InvalidDefinition(f"unknown field(s): {', '.join(unknown)}")
+    return values["delay"], values["amountOfRows"]
+
+
+def _s3():
+    # Under an emulator the endpoint is an address, so path-style URLs are the ones that resolve.
+    style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"
+    return boto3.client(
+        "s3", config=Config(s3={"addressing_style": style}, signature_version="s3v4")
+    )
+
+
+def render_csv(rows: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for i in range(1, rows + 1):
+        writer.writerow(
+            (i, f"customer-{i % 997:03d}", f"{(i * 7919) % 100000 / 100:.2f}", "2024-01-01")
+        )
+    return out.getvalue().encode()
+
+
+def generate_report(delay_ms: int, rows: int) -> str:
+    """Do the slow work, store the CSV and return where to download it."""
+    lambda_time.wait(delay_ms)
+    bucket = os.environ["REPORTS_BUCKET"]
+    key = f"reports/{uuid.uuid4()}.csv"
+    s3 = _s3()
+    s3.put_object(Bucket=bucket, Key=key, Body=render_csv(rows), ContentType="text/csv")
+    return s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_EXPIRY_SECONDS
+    )
+
+
+def _response(status: int, payload: dict) -> dict:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(payload),
+    }
+
+
+def handler(event, context):
+    """POST /reports: the synchronous report endpoint (Lambda proxy integration)."""
+    try:
+        definition = json.loads(event.get("body") or "")
+    except ValueError:
+        return _response(400, {"message": "request body must be a JSON report definition"})
+    try:
+        delay_ms, rows = validate_definition(definition)
+    except InvalidDefinition as exc:
+        return _response(400, {"message": str(exc)})
+    print(f"generating report: delay={delay_ms} ms rows={rows}")
+    return _response(200, {"url": generate_report(delay_ms, rows)})
