@@ -41,7 +41,12 @@ def _port(text: str) -> int:
 
 
 def _add_stack_options(
-    parser: argparse.ArgumentParser, *, time_scale: float, http_port: int, backend_port: int
+    parser: argparse.ArgumentParser,
+    *,
+    time_scale: float,
+    http_port: int,
+    backend_port: int,
+    log_level: str,
 ) -> None:
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
@@ -86,7 +91,10 @@ def _add_stack_options(
         "--stage", help="stage name (default: serverless.yml's provider.stage, else dev)"
     )
     parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default=log_level,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="gateway and Lambda log detail (default: %(default)s)",
     )
 
 
@@ -112,11 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up", help="run the REST API, the Lambda runtime and the backend until Ctrl-C"
     )
-    _add_stack_options(up, time_scale=1.0, http_port=3000, backend_port=DEFAULT_PORT)
+    _add_stack_options(
+        up, time_scale=1.0, http_port=3000, backend_port=DEFAULT_PORT, log_level="INFO"
+    )
     demo = commands.add_parser(
         "demo", help="the article's experiment: a 5 s and a 40 s report over REST"
     )
-    _add_stack_options(demo, time_scale=DEMO_TIME_SCALE, http_port=0, backend_port=0)
+    _add_stack_options(
+        demo, time_scale=DEMO_TIME_SCALE, http_port=0, backend_port=0, log_level="ERROR"
+    )
     demo.add_argument(
         "--rows", type=int, default=1000, help="rows per report (default: %(default)s)"
     )
@@ -154,10 +166,12 @@ async def _up(config: StackConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, args.log_level if args.command == "up" else "WARNING"),
+        level=getattr(logging, args.log_level),
         format="%(asctime)s %(name)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     config = _config(args)
     try:
         if args.command == "up":

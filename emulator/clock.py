@@ -15,6 +15,8 @@ from typing import Protocol
 #: unset and handlers run on real time; the same names are read by ``reportapp/lambda_time.py``.
 TIME_SCALE_ENV = "TIMEOUTLAB_TIME_SCALE"
 EPOCH_ANCHOR_ENV = "TIMEOUTLAB_EPOCH_ANCHOR"
+#: One anchor per process, so every clock here (and every handler) agrees on the emulated epoch.
+_PROCESS_ANCHOR = time.time()
 
 
 class Clock(Protocol):
@@ -50,9 +52,8 @@ class ScaledClock:
 
     def __init__(self, scale: float = 1.0, anchor: float | None = None) -> None:
         self.scale = validate_scale(scale)
-        self.anchor = time.time() if anchor is None else anchor
+        self.anchor = _PROCESS_ANCHOR if anchor is None else anchor
         self._mono0 = time.monotonic()
-        self._real0 = time.time()
 
     def now(self) -> float:
         return (time.monotonic() - self._mono0) / self.scale

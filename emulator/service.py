@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from emulator.core.deadlines import validate_timeout
+from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.core.events import ACCOUNT_ID
 from emulator.core.routing import RestRoute, normalize_resource
 
@@ -200,7 +200,10 @@ def load_service(
         raise ServiceError(f"{path} must be a YAML mapping")
     options = {k: v for k, v in {"stage": stage, "region": region}.items() if v}
     config = _Resolver(raw, options).resolve(raw)
-    return _build(config, path.parent.resolve(), f"{path}")
+    try:
+        return _build(config, path.parent.resolve(), f"{path}")
+    except InvalidTimeout as exc:
+        raise ServiceError(f"{path}: {exc}") from exc
 
 
 def _build(config: dict, directory: Path, where: str) -> ServiceSpec:

@@ -28,6 +28,7 @@ from emulator.clock import ScaledClock
 from emulator.core.events import new_request_id
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
+from emulator.runtime import logs
 from emulator.runtime.context import LambdaContext
 from emulator.service import FunctionSpec, ServiceError, ServiceSpec
 
@@ -97,20 +98,28 @@ class InProcessRuntime:
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._threads: set[_Thread] = set()
-        self._saved_environment: dict[str, str | None] = {}
+        self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Set the handlers' environment and import every handler, failing early and clearly."""
-        for name, value in self.environment.items():
-            self._saved_environment[name] = os.environ.get(name)
-            os.environ[name] = value
-        directory = str(self.service.directory)
-        if directory not in sys.path:
-            sys.path.append(directory)  # the deployment package root, as /var/task on AWS
-        for key, spec in self.service.functions.items():
-            self._handlers[key] = _load_handler(spec)
+        _ENVIRONMENT.claim(self.environment)
+        logs.install()
+        try:
+            directory = str(self.service.directory)
+            if directory not in sys.path:
+                sys.path.append(directory)  # the deployment package root, as /var/task on AWS
+            for key, spec in self.service.functions.items():
+                self._handlers[key] = _load_handler(spec)
+        except BaseException:
+            self._release()
+            raise
+        self._started = True
+
+    def _release(self) -> None:
+        logs.uninstall()
+        _ENVIRONMENT.release(self.environment)
 
     async def close(self, grace_seconds: float = 5.0) -> None:
         """Let running invocations finish a while (real seconds), stop the rest, restore state."""
@@ -121,11 +130,9 @@ class InProcessRuntime:
             for thread in list(self._threads):
                 thread.interrupt()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if self._started:
+            self._started = False
+            self._release()
 
     @property
     def running(self) -> int:
@@ -205,7 +212,8 @@ def _call_handler(
         try:
             with thread.lock:
                 thread.ident = threading.get_ident()
-            return handler(event, context), None
+            with logs.function_output(context.function_name, context.aws_request_id):
+                return handler(event, context), None
         finally:
             with thread.lock:
                 thread.ident = None
@@ -247,6 +255,48 @@ def _load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
             f"function {spec.key}: {spec.module_path} has no function {spec.attribute!r}"
         )
     return handler
+
+
+class _SharedEnvironment:
+    """os.environ is one per process: runtimes alive at once must agree on every value."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: dict[str, tuple[str, int]] = {}  # name -> (value, live runtimes using it)
+        self._saved: dict[str, str | None] = {}
+
+    def claim(self, environment: dict[str, str]) -> None:
+        with self._lock:
+            for name, value in environment.items():
+                held = self._claims.get(name)
+                if held is not None and held[0] != value:
+                    raise ServiceError(
+                        f"another emulator in this process runs with {name}={held[0]!r}, this one "
+                        f"needs {value!r}; Lambda functions here share one process environment, "
+                        "so run emulators with different settings one after the other"
+                    )
+            for name, value in environment.items():
+                held = self._claims.get(name)
+                if held is None:
+                    self._saved[name] = os.environ.get(name)
+                    os.environ[name] = value
+                self._claims[name] = (value, (held[1] if held else 0) + 1)
+
+    def release(self, environment: dict[str, str]) -> None:
+        with self._lock:
+            for name in environment:
+                value, count = self._claims.pop(name, ("", 1))
+                if count > 1:
+                    self._claims[name] = (value, count - 1)
+                    continue
+                saved = self._saved.pop(name, None)
+                if saved is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = saved
+
+
+_ENVIRONMENT = _SharedEnvironment()
 
 
 def _merged_environment(service: ServiceSpec, extra: dict[str, str]) -> dict[str, str]:

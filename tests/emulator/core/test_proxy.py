@@ -1,0 +1,64 @@
+import base64
+import json
+
+import pytest
+
+from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
+
+
+def test_a_well_formed_result_maps_to_the_response():
+    response = map_proxy_result(
+        {"statusCode": 201, "headers": {"X-A": "1", "X-N": 2}, "body": json.dumps({"ok": True})}
+    )
+    assert response.status == 201
+    assert response.header("x-a") == "1"
+    assert response.header("X-N") == "2"
+    assert response.header("Content-Type") == "application/json"  # REST's default
+    assert json.loads(response.body) == {"ok": True}
+
+
+def test_multi_value_headers_win_and_repeat():
+    response = map_proxy_result(
+        {
+            "statusCode": 200,
+            "headers": {"Set-Cookie": "ignored", "Content-Type": "text/csv"},
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        }
+    )
+    assert [v for k, v in response.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    assert response.header("content-type") == "text/csv"
+    assert response.body == b""
+
+
+def test_base64_bodies_are_decoded():
+    data = b"\x00\x01binary"
+    result = {"statusCode": 200, "body": base64.b64encode(data).decode(), "isBase64Encoded": True}
+    assert map_proxy_result(result).body == data
+
+
+def test_a_json_string_result_is_accepted():
+    assert map_proxy_result('{"statusCode": 204}').status == 204
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        (None, "JSON object"),
+        ([], "JSON object"),
+        ("not json", "not a JSON object"),
+        ({"body": "x"}, "statusCode"),
+        ({"statusCode": "200"}, "statusCode"),
+        ({"statusCode": True}, "statusCode"),
+        ({"statusCode": 700}, "statusCode"),
+        ({"statusCode": 200, "body": {"a": 1}}, "body must be a string"),
+        ({"statusCode": 200, "headers": ["a"]}, "headers must be an object"),
+        ({"statusCode": 200, "headers": {"a": {"b": 1}}}, "headers.a"),
+        ({"statusCode": 200, "multiValueHeaders": {"a": "b"}}, "must be a list"),
+        ({"statusCode": 200, "isBase64Encoded": "yes"}, "isBase64Encoded"),
+        ({"statusCode": 200, "body": "***", "isBase64Encoded": True}, "base64"),
+        ({"statusCode": 200, "extra": 1}, "unexpected field"),
+    ],
+)
+def test_malformed_results_are_refused_with_a_reason(result, reason):
+    with pytest.raises(MalformedProxyResponse, match=reason):
+        map_proxy_result(result)

@@ -1,0 +1,126 @@
+import pytest
+
+from emulator.service import ServiceError, default_service_path, load_service
+from tests.support import write_service
+
+HANDLER = "def handler(event, context):\n    return {'statusCode': 200}\n"
+
+
+def test_the_bundled_report_app_resolves_its_variables():
+    service = load_service(default_service_path())
+    assert (service.name, service.stage, service.region) == (
+        "timeoutlab-reports",
+        "dev",
+        "us-east-1",
+    )
+    fn = service.functions["generateReport"]
+    assert fn.name == "timeoutlab-reports-dev-generateReport"
+    assert fn.timeout == 900
+    assert fn.memory_mb == 1024
+    assert fn.environment["REPORTS_BUCKET"] == "timeoutlab-reports-dev"
+    assert [r.key for r in service.rest_routes] == ["POST /reports"]
+    assert service.buckets == ["timeoutlab-reports-dev"]
+    (table,) = service.tables
+    assert table.name == "timeoutlab-connections-dev"
+    assert table.ttl_attribute == "ttl"
+    assert service.integration_timeout == 29
+
+
+def test_stage_option_flows_through_every_variable():
+    service = load_service(default_service_path(), stage="prod")
+    assert service.stage == "prod"
+    assert service.buckets == ["timeoutlab-reports-prod"]
+    assert service.functions["generateReport"].environment["CONNECTIONS_TABLE"] == (
+        "timeoutlab-connections-prod"
+    )
+
+
+def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("TL_TEST_NAME", "from-env")
+    path = write_service(
+        tmp_path,
+        HANDLER,
+        """
+        hello:
+          handler: app.handler
+          timeout: ${self:custom.fnTimeout}
+          environment:
+            A: ${env:TL_TEST_NAME}
+            B: ${env:TL_TEST_MISSING, 'fallback'}
+            C: pre-${self:custom.nested}-post
+            D: ${aws:accountId}/${aws:region}
+          events:
+            - http: GET things/{id}
+            - http: {path: /things, method: any}
+        """,
+        extra="""
+        custom:
+          fnTimeout: 12
+          nested: ${sls:stage}
+          timeoutlab:
+            routeTimeouts:
+              "GET /things/{id}": 3
+        resources:
+          Resources:
+            Data:
+              Type: AWS::S3::Bucket
+            Ref:
+              Type: AWS::SNS::Topic
+              Properties:
+                TopicName: !Ref Data
+        """,
+    )
+    service = load_service(path)
+    fn = service.functions["hello"]
+    assert fn.timeout == 12.0
+    assert fn.environment == {
+        "A": "from-env",
+        "B": "fallback",
+        "C": "pre-dev-post",
+        "D": "000000000000/us-east-1",
+    }
+    assert [r.key for r in service.rest_routes] == ["GET /things/{id}", "ANY /things"]
+    assert service.route_timeouts == {"GET /things/{id}": 3.0}
+    assert service.buckets == ["inline-dev-data"]
+
+
+@pytest.mark.parametrize(
+    ("functions", "extra", "message"),
+    [
+        ("f:\n  events: []", "", "`handler` is missing"),
+        ("f:\n  handler: nowhere.handler", "", "does not exist"),
+        ("f:\n  handler: app", "", "must look like 'file.function'"),
+        ("f:\n  handler: app.handler\n  timeout: 901", "", "timeout must be 1..900"),
+        ("f:\n  handler: app.handler\n  runtime: nodejs20.x", "", "not Python"),
+        ("f:\n  handler: app.handler\n  events:\n    - http: FETCH /x", "", "http method"),
+        ("f:\n  handler: app.handler\n  environment:\n    A: ${self:custom.none}", "", "no value"),
+        (
+            "f:\n  handler: app.handler\n  environment:\n    A: ${ssm:/x}",
+            "",
+            "unsupported variable",
+        ),
+        (
+            "f:\n  handler: app.handler",
+            "custom:\n  timeoutlab:\n    routeTimeouts:\n      'GET /x': 3\n",
+            "not a route",
+        ),
+        (
+            "f:\n  handler: app.handler",
+            "custom:\n  timeoutlab:\n    integrationTimeout: 0\n",
+            "between",
+        ),
+    ],
+)
+def test_mistakes_are_reported_with_where_they_are(tmp_path, functions, extra, message):
+    path = write_service(tmp_path, HANDLER, functions, extra=extra)
+    with pytest.raises(ServiceError, match=message):
+        load_service(path)
+
+
+def test_unreadable_or_invalid_files_say_so(tmp_path):
+    with pytest.raises(ServiceError, match="cannot read"):
+        load_service(tmp_path / "missing.yml")
+    bad = tmp_path / "serverless.yml"
+    bad.write_text("service: [unclosed\n")
+    with pytest.raises(ServiceError, match="not valid YAML"):
+        load_service(bad)
