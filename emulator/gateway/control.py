@@ -79,7 +79,7 @@ class ControlApi:
                 400,
                 f"unknown setting(s): {', '.join(unknown)}; settable: integrationTimeout, routes",
             )
-        routes = patch.get("routes") or {}
+        routes = patch.get("routes", {})
         if not isinstance(routes, dict):
             return _error(400, 'routes must map route keys to seconds, e.g. {"POST /reports": 5}')
         bad = sorted(set(routes) - set(self.route_keys))

@@ -1,0 +1,79 @@
+"""The console script as users run it: real processes, real ports."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(TIMEOUTLAB + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_prints_the_success_at_5_s_and_the_504_at_29_s():
+    result = run("demo", "--time-scale", "0.02", "--rows", "50")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    success = re.search(r"^rest\s+5 s\s+delivered\s+200\s+([\d.]+) s\s+50\s", out, re.M)
+    timeout = re.search(
+        r"^rest\s+40 s\s+gateway timeout\s+504\s+([\d.]+) s\s+-\s+([\d.]+) s\s+([\d.]+) s",
+        out,
+        re.M,
+    )
+    assert success, out
+    assert timeout, out
+    assert 5.0 <= float(success.group(1)) < 29.0
+    assert 29.0 <= float(timeout.group(1)) < 29.0 * 1.05
+    assert float(timeout.group(2)) >= 40.0  # the Lambda billed its full 40 s ...
+    assert float(timeout.group(3)) == float(timeout.group(2))  # ... all of it wasted
+
+
+def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
+    process = subprocess.Popen(
+        [*TIMEOUTLAB, "up", "--http-port", "0", "--backend-port", "0", "--time-scale", "0.02"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "stop: Ctrl-C" not in banner and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            banner += line
+        match = re.search(r"POST (http://127\.0\.0\.1:\d+/dev/reports)", banner)
+        assert match, banner
+        assert "backend   moto at http://127.0.0.1:" in banner
+        response = httpx.post(match.group(1), json={"delay": 1000, "amountOfRows": 3}, timeout=30)
+        assert response.status_code == 200
+        assert httpx.get(response.json()["url"]).text.count("\n") == 4
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, banner + rest
+    assert "POST /dev/reports -> 200" in rest
+
+
+def test_bad_options_and_backends_exit_2_with_a_message():
+    bad_scale = run("up", "--time-scale", "0")
+    assert bad_scale.returncode == 2
+    assert "time scale must be > 0" in bad_scale.stderr
+    bad_timeout = run("up", "--integration-timeout", "0.001")
+    assert bad_timeout.returncode == 2
+    assert "--integration-timeout must be between 0.05 and 900" in bad_timeout.stderr
+    down = run("up", "--http-port", "0", "--backend", "http://127.0.0.1:9")
+    assert down.returncode == 2
+    assert "timeoutlab: error: url backend at http://127.0.0.1:9 does not serve s3" in down.stderr
+    missing = run("up", "--service", "/nonexistent/serverless.yml")
+    assert missing.returncode == 2
+    assert "cannot read /nonexistent/serverless.yml" in missing.stderr
