@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emulator.core.invocations import InvocationRecord, Outcome
@@ -38,6 +39,7 @@ class FunctionStats:
     invocations: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     throttles: int = 0
+    async_events: Counter[str] = field(default_factory=Counter)
     duration_ms: float = 0.0
     billed_ms: int = 0
     wasted_ms: int = 0
@@ -53,19 +55,111 @@ class FunctionStats:
         self.gb_seconds += record.gb_seconds
 
 
-class Metrics:
-    """Thread-safe counters: invocations finish on runtime threads, requests on the event loop."""
+@dataclass
+class WebSocketStats:
+    """Counts of the WebSocket API, as measured at its socket and its routes."""
 
-    def __init__(self) -> None:
+    opened: int = 0
+    refused: Counter[int] = field(default_factory=Counter)  # handshake refusals by HTTP status
+    closed: Counter[int] = field(default_factory=Counter)  # by close code
+    closed_seconds: float = 0.0  # emulated lifetime of the connections that have closed
+    messages_in: int = 0
+    messages_out: int = 0
+    payload_bytes_in: int = 0
+    payload_bytes_out: int = 0
+    wire_bytes_in: int = 0  # everything read from WebSocket sockets, handshakes and frames
+    wire_bytes_out: int = 0
+    routes: Counter[str] = field(default_factory=Counter)  # route invocations by route key
+    route_outcomes: Counter[str] = field(default_factory=Counter)  # "<route> <outcome>"
+    management: Counter[str] = field(default_factory=Counter)  # "<VERB> <status>"
+
+
+class Metrics:
+    """Thread-safe counters: invocations finish on runtime threads, requests on the event loop.
+
+    ``now`` is the emulated clock, for the lifetimes of connections still open.
+    """
+
+    def __init__(self, now: Callable[[], float] = lambda: 0.0) -> None:
+        self._now = now
         self._lock = threading.Lock()
         self._routes: dict[str, RouteStats] = {}
         self._functions: dict[str, FunctionStats] = {}
         self._running: dict[str, InvocationRecord] = {}
+        self._ws = WebSocketStats()
+        self._open: dict[str, float] = {}  # connection id -> opened at (emulated)
 
     def reset(self) -> None:
+        """Zero the counters; open connections stay counted as open, from now on."""
         with self._lock:
             self._routes.clear()
             self._functions.clear()
+            self._ws = WebSocketStats()
+            now = self._now()
+            self._open = dict.fromkeys(self._open, now)
+
+    # -- WebSocket API -----------------------------------------------------------------------
+
+    def ws_opened(self, connection_id: str) -> None:
+        with self._lock:
+            self._ws.opened += 1
+            self._open[connection_id] = self._now()
+
+    def ws_refused(self, status: int) -> None:
+        with self._lock:
+            self._ws.refused[status] += 1
+
+    def ws_closed(self, connection_id: str, code: int) -> None:
+        with self._lock:
+            opened = self._open.pop(connection_id, None)
+            if opened is not None:
+                self._ws.closed[code] += 1
+                self._ws.closed_seconds += self._now() - opened
+
+    def ws_message(self, direction: str, payload_bytes: int) -> None:
+        with self._lock:
+            if direction == "in":
+                self._ws.messages_in += 1
+                self._ws.payload_bytes_in += payload_bytes
+            else:
+                self._ws.messages_out += 1
+                self._ws.payload_bytes_out += payload_bytes
+
+    def ws_wire(self, received: int = 0, sent: int = 0) -> None:
+        with self._lock:
+            self._ws.wire_bytes_in += received
+            self._ws.wire_bytes_out += sent
+
+    def ws_route(self, route_key: str, outcome: str) -> None:
+        with self._lock:
+            self._ws.routes[route_key] += 1
+            self._ws.route_outcomes[f"{route_key} {outcome}"] += 1
+
+    def ws_management(self, verb: str, status: int) -> None:
+        with self._lock:
+            self._ws.management[f"{verb} {status}"] += 1
+
+    def _ws_snapshot(self) -> dict:
+        ws, now = self._ws, self._now()
+        open_seconds = sum(now - opened for opened in self._open.values())
+        return {
+            "connections_opened": ws.opened,
+            "connections_refused": {str(k): v for k, v in sorted(ws.refused.items())},
+            "connections_closed": {str(k): v for k, v in sorted(ws.closed.items())},
+            "current_connections": len(self._open),
+            "connection_minutes": round((ws.closed_seconds + open_seconds) / 60, 6),
+            "messages_in": ws.messages_in,
+            "messages_out": ws.messages_out,
+            "payload_bytes_in": ws.payload_bytes_in,
+            "payload_bytes_out": ws.payload_bytes_out,
+            "wire_bytes_in": ws.wire_bytes_in,
+            "wire_bytes_out": ws.wire_bytes_out,
+            "route_invocations": dict(sorted(ws.routes.items())),
+            "route_outcomes": dict(sorted(ws.route_outcomes.items())),
+            "management_calls": dict(sorted(ws.management.items())),
+        }
+
+    # -- REST API and Lambda -----------------------------------------------------------------
 
     def record_request(
         self, route_key: str, status: int, latency_ms: float, *, integration_timeout: bool = False
@@ -91,6 +185,11 @@ class Metrics:
         with self._lock:
             self._functions.setdefault(function, FunctionStats()).throttles += 1
 
+    def async_event(self, function: str, what: str) -> None:
+        """An asynchronous event was accepted, throttled, retried, delivered or dropped."""
+        with self._lock:
+            self._functions.setdefault(function, FunctionStats()).async_events[what] += 1
+
     def snapshot(self) -> dict:
         with self._lock:
             running = Counter(r.function for r in self._running.values())
@@ -108,6 +207,7 @@ class Metrics:
                     "errors": stats.outcomes[Outcome.ERROR],
                     "timeouts": stats.outcomes[Outcome.TIMEOUT],
                     "throttles": stats.throttles,
+                    "async_events": dict(sorted(stats.async_events.items())),
                     "duration_ms": round(stats.duration_ms, 3),
                     "billed_ms": stats.billed_ms,
                     "wasted_ms": stats.wasted_ms,
@@ -123,5 +223,6 @@ class Metrics:
                         s.integration_timeouts for s in self._routes.values()
                     ),
                 },
+                "websocket": self._ws_snapshot(),
                 "lambda": {"functions": functions},
             }

@@ -19,6 +19,11 @@ import yaml
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.core.events import ACCOUNT_ID
 from emulator.core.routing import RestRoute, normalize_resource
+from emulator.core.websocket_routes import (
+    DEFAULT_SELECTION_EXPRESSION,
+    WebSocketRoute,
+    WebSocketRouter,
+)
 
 #: Serverless Framework defaults for functions that do not say.
 DEFAULT_MEMORY_MB = 1024
@@ -72,6 +77,8 @@ class ServiceSpec:
     rest_routes: list[RestRoute]
     buckets: list[str]
     tables: list[TableSpec]
+    websocket_routes: list[WebSocketRoute] = field(default_factory=list)
+    websocket_selection_expression: str = DEFAULT_SELECTION_EXPRESSION
     integration_timeout: float | None = None
     route_timeouts: dict[str, float] = field(default_factory=dict)
 
@@ -219,6 +226,7 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
 
     functions: dict[str, FunctionSpec] = {}
     routes: list[RestRoute] = []
+    ws_routes: list[WebSocketRoute] = []
     for key, spec in (config.get("functions") or {}).items():
         fwhere = f"{where}: functions.{key}"
         if not isinstance(spec, dict) or not spec.get("handler"):
@@ -232,6 +240,8 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
         for event in spec.get("events") or []:
             if isinstance(event, dict) and "http" in event:
                 routes.append(_http_route(event["http"], key, fwhere))
+            if isinstance(event, dict) and "websocket" in event:
+                ws_routes.append(_websocket_route(event["websocket"], key, fwhere))
 
     custom = ((config.get("custom") or {}).get("timeoutlab")) or {}
     integration_timeout = custom.get("integrationTimeout")
@@ -239,7 +249,14 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
         str(route_key): validate_timeout(value, f"custom.timeoutlab.routeTimeouts.{route_key}")
         for route_key, value in (custom.get("routeTimeouts") or {}).items()
     }
-    known = {route.key for route in routes}
+    selection = str(
+        provider.get("websocketsApiRouteSelectionExpression") or DEFAULT_SELECTION_EXPRESSION
+    )
+    try:
+        WebSocketRouter(ws_routes, selection)
+    except ValueError as exc:
+        raise ServiceError(f"{where}: {exc}") from exc
+    known = {route.key for route in routes} | {route.key for route in ws_routes}
     for route_key in route_timeouts:
         if route_key not in known:
             raise ServiceError(
@@ -256,6 +273,8 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
         rest_routes=routes,
         buckets=buckets,
         tables=tables,
+        websocket_routes=ws_routes,
+        websocket_selection_expression=selection,
         integration_timeout=(
             None if integration_timeout is None else validate_timeout(integration_timeout)
         ),
@@ -304,6 +323,15 @@ def _http_route(http: Any, function: str, where: str) -> RestRoute:
     if method not in _HTTP_METHODS:
         raise ServiceError(f"{where}: http method {method!r} is not one of {sorted(_HTTP_METHODS)}")
     return RestRoute(method=method, resource=normalize_resource(path), function=function)
+
+
+def _websocket_route(spec: Any, function: str, where: str) -> WebSocketRoute:
+    if isinstance(spec, str):  # the short form: "- websocket: $connect"
+        return WebSocketRoute(key=spec.strip(), function=function)
+    if not isinstance(spec, dict) or not spec.get("route"):
+        raise ServiceError(f"{where}: a websocket event needs a route")
+    two_way = bool(spec.get("routeResponseSelectionExpression"))
+    return WebSocketRoute(key=str(spec["route"]).strip(), function=function, two_way=two_way)
 
 
 def _resources(

@@ -1,4 +1,4 @@
-"""The whole system on one machine: backend, Lambda runtime, REST gateway, control API.
+"""The whole system on one machine: backend, Lambda runtime, REST and WebSocket gateways.
 
 ``Stack`` is the asyncio object; ``StackThread`` runs one in a background thread for synchronous
 callers (the demo, tests, a user's own pytest fixtures).
@@ -18,12 +18,17 @@ from emulator.backends.bootstrap import bootstrap
 from emulator.backends.endpoint import Backend, localstack_endpoint, validate_endpoint_url
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.clock import ScaledClock
+from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import DEFAULT_INTEGRATION_TIMEOUT, IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_api_id
 from emulator.core.routing import RestRouter
+from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
+from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
+from emulator.gateway.websocket import WebSocketGateway
 from emulator.metrics import Metrics
+from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.inprocess import InProcessRuntime
 from emulator.service import default_service_path, load_service
 
@@ -33,11 +38,14 @@ log = logging.getLogger("timeoutlab")
 @dataclass
 class StackConfig:
     host: str = "127.0.0.1"
-    http_port: int = 3000  # 0 picks a free port
+    http_port: int = 3000  # REST API, Lambda Invoke API, /_emulator/; 0 picks a free port
+    ws_port: int = 3001  # WebSocket API and @connections; 0 picks a free port
     backend: str = "moto"  # "moto", "localstack" or an endpoint URL
     backend_port: int = DEFAULT_PORT  # the embedded moto server's port; 0 picks a free port
     integration_timeout: float | None = None  # None: serverless.yml's, else AWS's 29 s
     time_scale: float = 1.0
+    lambda_concurrency: int = 1000  # AWS's default account concurrency
+    websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
 
@@ -59,16 +67,22 @@ class Stack:
         self.config = config
         self.service = load_service(config.service_path, stage=config.stage)
         self.clock = ScaledClock(config.time_scale)
-        self.metrics = Metrics()
+        self.metrics = Metrics(self.clock.now)
         default_timeout = config.integration_timeout or self.service.integration_timeout
         self.timeouts = IntegrationTimeouts(
             default_timeout or DEFAULT_INTEGRATION_TIMEOUT, self.service.route_timeouts
         )
         self.router = RestRouter(self.service.stage, self.service.rest_routes)
+        self.ws_router = WebSocketRouter(
+            self.service.websocket_routes, self.service.websocket_selection_expression
+        )
         self.backend: Backend | None = None
         self.runtime: InProcessRuntime | None = None
+        self.invoker: AsyncInvoker | None = None
+        self.websocket: WebSocketGateway | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
+        self.ws_port: int | None = None
 
     @property
     def http_url(self) -> str:
@@ -79,6 +93,16 @@ class Stack:
         """The REST API's invoke URL, stage included."""
         return f"{self.http_url}/{self.service.stage}"
 
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket API's URL, stage included."""
+        return f"ws://{self.config.host}:{self.ws_port}/{self.service.stage}"
+
+    @property
+    def connections_url(self) -> str:
+        """The @connections endpoint, as boto3's apigatewaymanagementapi takes it."""
+        return f"http://{self.config.host}:{self.ws_port}/{self.service.stage}"
+
     async def start(self) -> Stack:
         try:
             self.backend = await asyncio.to_thread(make_backend, self.config, self.service.region)
@@ -87,10 +111,21 @@ class Stack:
                 self.service,
                 self.clock,
                 self.metrics,
-                {**self.backend.handler_environment(), **self.clock.handler_environment()},
+                {},
+                concurrency=self.config.lambda_concurrency,
+            )
+            self.invoker = AsyncInvoker(self.runtime, self.clock, self.metrics)
+            await self._serve()
+            # Handlers learn every endpoint only now that the ports are known.
+            self.runtime.environment.update(
+                {
+                    **self.backend.handler_environment(),
+                    **self.clock.handler_environment(),
+                    "AWS_ENDPOINT_URL_LAMBDA": self.http_url,
+                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url,
+                }
             )
             self.runtime.start()
-            await self._serve()
         except BaseException:
             await self.stop()
             raise
@@ -98,34 +133,61 @@ class Stack:
 
     async def _serve(self) -> None:
         assert self.runtime is not None
-        api = ApiIdentity(
-            api_id=new_api_id(),
-            stage=self.service.stage,
-            domain_name=f"{self.config.host}:{self.config.http_port}",
+        assert self.invoker is not None
+        host = self.config.host
+        self.websocket = WebSocketGateway(
+            router=self.ws_router,
+            api=ApiIdentity(new_api_id(), self.service.stage, f"{host}:{self.config.ws_port}"),
+            runtime=self.runtime,
+            timeouts=self.timeouts,
+            limits=self.config.websocket_limits,
+            metrics=self.metrics,
+            clock=self.clock,
         )
-        gateway = RestGateway(
-            self.router, api, self.runtime, self.timeouts, self.metrics, self.clock
+        self.ws_port = await self.websocket.start(host, self.config.ws_port)
+        self.websocket.api = ApiIdentity(
+            self.websocket.api.api_id, self.service.stage, f"{host}:{self.ws_port}"
         )
-        control = ControlApi(
+
+        app = web.Application()
+        ControlApi(
             metrics=self.metrics,
             timeouts=self.timeouts,
-            route_keys=[route.key for route in self.router.routes],
+            route_keys=self.route_keys(),
             clock=self.clock,
             describe=self.describe,
+        ).add_routes(app)
+        LambdaApi(self.runtime, self.invoker, self.service.region).add_routes(app)
+        rest = RestGateway(
+            self.router,
+            ApiIdentity(new_api_id(), self.service.stage, f"{host}:{self.config.http_port}"),
+            self.runtime,
+            self.timeouts,
+            self.metrics,
+            self.clock,
         )
-        app = web.Application()
-        control.add_routes(app)
-        app.router.add_route("*", "/{tail:.*}", gateway.handle)
+        app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.http_port)
+        site = web.TCPSite(self._runner, host, self.config.http_port)
         await site.start()
         self.http_port = self._runner.addresses[0][1]
+        # The domain name in events is the bound address, known only now for port 0.
+        rest.api = ApiIdentity(rest.api.api_id, self.service.stage, f"{host}:{self.http_port}")
+
+    def route_keys(self) -> list[str]:
+        return [route.key for route in self.router.routes] + list(self.ws_router.routes)
 
     async def stop(self) -> None:
+        if self.websocket is not None:
+            await self.websocket.stop()
+            self.websocket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.invoker is not None:
+            await self.invoker.close()
+            self.invoker = None
         if self.runtime is not None:
             await self.runtime.close()
             self.runtime = None
@@ -138,10 +200,14 @@ class Stack:
             "service": self.service.name,
             "stage": self.service.stage,
             "rest_api": self.rest_url if self.http_port else None,
+            "websocket_api": self.ws_url if self.ws_port else None,
+            "connections_api": self.connections_url if self.ws_port else None,
             "routes": [route.key for route in self.router.routes],
+            "websocket_routes": list(self.ws_router.routes),
             "backend": self.backend.describe() if self.backend else None,
             "time_scale": self.clock.scale,
             "integration_timeout_s": self.timeouts.default,
+            "lambda_concurrency": self.config.lambda_concurrency,
         }
 
 

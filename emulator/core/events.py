@@ -55,11 +55,11 @@ class ApiIdentity:
         return self.domain_name.split(".", 1)[0]
 
 
-def _aws_request_time(epoch: float) -> str:
+def aws_request_time(epoch: float) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch))
 
 
-def _single_and_multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | None]:
+def single_and_multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | None]:
     """AWS's two views of repeated names: last value wins, and every value in order."""
     if not pairs:
         return None, None
@@ -94,9 +94,9 @@ def rest_proxy_event(
 
     ``request.path`` is the full path (with the stage); ``resource_path`` is the part after it.
     """
-    headers, multi_headers = _single_and_multi(request.headers)
+    headers, multi_headers = single_and_multi(request.headers)
     query_pairs = parse_qsl(request.query_string, keep_blank_values=True)
-    query, multi_query = _single_and_multi(query_pairs)
+    query, multi_query = single_and_multi(query_pairs)
     body, is_base64 = _body_field(request.body)
     header_map = {k.lower(): v for k, v in request.headers}
     return {
@@ -114,7 +114,7 @@ def rest_proxy_event(
             "resourcePath": match.route.resource,
             "httpMethod": request.method,
             "extendedRequestId": new_extended_request_id(),
-            "requestTime": _aws_request_time(epoch),
+            "requestTime": aws_request_time(epoch),
             "path": request.path,
             "accountId": ACCOUNT_ID,
             "protocol": request.protocol,

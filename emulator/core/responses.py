@@ -61,9 +61,10 @@ def request_too_long() -> HttpResponse:
     return _gateway_error(413, "Request Too Long", "BadRequestException")
 
 
-def throttled() -> HttpResponse:
-    """Lambda refused the invocation for lack of concurrency (gateway response THROTTLED)."""
-    return _gateway_error(429, "Rate Exceeded.", "TooManyRequestsException")
+def lambda_throttled() -> HttpResponse:
+    """Lambda refused the invocation for lack of concurrency: a proxy integration cannot pass
+    Lambda's 429 on, so the client sees a 500."""
+    return _gateway_error(500, "Internal server error", "InternalServerErrorException")
 
 
 def content_length_exceeded(limit: int = REST_PAYLOAD_LIMIT) -> HttpResponse:

@@ -26,7 +26,7 @@ from emulator.core.responses import HttpResponse
 from emulator.core.routing import RestRouter
 from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
-from emulator.runtime.inprocess import InProcessRuntime
+from emulator.runtime.inprocess import InProcessRuntime, Throttled
 
 log = logging.getLogger("timeoutlab.gateway")
 
@@ -98,7 +98,10 @@ class RestGateway:
         if len(json.dumps(event)) > responses.LAMBDA_SYNC_PAYLOAD_LIMIT:
             return route.key, responses.request_too_long(), False
 
-        invocation = self.runtime.invoke(route.function, event)
+        try:
+            invocation = self.runtime.invoke(route.function, event)
+        except Throttled:
+            return route.key, responses.lambda_throttled(), False
         timeout = self.timeouts.for_route(route.key)
         try:
             result = await asyncio.wait_for(

@@ -35,6 +35,10 @@ from emulator.service import FunctionSpec, ServiceError, ServiceSpec
 log = logging.getLogger("timeoutlab.lambda")
 
 
+class Throttled(Exception):
+    """No concurrency left: Lambda refuses the invocation (429 TooManyRequestsException)."""
+
+
 class _Stopped(BaseException):
     """Raised inside a handler thread whose invocation hit the function timeout."""
 
@@ -88,13 +92,17 @@ class InProcessRuntime:
         clock: ScaledClock,
         metrics: Metrics,
         environment: dict[str, str],
-        max_threads: int = 1000,
+        concurrency: int = 1000,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"Lambda concurrency must be at least 1, got {concurrency}")
         self.service = service
         self.clock = clock
         self.metrics = metrics
         self.environment = _merged_environment(service, environment)
-        self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="lambda")
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
+        self._keys_by_name = {spec.name: key for key, spec in service.functions.items()}
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._threads: set[_Thread] = set()
@@ -138,13 +146,27 @@ class InProcessRuntime:
     def running(self) -> int:
         return len(self._tasks)
 
+    def key_for_name(self, function_name: str) -> str | None:
+        """The serverless.yml key of a deployed function name (as the Lambda API names it)."""
+        return self._keys_by_name.get(function_name)
+
     # -- invoking ----------------------------------------------------------------------------
 
     def invoke(
         self, function_key: str, event: Any, invocation_type: str = "RequestResponse"
     ) -> Invocation:
-        """Start an invocation now; the caller decides how long it waits for the result."""
+        """Start an invocation now; the caller decides how long it waits for the result.
+
+        Raises Throttled when every unit of concurrency is taken (including by invocations whose
+        caller has given up: on AWS they hold their concurrency until they end).
+        """
         spec = self.service.functions[function_key]
+        if len(self._tasks) >= self.concurrency:
+            self.metrics.invocation_throttled(spec.name)
+            log.warning(
+                "throttled %s: all %d units of concurrency in use", spec.name, self.concurrency
+            )
+            raise Throttled(spec.name)
         record = InvocationRecord(
             request_id=new_request_id(),
             function=spec.name,

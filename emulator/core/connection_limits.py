@@ -1,0 +1,108 @@
+"""The limits of a WebSocket connection, decided from plain numbers and a given ``now``.
+
+AWS closes a connection after 10 minutes without a data message in either direction (pings do
+not count) or after 2 hours in all; it closes with 1009 on a frame over 32 KB or a message over
+128 KB. New connections are rate-limited per account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GOING_AWAY = 1001
+MESSAGE_TOO_BIG = 1009
+
+
+@dataclass(frozen=True)
+class WebSocketLimits:
+    idle_timeout: float = 600.0  # seconds without a data message either way
+    max_duration: float = 7200.0  # seconds a connection may last
+    max_message_bytes: int = 128 * 1024
+    max_frame_bytes: int = 32 * 1024
+    new_connections_per_second: float = 500.0  # account quota; the burst equals one second's worth
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout", "max_duration", "new_connections_per_second"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if not 0 < self.max_frame_bytes <= self.max_message_bytes:
+            raise ValueError("max_frame_bytes must be positive and at most max_message_bytes")
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int
+    reason: str
+
+
+class Lifetime:
+    """When a connection must be closed: idle or too old, whichever comes first."""
+
+    def __init__(self, connected_at: float, limits: WebSocketLimits) -> None:
+        self.connected_at = connected_at
+        self.last_active = connected_at
+        self.limits = limits
+
+    def touch(self, now: float) -> None:
+        """A data message went either way."""
+        self.last_active = max(self.last_active, now)
+
+    def next_deadline(self) -> float:
+        return min(
+            self.last_active + self.limits.idle_timeout,
+            self.connected_at + self.limits.max_duration,
+        )
+
+    def expired(self, now: float) -> Close | None:
+        if now >= self.connected_at + self.limits.max_duration:
+            return Close(GOING_AWAY, "Going away: maximum connection duration reached")
+        if now >= self.last_active + self.limits.idle_timeout:
+            return Close(GOING_AWAY, "Going away: idle timeout")
+        return None
+
+
+class MessageAssembler:
+    """Frames in, whole messages out, refusing what AWS refuses."""
+
+    def __init__(self, limits: WebSocketLimits) -> None:
+        self.limits = limits
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._binary = False
+
+    def frame(self, data: bytes, *, first: bool, binary: bool, fin: bool) -> bytes | Close | None:
+        """The whole message when ``fin``; a Close when a limit is passed; else None."""
+        if len(data) > self.limits.max_frame_bytes:
+            return Close(MESSAGE_TOO_BIG, "Frame size limit exceeded (32 KB)")
+        if first:
+            self._parts, self._size, self._binary = [], 0, binary
+        self._size += len(data)
+        if self._size > self.limits.max_message_bytes:
+            return Close(MESSAGE_TOO_BIG, "Message size limit exceeded (128 KB)")
+        self._parts.append(data)
+        if not fin:
+            return None
+        message, self._parts = b"".join(self._parts), []
+        return message
+
+    @property
+    def binary(self) -> bool:
+        return self._binary
+
+
+class RateLimiter:
+    """A token bucket: ``rate`` per second, bursts up to one second's worth."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self._tokens = self.capacity
+        self._updated = now
+
+    def allow(self, now: float) -> bool:
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False

@@ -1,0 +1,76 @@
+"""The API Gateway Management API (@connections): its answers and errors as AWS shapes them.
+
+Errors carry ``x-amzn-ErrorType`` so boto3 raises the modelled exception
+(``client.exceptions.GoneException`` and friends).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from emulator.core.responses import JSON, HttpResponse
+
+#: PostToConnection's payload limit: the WebSocket message limit.
+MAX_POST_BYTES = 128 * 1024
+_PATH = re.compile(r"^/(?P<stage>[^/]+)/@connections/(?P<id>[^/]+)/?$")
+
+
+def parse_path(path: str) -> tuple[str, str] | None:
+    """(stage, connectionId) of an @connections path, or None."""
+    found = _PATH.match(path)
+    return (found.group("stage"), found.group("id")) if found else None
+
+
+def _error(status: int, error_type: str, message: str | None) -> HttpResponse:
+    headers = [("Content-Type", JSON), ("x-amzn-ErrorType", error_type)]
+    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+def gone() -> HttpResponse:
+    """The connection is closed, never existed, or is not established yet."""
+    return _error(410, "GoneException", None)
+
+
+def payload_too_large(size: int) -> HttpResponse:
+    return _error(
+        413,
+        "PayloadTooLargeException",
+        f"Message size {size} exceeds the limit of {MAX_POST_BYTES} bytes",
+    )
+
+
+def forbidden() -> HttpResponse:
+    return _error(403, "ForbiddenException", "Forbidden")
+
+
+def not_found() -> HttpResponse:
+    """Not an @connections resource, or a verb it does not have (AWS: missing token)."""
+    return _error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+
+
+def _iso(epoch: float) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
+    )
+
+
+def connection_status(
+    *, connected_at: float, last_active_at: float, source_ip: str, user_agent: str | None
+) -> HttpResponse:
+    """GetConnection's answer; times are emulated epoch seconds."""
+    body = {
+        "ConnectedAt": _iso(connected_at),
+        "Identity": {"SourceIp": source_ip, "UserAgent": user_agent or ""},
+        "LastActiveAt": _iso(last_active_at),
+    }
+    return HttpResponse(200, [("Content-Type", JSON)], json.dumps(body).encode())
+
+
+def posted() -> HttpResponse:
+    return HttpResponse(200, [("Content-Type", JSON)], b"")
+
+
+def deleted() -> HttpResponse:
+    return HttpResponse(204, [], b"")

@@ -1,0 +1,82 @@
+"""The Lambda Invoke API on the HTTP port, for handlers that invoke other functions with boto3.
+
+``POST /2015-03-31/functions/{name}/invocations`` with ``X-Amz-Invocation-Type``:
+``RequestResponse`` runs the function and answers with its result (``X-Amz-Function-Error`` when
+it failed), ``Event`` queues it and answers 202 at once, ``DryRun`` only checks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from emulator.core import lambda_api
+from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
+from emulator.gateway.http import BodyTooLarge, read_body, to_aiohttp
+from emulator.runtime.async_invoker import AsyncInvoker
+from emulator.runtime.inprocess import InProcessRuntime, Throttled
+
+log = logging.getLogger("timeoutlab.lambda.api")
+PATH = "/2015-03-31/functions/{name}/invocations"
+
+
+class LambdaApi:
+    def __init__(self, runtime: InProcessRuntime, invoker: AsyncInvoker, region: str) -> None:
+        self.runtime = runtime
+        self.invoker = invoker
+        self.region = region
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(PATH, self.invoke)
+
+    async def invoke(self, request: web.Request) -> web.Response:
+        return to_aiohttp(await self._invoke(request))
+
+    async def _invoke(self, request: web.Request) -> HttpResponse:
+        requested = request.match_info["name"]
+        name = lambda_api.function_name(requested) or requested
+        key = self.runtime.key_for_name(name)
+        if key is None:
+            return lambda_api.not_found(name, self.region).response()
+        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        try:
+            payload = await read_body(request, LAMBDA_SYNC_PAYLOAD_LIMIT)
+        except BodyTooLarge:
+            size = request.content_length or LAMBDA_SYNC_PAYLOAD_LIMIT + 1
+            return lambda_api.too_large(size, invocation_type, LAMBDA_SYNC_PAYLOAD_LIMIT).response()
+        error = lambda_api.check_payload(invocation_type, payload)
+        if error is not None:
+            return error.response()
+        event = json.loads(payload) if payload else {}
+
+        if invocation_type == "DryRun":
+            return HttpResponse(204)
+        if invocation_type == "Event":
+            event_id = self.invoker.submit(key, event)
+            log.info("queued event %s for %s", event_id, name)
+            return HttpResponse(202, [("x-amzn-RequestId", event_id)])
+        try:
+            invocation = self.runtime.invoke(key, event)
+        except Throttled:
+            return lambda_api.throttled().response()
+        result = await invocation.task
+        headers = [
+            ("Content-Type", JSON),
+            ("x-amzn-RequestId", result.record.request_id),
+            ("X-Amz-Executed-Version", "$LATEST"),
+        ]
+        if not result.ok:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+            return HttpResponse(200, headers, json.dumps(result.error).encode())
+        try:
+            body = json.dumps(result.payload).encode()
+        except (TypeError, ValueError) as exc:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+            marshal = {
+                "errorMessage": f"Unable to marshal response: {exc}",
+                "errorType": "Runtime.MarshalError",
+            }
+            return HttpResponse(200, headers, json.dumps(marshal).encode())
+        return HttpResponse(200, headers, body)

@@ -1,0 +1,463 @@
+"""API Gateway WebSocket API emulation, with its @connections management API on the same port.
+
+h11 parses the plain HTTP requests (the @connections calls, and every handshake); a request that
+asks for a WebSocket is handed to websockets' sans-I/O ``ServerProtocol``. The rules (routes,
+events, limits, error shapes) come from the core; this module owns the sockets and the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import h11
+from websockets.datastructures import Headers
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request as WsRequest
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from emulator.clock import ScaledClock
+from emulator.core import management
+from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter, WebSocketLimits
+from emulator.core.deadlines import IntegrationTimeouts
+from emulator.core.events import ApiIdentity, new_request_id
+from emulator.core.responses import HttpResponse
+from emulator.core.websocket_events import (
+    ConnectionInfo,
+    connect_event,
+    disconnect_event,
+    error_reply,
+    message_event,
+    new_connection_id,
+    new_message_id,
+)
+from emulator.core.websocket_routes import CONNECT, DISCONNECT, WebSocketRouter
+from emulator.gateway.ws_connection import WebSocketConnection
+from emulator.metrics import Metrics
+from emulator.runtime.inprocess import InProcessRuntime, InvocationResult, Throttled
+
+log = logging.getLogger("timeoutlab.websocket")
+
+READ_CHUNK = 65536
+#: Largest HTTP body read on this port; @connections accepts 128 KB of it.
+MAX_HTTP_BODY = 10 * 1024 * 1024
+#: Real seconds to wait for the peer's side of a closing handshake.
+CLOSE_TIMEOUT = 5.0
+NO_ROUTE = "(no route)"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        self.status, self.body = status, body
+
+
+def _json_body(message: str) -> str:
+    return json.dumps({"message": message})
+
+
+class WebSocketGateway:
+    def __init__(
+        self,
+        *,
+        router: WebSocketRouter,
+        api: ApiIdentity,
+        runtime: InProcessRuntime,
+        timeouts: IntegrationTimeouts,
+        limits: WebSocketLimits,
+        metrics: Metrics,
+        clock: ScaledClock,
+    ) -> None:
+        self.router = router
+        self.api = api
+        self.runtime = runtime
+        self.timeouts = timeouts
+        self.limits = limits
+        self.metrics = metrics
+        self.clock = clock
+        self.connections: dict[str, WebSocketConnection] = {}
+        self._rate = RateLimiter(limits.new_connections_per_second, clock.now())
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- server lifecycle ----------------------------------------------------------------------
+
+    async def start(self, host: str, port: int, ssl: Any = None) -> int:
+        self._server = await asyncio.start_server(self._client, host, port, ssl=ssl)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for connection in list(self.connections.values()):
+            connection.close(1001, "Going away: server shutting down")
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            await self._serve_http(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    # -- plain HTTP: @connections, and the handshake request ----------------------------------
+
+    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        http = h11.Connection(h11.SERVER)
+        received = 0
+        while True:
+            try:
+                event, read = await self._next_http_event(http, reader)
+                received += read
+                if not isinstance(event, h11.Request):
+                    return
+                if _wants_websocket(event):
+                    await self._websocket(event, http, reader, writer, received)
+                    return
+                body, read = await self._http_body(http, reader)
+            except h11.RemoteProtocolError as exc:
+                with contextlib.suppress(h11.LocalProtocolError):
+                    writer.write(_http_bytes(http, HttpResponse(400, [], str(exc).encode())))
+                return
+            response = (
+                self._management(event, body)
+                if body is not None
+                else management.payload_too_large(MAX_HTTP_BODY)
+            )
+            writer.write(_http_bytes(http, response))
+            await writer.drain()
+            if body is None or h11.MUST_CLOSE in (http.our_state, http.their_state):
+                return
+            http.start_next_cycle()
+
+    @staticmethod
+    async def _next_http_event(
+        http: h11.Connection, reader: asyncio.StreamReader
+    ) -> tuple[Any, int]:
+        read = 0
+        while True:
+            event = http.next_event()
+            if event is not h11.NEED_DATA:
+                return event, read
+            data = await reader.read(READ_CHUNK)
+            read += len(data)
+            http.receive_data(data)
+
+    async def _http_body(
+        self, http: h11.Connection, reader: asyncio.StreamReader
+    ) -> tuple[bytes | None, int]:
+        chunks, size, read = [], 0, 0
+        while True:
+            event, n = await self._next_http_event(http, reader)
+            read += n
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > MAX_HTTP_BODY:
+                    return None, read
+                chunks.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(chunks), read
+            else:
+                raise h11.RemoteProtocolError("connection closed mid-request")
+
+    def _management(self, request: h11.Request, body: bytes) -> HttpResponse:
+        method = request.method.decode()
+        parsed = management.parse_path(urlsplit(request.target.decode()).path)
+        if parsed is None:
+            response = management.not_found()
+        elif parsed[0] != self.api.stage:
+            response = management.forbidden()
+        else:
+            response = self._connection_call(method, parsed[1], body)
+        self.metrics.ws_management(method, response.status)
+        return response
+
+    def _connection_call(self, method: str, connection_id: str, body: bytes) -> HttpResponse:
+        connection = self.connections.get(connection_id)
+        if method not in ("POST", "GET", "DELETE"):
+            return management.not_found()
+        if method == "POST" and len(body) > management.MAX_POST_BYTES:
+            return management.payload_too_large(len(body))
+        if connection is None or not connection.open:
+            return management.gone()
+        if method == "POST":
+            try:
+                connection.send_message(body.decode("utf-8"))
+            except UnicodeDecodeError:
+                connection.send_message(body, binary=True)
+            return management.posted()
+        if method == "GET":
+            return management.connection_status(
+                connected_at=connection.connected_at_epoch,
+                last_active_at=connection.last_active_epoch,
+                source_ip=connection.info.source_ip,
+                user_agent=connection.info.user_agent,
+            )
+        connection.close(1000, "Connection deleted through @connections")
+        return management.deleted()
+
+    # -- the WebSocket handshake and $connect ----------------------------------------------------
+
+    async def _websocket(
+        self,
+        request: h11.Request,
+        http: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        received: int,
+    ) -> None:
+        self.metrics.ws_wire(received=received)
+        target = request.target.decode()
+        headers = [(k.decode(), v.decode("latin-1")) for k, v in request.headers.raw_items()]
+        protocol = ServerProtocol(max_size=self.limits.max_message_bytes)
+        handshake = protocol.accept(WsRequest(target, Headers(headers)))
+        split = urlsplit(target)
+        peer = writer.get_extra_info("peername")
+        info = ConnectionInfo(
+            connection_id=new_connection_id(),
+            connected_at_ms=int(self.clock.epoch() * 1000),
+            source_ip=peer[0] if peer else "127.0.0.1",
+            user_agent=dict((k.lower(), v) for k, v in headers).get("user-agent"),
+            headers=headers,
+            query_string_pairs=parse_qsl(split.query, keep_blank_values=True),
+        )
+        connection = WebSocketConnection(
+            info, protocol, writer, limits=self.limits, metrics=self.metrics, clock=self.clock
+        )
+        try:
+            if handshake.status_code != 101:
+                raise _Refused(handshake.status_code, handshake.body.decode(errors="replace"))
+            if split.path.rstrip("/") != f"/{self.api.stage}":
+                raise _Refused(403, _json_body("Forbidden"))
+            if not self._rate.allow(self.clock.now()):
+                raise _Refused(429, _json_body("Limit Exceeded"))
+            self.connections[info.connection_id] = connection
+            await self._connect_route(connection)
+        except _Refused as refusal:
+            self.connections.pop(info.connection_id, None)
+            self.metrics.ws_refused(refusal.status)
+            log.info("WebSocket handshake refused with %d: %s", refusal.status, refusal.body)
+            protocol.send_response(protocol.reject(refusal.status, refusal.body))
+            connection.flush()
+            await writer.drain()
+            return
+
+        protocol.send_response(handshake)
+        connection.established = True
+        connection.flush()
+        self.metrics.ws_opened(info.connection_id)
+        log.info("connected %s from %s", info.connection_id, info.source_ip)
+        leftover, _ = http.trailing_data
+        expiry = self._spawn(self._expire(connection))
+        try:
+            await self._read_loop(connection, reader, leftover)
+        finally:
+            expiry.cancel()
+            self.connections.pop(info.connection_id, None)
+            code = protocol.close_code if protocol.state is State.CLOSED else 1006
+            reason = protocol.close_reason if protocol.state is State.CLOSED else ""
+            self.metrics.ws_closed(info.connection_id, code or 1005)
+            log.info("disconnected %s (%s %s)", info.connection_id, code, reason)
+            self._spawn(self._disconnect_route(connection, code or 1005, reason or ""))
+
+    async def _connect_route(self, connection: WebSocketConnection) -> None:
+        """Run $connect; a non-2xx answer, an error or a timeout refuses the handshake."""
+        route = self.router.route(CONNECT)
+        if route is None:
+            return
+        request_id = new_request_id()
+        event = connect_event(
+            connection.info, self.api, request_id=request_id, epoch=self.clock.epoch()
+        )
+        outcome, result = await self._invoke(route.key, route.function, event)
+        if outcome == "integration_timeout":
+            raise _Refused(504, _json_body("Endpoint request timed out"))
+        if outcome != "ok" or result is None:
+            raise _Refused(500, _json_body("Internal server error"))
+        payload = result.payload
+        status = payload.get("statusCode", 200) if isinstance(payload, dict) else 200
+        if not isinstance(status, int) or not 200 <= status < 300:
+            body = payload.get("body") if isinstance(payload, dict) else None
+            raise _Refused(status if isinstance(status, int) else 500, str(body or ""))
+
+    # -- messages --------------------------------------------------------------------------------
+
+    async def _read_loop(
+        self, connection: WebSocketConnection, reader: asyncio.StreamReader, leftover: bytes
+    ) -> None:
+        protocol = connection.protocol
+        assembler = MessageAssembler(self.limits)
+        data = leftover
+        while True:
+            if data:
+                self.metrics.ws_wire(received=len(data))
+                protocol.receive_data(data)
+            for event in protocol.events_received():
+                if isinstance(event, Frame):
+                    self._on_frame(connection, assembler, event)
+            connection.flush()
+            await connection.writer.drain()
+            if protocol.state is State.CLOSED:
+                return
+            try:
+                if protocol.state is State.CLOSING:
+                    data = await asyncio.wait_for(reader.read(READ_CHUNK), CLOSE_TIMEOUT)
+                else:
+                    data = await reader.read(READ_CHUNK)
+            except TimeoutError:
+                return
+            if not data:
+                protocol.receive_eof()
+                connection.flush()
+                return
+
+    def _on_frame(
+        self, connection: WebSocketConnection, assembler: MessageAssembler, frame: Frame
+    ) -> None:
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            return  # ping, pong and close are the protocol's business; they are not activity
+        outcome = assembler.frame(
+            frame.data,
+            first=frame.opcode is not Opcode.CONT,
+            binary=frame.opcode is Opcode.BINARY,
+            fin=frame.fin,
+        )
+        if isinstance(outcome, Close):
+            log.info("closing %s with %d: %s", connection.id, outcome.code, outcome.reason)
+            connection.fail(outcome.code, outcome.reason)
+        elif outcome is not None:
+            connection.activity()
+            self.metrics.ws_message("in", len(outcome))
+            self._spawn(self._dispatch(connection, outcome, assembler.binary))
+
+    async def _dispatch(
+        self, connection: WebSocketConnection, message: bytes, binary: bool
+    ) -> None:
+        """Route one message to its Lambda and answer as AWS does."""
+        request_id = new_request_id()
+        text = None if binary else message.decode("utf-8", errors="replace")
+        route = self.router.select(message if text is None else text)
+
+        def reply(what: str) -> str:
+            return error_reply(what, connection_id=connection.id, request_id=request_id)
+
+        if route is None:
+            self.metrics.ws_route(NO_ROUTE, "forbidden")
+            connection.send_message(reply("Forbidden"))
+            return
+        event = message_event(
+            connection.info,
+            self.api,
+            route_key=route.key,
+            body=base64.b64encode(message).decode() if text is None else text,
+            is_base64=text is None,
+            request_id=request_id,
+            message_id=new_message_id(),
+            epoch=self.clock.epoch(),
+        )
+        outcome, result = await self._invoke(route.key, route.function, event)
+        if outcome == "integration_timeout":
+            connection.send_message(reply("Endpoint request timed out"))
+        elif outcome != "ok" or result is None:
+            connection.send_message(reply("Internal server error"))
+        elif route.two_way:
+            answer = _route_response(result.payload)
+            if answer is not None:
+                connection.send_message(answer)
+
+    async def _disconnect_route(
+        self, connection: WebSocketConnection, code: int, reason: str
+    ) -> None:
+        route = self.router.route(DISCONNECT)
+        if route is None:
+            return
+        event = disconnect_event(
+            connection.info,
+            self.api,
+            status_code=code,
+            reason=reason,
+            request_id=new_request_id(),
+            epoch=self.clock.epoch(),
+        )
+        await self._invoke(route.key, route.function, event)
+
+    async def _invoke(
+        self, route_key: str, function: str, event: dict
+    ) -> tuple[str, InvocationResult | None]:
+        """Invoke a route's Lambda under the integration timeout; (outcome, result)."""
+        try:
+            invocation = self.runtime.invoke(function, event)
+        except Throttled:
+            self.metrics.ws_route(route_key, "throttled")
+            return "throttled", None
+        timeout = self.timeouts.for_route(route_key)
+        try:
+            result = await asyncio.wait_for(
+                asyncio.shield(invocation.task), self.clock.to_real(timeout)
+            )
+        except TimeoutError:
+            invocation.caller_gone()
+            self.metrics.ws_route(route_key, "integration_timeout")
+            log.warning("%s: integration timed out after %g s; Lambda runs on", route_key, timeout)
+            return "integration_timeout", None
+        outcome = "ok" if result.ok else "error"
+        self.metrics.ws_route(route_key, outcome)
+        return outcome, result
+
+    async def _expire(self, connection: WebSocketConnection) -> None:
+        """Close the connection when it has been idle, or open, for too long."""
+        while connection.protocol.state is State.OPEN:
+            await self.clock.sleep(connection.lifetime.next_deadline() - self.clock.now())
+            close = connection.lifetime.expired(self.clock.now())
+            if close is not None:
+                log.info("closing %s with %d: %s", connection.id, close.code, close.reason)
+                connection.close(close.code, close.reason)
+                return
+
+
+def _wants_websocket(request: h11.Request) -> bool:
+    upgrade = next((v for k, v in request.headers if k == b"upgrade"), b"")
+    return request.method == b"GET" and upgrade.lower() == b"websocket"
+
+
+def _route_response(payload: Any) -> str | None:
+    """What a two-way route sends back: the proxy result's body, or the value itself."""
+    if isinstance(payload, dict):
+        body = payload.get("body")
+        return None if body is None else str(body)
+    if payload is None:
+        return None
+    return payload if isinstance(payload, str) else json.dumps(payload)
+
+
+def _http_bytes(http: h11.Connection, response: HttpResponse) -> bytes:
+    headers = [(k, v) for k, v in response.headers]
+    if response.status != 204:
+        headers.append(("Content-Length", str(len(response.body))))
+    data = http.send(h11.Response(status_code=response.status, headers=headers)) or b""
+    if response.body:
+        data += http.send(h11.Data(data=response.body)) or b""
+    return data + (http.send(h11.EndOfMessage()) or b"")

@@ -1,0 +1,87 @@
+"""One WebSocket connection: websockets' sans-I/O protocol bound to its socket, with its limits.
+
+Everything written to the socket goes through ``flush`` and is counted there, so the byte figures
+are what crossed the wire. Outgoing messages are cut into frames of at most 32 KB, as AWS does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from emulator.clock import ScaledClock
+from emulator.core.connection_limits import Lifetime, WebSocketLimits
+from emulator.core.websocket_events import ConnectionInfo
+from emulator.metrics import Metrics
+
+
+class WebSocketConnection:
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        protocol: ServerProtocol,
+        writer: asyncio.StreamWriter,
+        *,
+        limits: WebSocketLimits,
+        metrics: Metrics,
+        clock: ScaledClock,
+    ) -> None:
+        self.info = info
+        self.id = info.connection_id
+        self.protocol = protocol
+        self.writer = writer
+        self.limits = limits
+        self.metrics = metrics
+        self.clock = clock
+        self.lifetime = Lifetime(clock.now(), limits)
+        self.connected_at_epoch = clock.epoch()
+        self.last_active_epoch = self.connected_at_epoch
+        self.established = False  # until $connect accepted it, @connections says Gone
+
+    @property
+    def open(self) -> bool:
+        return self.established and self.protocol.state is State.OPEN
+
+    def flush(self) -> None:
+        """Write what the protocol has for the socket; an empty chunk asks for end of stream."""
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                self.writer.write(chunk)
+                self.metrics.ws_wire(sent=len(chunk))
+            elif self.writer.can_write_eof() and not self.writer.is_closing():
+                self.writer.write_eof()
+
+    def activity(self) -> None:
+        """A data message went either way: the idle timer starts again."""
+        self.lifetime.touch(self.clock.now())
+        self.last_active_epoch = self.clock.epoch()
+
+    def send_message(self, data: str | bytes, *, binary: bool = False) -> bool:
+        """Send one message (fragmented into 32 KB frames); False if the connection is not open."""
+        if not self.open:
+            return False
+        payload = data.encode() if isinstance(data, str) else data
+        size = self.limits.max_frame_bytes
+        frames = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
+        first, rest = frames[0], frames[1:]
+        (self.protocol.send_binary if binary else self.protocol.send_text)(first, fin=not rest)
+        for i, frame in enumerate(rest):
+            self.protocol.send_continuation(frame, fin=i == len(rest) - 1)
+        self.metrics.ws_message("out", len(payload))
+        self.activity()
+        self.flush()
+        return True
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake (the peer answers; the read loop then ends)."""
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self.flush()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Close at once because the peer broke a rule (e.g. 1009 for a message too big)."""
+        if self.protocol.state in (State.OPEN, State.CLOSING):
+            self.protocol.fail(code, reason)
+            self.flush()
