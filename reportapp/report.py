@@ -1,8 +1,10 @@
 """The report Lambda: wait ``delay`` ms, write a CSV of ``amountOfRows`` rows to S3, return a
 presigned GET URL valid for one hour.
 
-Behind API Gateway REST (Lambda proxy integration) a long ``delay`` is exactly what hits the 29 s
-integration timeout: the client gets 504 while this function runs on to the end.
+Behind API Gateway REST (``handler``, Lambda proxy integration) a long ``delay`` is exactly what
+hits the 29 s integration timeout: the client gets 504 while this function runs on to the end.
+Invoked asynchronously for a WebSocket client (``deliver``), it pushes the URL to the connection
+when it is ready, however long that took.
 """
 
 import csv
@@ -14,6 +16,7 @@ import uuid
 import boto3
 from botocore.config import Config
 
+import connections_table
 import lambda_time
 
 MAX_DELAY_MS = 900_000  # Lambda cannot run longer than 15 minutes
@@ -97,3 +100,32 @@ def handler(event, context):
         return _response(400, {"message": str(exc)})
     print(f"generating report: delay={delay_ms} ms rows={rows}")
     return _response(200, {"url": generate_report(delay_ms, rows)})
+
+
+def _post(callback_url: str, connection_id: str, payload: dict) -> bool:
+    """Push a message to the client; a connection that is gone is forgotten."""
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=callback_url)
+    try:
+        client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(payload).encode())
+    except client.exceptions.GoneException:
+        print(f"connection {connection_id} is gone; forgetting it")
+        connections_table.forget(connection_id)
+        return False
+    return True
+
+
+def deliver(event, context):
+    """Asynchronous entry point: make the report, then post ``{"url"}`` (or ``{"error"}``)."""
+    job_id, connection_id = event["jobId"], event["connectionId"]
+    try:
+        delay_ms, rows = validate_definition(event.get("definition"))
+        payload = {"jobId": job_id, "url": generate_report(delay_ms, rows)}
+    except InvalidDefinition as exc:
+        payload = {"jobId": job_id, "error": str(exc)}
+    if not connections_table.is_open(connection_id):
+        print(f"job {job_id}: connection {connection_id} is no longer open; nothing to deliver")
+        return {"delivered": False}
+    delivered = _post(event["callbackUrl"], connection_id, payload)
+    if delivered:
+        print(f"job {job_id}: delivered to {connection_id}")
+    return {"delivered": delivered}

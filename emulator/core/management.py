@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from urllib.parse import unquote
 
 from emulator.core.responses import JSON, HttpResponse
 
@@ -20,7 +21,7 @@ _PATH = re.compile(r"^/(?P<stage>[^/]+)/@connections/(?P<id>[^/]+)/?$")
 def parse_path(path: str) -> tuple[str, str] | None:
     """(stage, connectionId) of an @connections path, or None."""
     found = _PATH.match(path)
-    return (found.group("stage"), found.group("id")) if found else None
+    return (unquote(found.group("stage")), unquote(found.group("id"))) if found else None
 
 
 def _error(status: int, error_type: str, message: str | None) -> HttpResponse:

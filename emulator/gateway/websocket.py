@@ -232,8 +232,11 @@ class WebSocketGateway:
         self.metrics.ws_wire(received=received)
         target = request.target.decode()
         headers = [(k.decode(), v.decode("latin-1")) for k, v in request.headers.raw_items()]
-        protocol = ServerProtocol(max_size=self.limits.max_message_bytes)
-        handshake = protocol.accept(WsRequest(target, Headers(headers)))
+        # One protocol object answers the handshake h11 has parsed; a second one, born open,
+        # speaks the frames (its parser must not wait for an HTTP request it will never see).
+        handshaker = ServerProtocol()
+        handshake = handshaker.accept(WsRequest(target, Headers(headers)))
+        protocol = ServerProtocol(state=State.OPEN, max_size=self.limits.max_message_bytes)
         split = urlsplit(target)
         peer = writer.get_extra_info("peername")
         info = ConnectionInfo(
@@ -260,14 +263,12 @@ class WebSocketGateway:
             self.connections.pop(info.connection_id, None)
             self.metrics.ws_refused(refusal.status)
             log.info("WebSocket handshake refused with %d: %s", refusal.status, refusal.body)
-            protocol.send_response(protocol.reject(refusal.status, refusal.body))
-            connection.flush()
+            connection.write(handshaker.reject(refusal.status, refusal.body).serialize())
             await writer.drain()
             return
 
-        protocol.send_response(handshake)
+        connection.write(handshake.serialize())
         connection.established = True
-        connection.flush()
         self.metrics.ws_opened(info.connection_id)
         log.info("connected %s from %s", info.connection_id, info.source_ip)
         leftover, _ = http.trailing_data

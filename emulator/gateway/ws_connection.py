@@ -44,12 +44,16 @@ class WebSocketConnection:
     def open(self) -> bool:
         return self.established and self.protocol.state is State.OPEN
 
+    def write(self, data: bytes) -> None:
+        """Bytes to the socket, counted."""
+        self.writer.write(data)
+        self.metrics.ws_wire(sent=len(data))
+
     def flush(self) -> None:
         """Write what the protocol has for the socket; an empty chunk asks for end of stream."""
         for chunk in self.protocol.data_to_send():
             if chunk:
-                self.writer.write(chunk)
-                self.metrics.ws_wire(sent=len(chunk))
+                self.write(chunk)
             elif self.writer.can_write_eof() and not self.writer.is_closing():
                 self.writer.write_eof()
 

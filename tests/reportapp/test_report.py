@@ -5,9 +5,9 @@ import io
 import time
 
 import pytest
-import report
 
 import lambda_time
+import report
 
 
 def test_valid_definitions_give_delay_and_rows():
