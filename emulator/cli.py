@@ -13,6 +13,7 @@ from pathlib import Path
 from emulator.backends.endpoint import BackendError
 from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.clock import validate_scale
+from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.service import ServiceError, default_service_path
@@ -40,57 +41,111 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive(kind: type):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
 def _add_stack_options(
-    parser: argparse.ArgumentParser,
-    *,
-    time_scale: float,
-    http_port: int,
-    backend_port: int,
-    log_level: str,
+    parser: argparse.ArgumentParser, *, free_ports: bool, log_level: str
 ) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
-    )
-    parser.add_argument(
+    """Options shared by `up` and `demo`; the demo defaults to free ports so it never clashes."""
+    ports = (0, 0, 0) if free_ports else (3000, 3001, DEFAULT_PORT)
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add(
         "--http-port",
         type=_port,
-        default=http_port,
-        help="REST API and /_emulator/ port (default: %(default)s; 0 = any free port)",
+        default=ports[0],
+        help="REST API, Lambda API and /_emulator/ port (default: %(default)s; 0 = any free port)",
     )
-    parser.add_argument(
+    add(
+        "--ws-port",
+        type=_port,
+        default=ports[1],
+        help="WebSocket API and @connections port (default: %(default)s; 0 = any free port)",
+    )
+    add(
         "--backend",
         default="moto",
-        help="moto (embedded moto server, default), localstack (found as localstack-client finds "
-        "it: LOCALSTACK_HOST, default localhost:4566), or an endpoint URL such as http://127.0.0.1:4566",
+        help="moto (embedded moto server, default), localstack (found as localstack-client "
+        "finds it: LOCALSTACK_HOST, default localhost:4566), or an endpoint URL such as "
+        "http://127.0.0.1:4566",
     )
-    parser.add_argument(
+    add(
         "--backend-port",
         type=_port,
-        default=backend_port,
+        default=ports[2],
         help="port of the embedded moto server (default: %(default)s; 0 = any free port)",
     )
-    parser.add_argument(
+    add(
         "--integration-timeout",
         type=_timeout,
         metavar="SECONDS",
         help="API Gateway integration timeout for all routes (default: serverless.yml's, else 29)",
     )
-    parser.add_argument(
+    add(
         "--time-scale",
         type=_scale,
-        default=time_scale,
+        default=DEMO_TIME_SCALE if free_ports else 1.0,
         help="real seconds per emulated second (default: %(default)s)",
     )
-    parser.add_argument(
+    limits = WebSocketLimits()
+    add(
+        "--lambda-concurrency",
+        type=_positive(int),
+        default=1000,
+        metavar="N",
+        help="Lambda invocations running at once before throttling (default: %(default)s)",
+    )
+    add(
+        "--ws-idle-timeout",
+        type=_positive(float),
+        default=limits.idle_timeout,
+        metavar="SECONDS",
+        help="close a WebSocket after this long without a message (default: %(default)g)",
+    )
+    add(
+        "--ws-max-connection",
+        type=_positive(float),
+        default=limits.max_duration,
+        metavar="SECONDS",
+        help="close a WebSocket after this long in all (default: %(default)g)",
+    )
+    add(
+        "--ws-max-message",
+        type=_positive(int),
+        default=limits.max_message_bytes,
+        metavar="BYTES",
+        help="largest WebSocket message; larger closes with 1009 (default: %(default)s)",
+    )
+    add(
+        "--ws-max-frame",
+        type=_positive(int),
+        default=limits.max_frame_bytes,
+        metavar="BYTES",
+        help="largest WebSocket frame; larger closes with 1009 (default: %(default)s)",
+    )
+    add(
+        "--ws-connection-rate",
+        type=_positive(float),
+        default=limits.new_connections_per_second,
+        metavar="PER_SECOND",
+        help="new WebSocket connections per emulated second; more get 429 (default: %(default)g)",
+    )
+    add(
         "--service",
         type=Path,
         default=default_service_path(),
         help="serverless.yml to run (default: the bundled report app)",
     )
-    parser.add_argument(
-        "--stage", help="stage name (default: serverless.yml's provider.stage, else dev)"
-    )
-    parser.add_argument(
+    add("--stage", help="stage name (default: serverless.yml's provider.stage, else dev)")
+    add(
         "--log-level",
         default=log_level,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -102,10 +157,19 @@ def _config(args: argparse.Namespace) -> StackConfig:
     return StackConfig(
         host=args.host,
         http_port=args.http_port,
+        ws_port=args.ws_port,
         backend=args.backend,
         backend_port=args.backend_port,
         integration_timeout=args.integration_timeout,
         time_scale=args.time_scale,
+        lambda_concurrency=args.lambda_concurrency,
+        websocket_limits=WebSocketLimits(
+            idle_timeout=args.ws_idle_timeout,
+            max_duration=args.ws_max_connection,
+            max_message_bytes=args.ws_max_message,
+            max_frame_bytes=args.ws_max_frame,
+            new_connections_per_second=args.ws_connection_rate,
+        ),
         service_path=args.service,
         stage=args.stage,
     )
@@ -118,19 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = commands.add_parser(
-        "up", help="run the REST API, the Lambda runtime and the backend until Ctrl-C"
+        "up", help="run the REST and WebSocket APIs, the Lambda runtime and the backend"
     )
-    _add_stack_options(
-        up, time_scale=1.0, http_port=3000, backend_port=DEFAULT_PORT, log_level="INFO"
-    )
+    _add_stack_options(up, free_ports=False, log_level="INFO")
     demo = commands.add_parser(
-        "demo", help="the article's experiment: a 5 s and a 40 s report over REST"
+        "demo", help="the article's experiment: 5 s and 40 s reports over REST and WebSocket"
     )
-    _add_stack_options(
-        demo, time_scale=DEMO_TIME_SCALE, http_port=0, backend_port=0, log_level="ERROR"
-    )
+    _add_stack_options(demo, free_ports=True, log_level="ERROR")
     demo.add_argument(
-        "--rows", type=int, default=1000, help="rows per report (default: %(default)s)"
+        "--rows", type=_positive(int), default=1000, help="rows per report (default: %(default)s)"
     )
     return parser
 
@@ -144,7 +204,10 @@ async def _up(config: StackConfig) -> None:
         + "".join(
             f"  REST      {route.method} {rest}{route.resource}\n" for route in stack.router.routes
         )
-        + f"  control   {stack.http_url}/_emulator/health | metrics | config | reset\n"
+        + f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}\n"
+        f"  @connections {stack.connections_url}/@connections/{{connectionId}}\n"
+        f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations\n"
+        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset\n"
         f"  backend   {stack.backend.kind if stack.backend else '?'} at "
         f"{stack.backend.endpoint_url if stack.backend else '?'} (S3, DynamoDB)\n"
         f'try:  curl -s -X POST {rest}/reports -d \'{{"delay": 5000, "amountOfRows": 10}}\'\n'
@@ -164,15 +227,20 @@ async def _up(config: StackConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(name)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    config = _config(args)
+    quiet = max(logging.WARNING, logging.getLogger().level)
+    for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "aiohttp", "websockets"):
+        logging.getLogger(noisy).setLevel(quiet)
     try:
         if args.command == "up":
             asyncio.run(_up(config))
@@ -183,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:
         print(
-            f"timeoutlab: error: cannot serve on {config.host}:{config.http_port}: "
-            f"{exc.strerror or exc}",
+            f"timeoutlab: error: cannot serve on {config.host} "
+            f"(ports {config.http_port}, {config.ws_port}): {exc.strerror or exc}",
             file=sys.stderr,
         )
         return 2
