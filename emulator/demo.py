@@ -153,8 +153,8 @@ def run_demo(config: StackConfig, rows: int = 1000) -> list[Row]:
     with StackThread(config) as stack, httpx.Client() as client:
         print(
             f"timeoutlab demo: API Gateway (REST and WebSocket) with a {stack.timeouts.default:g} s"
-            f" integration timeout, {stack.backend.kind if stack.backend else '?'} backend, time scale "
-            f"{stack.clock.scale:g} (all times below are emulated seconds)\n"
+            f" integration timeout, {stack.backend.kind if stack.backend else '?'} backend, "
+            f"time scale {stack.clock.scale:g} (all times below are emulated seconds)\n"
         )
         results = [rest_report(client, stack, delay, rows) for delay in DEMO_DELAYS_S]
         results += [websocket_report(client, stack, delay, rows) for delay in DEMO_DELAYS_S]
