@@ -18,6 +18,7 @@ from emulator.backends.bootstrap import bootstrap
 from emulator.backends.endpoint import Backend, localstack_endpoint, validate_endpoint_url
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.clock import ScaledClock
+from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import DEFAULT_INTEGRATION_TIMEOUT, IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_api_id
@@ -46,6 +47,7 @@ class StackConfig:
     time_scale: float = 1.0
     lambda_concurrency: int = 1000  # AWS's default account concurrency
     websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
+    async_retries: AsyncRetryPolicy = field(default_factory=AsyncRetryPolicy)
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
 
@@ -114,7 +116,9 @@ class Stack:
                 {},
                 concurrency=self.config.lambda_concurrency,
             )
-            self.invoker = AsyncInvoker(self.runtime, self.clock, self.metrics)
+            self.invoker = AsyncInvoker(
+                self.runtime, self.clock, self.metrics, self.config.async_retries
+            )
             await self._serve()
             # Handlers learn every endpoint only now that the ports are known.
             self.runtime.environment.update(

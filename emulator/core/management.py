@@ -60,11 +60,11 @@ def _iso(epoch: float) -> str:
 def connection_status(
     *, connected_at: float, last_active_at: float, source_ip: str, user_agent: str | None
 ) -> HttpResponse:
-    """GetConnection's answer; times are emulated epoch seconds."""
+    """GetConnection's answer (camelCase on the wire); times are emulated epoch seconds."""
     body = {
-        "ConnectedAt": _iso(connected_at),
-        "Identity": {"SourceIp": source_ip, "UserAgent": user_agent or ""},
-        "LastActiveAt": _iso(last_active_at),
+        "connectedAt": _iso(connected_at),
+        "identity": {"sourceIp": source_ip, "userAgent": user_agent or ""},
+        "lastActiveAt": _iso(last_active_at),
     }
     return HttpResponse(200, [("Content-Type", JSON)], json.dumps(body).encode())
 

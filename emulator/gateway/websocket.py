@@ -84,6 +84,7 @@ class WebSocketGateway:
         self._rate = RateLimiter(limits.new_connections_per_second, clock.now())
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     # -- server lifecycle ----------------------------------------------------------------------
 
@@ -98,10 +99,11 @@ class WebSocketGateway:
             self._server.close()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT)
+        await asyncio.sleep(0)  # let the closing handshakes go out
+        for writer in list(self._writers):
+            writer.close()  # idle keep-alive clients read end-of-stream and their tasks end
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
-        for task in list(self._tasks):
-            task.cancel()
 
     def _spawn(self, coroutine) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -114,11 +116,13 @@ class WebSocketGateway:
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        self._writers.add(writer)
         try:
             await self._serve_http(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()

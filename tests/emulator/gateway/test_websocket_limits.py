@@ -1,0 +1,81 @@
+"""WebSocket limits over real sockets: idle timeout, maximum duration, new-connection rate."""
+
+import json
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from emulator.core.connection_limits import WebSocketLimits
+from emulator.stack import StackThread
+from tests.support import stack_config, write_service
+
+HANDLERS = """
+import json
+
+def echo(event, context):
+    return {"statusCode": 200, "body": event["body"]}
+"""
+FUNCTIONS = """
+echo:
+  handler: app.echo
+  events: [{websocket: {route: $default, routeResponseSelectionExpression: $default}}]
+"""
+
+
+LIMITS = WebSocketLimits(idle_timeout=10, max_duration=30, new_connections_per_second=0.1)
+
+
+@pytest.fixture(scope="module")
+def limited(moto_server, tmp_path_factory):
+    path = write_service(tmp_path_factory.mktemp("limits"), HANDLERS, FUNCTIONS)
+    config = stack_config(
+        moto_server.endpoint_url, ws_port=0, service_path=path, websocket_limits=LIMITS
+    )
+    with StackThread(config) as running:
+        yield running
+
+
+def wait_for_new_connection_allowance(stack):
+    time.sleep(stack.clock.to_real(1 / LIMITS.new_connections_per_second) + 0.02)
+
+
+def test_idle_connections_close_with_1001_after_the_idle_timeout(limited):
+    wait_for_new_connection_allowance(limited)
+    with connect(limited.ws_url) as ws:
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        elapsed = limited.clock.to_emulated(time.monotonic() - started)
+    assert closed.value.rcvd.code == 1001
+    assert "idle" in closed.value.rcvd.reason
+    assert 10 <= elapsed < 15
+
+
+def talk_every(ws, real_seconds: float) -> None:
+    """Send and receive a message every so often, until the connection closes."""
+    for _ in range(1000):
+        ws.send(json.dumps({"ping": 1}))
+        ws.recv(timeout=10)
+        time.sleep(real_seconds)
+
+
+def test_traffic_resets_the_idle_timer_but_not_the_maximum_duration(limited):
+    wait_for_new_connection_allowance(limited)
+    with connect(limited.ws_url) as ws:
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            talk_every(ws, limited.clock.to_real(4))  # 4 s < the 10 s idle timeout
+        elapsed = limited.clock.to_emulated(time.monotonic() - started)
+    assert closed.value.rcvd.code == 1001
+    assert "maximum connection duration" in closed.value.rcvd.reason
+    assert 30 <= elapsed < 40
+
+
+def test_new_connections_beyond_the_rate_are_refused_with_429(limited):
+    wait_for_new_connection_allowance(limited)
+    with connect(limited.ws_url):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(limited.ws_url)
+        assert refused.value.response.status_code == 429
