@@ -44,23 +44,27 @@ class LambdaError:
     error_type: str
     message: str
     extra: dict | None = None
+    message_key: str = "message"  # the model spells it "Message" for some exceptions
 
     def response(self) -> HttpResponse:
-        body = {"Type": "User", "message": self.message, **(self.extra or {})}
+        body = {"Type": "User", self.message_key: self.message, **(self.extra or {})}
         headers = [("Content-Type", JSON), ("x-amzn-ErrorType", self.error_type)]
         return HttpResponse(self.status, headers, json.dumps(body).encode())
 
 
 def not_found(name: str, region: str) -> LambdaError:
     return LambdaError(
-        404, "ResourceNotFoundException", f"Function not found: {function_arn(name, region)}"
+        404,
+        "ResourceNotFoundException",
+        f"Function not found: {function_arn(name, region)}",
+        message_key="Message",
     )
 
 
 def too_large(size: int, invocation_type: str, limit: int) -> LambdaError:
     return LambdaError(
         413,
-        "RequestEntityTooLargeException",
+        "RequestTooLargeException",
         f"{size} byte payload is too large for the {invocation_type} invocation type "
         f"(limit {limit} bytes)",
     )

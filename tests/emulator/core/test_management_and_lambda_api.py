@@ -54,7 +54,7 @@ def test_invoke_payloads_are_checked_as_lambda_checks_them():
     bad_json = lambda_api.check_payload("Event", b"{")
     assert (bad_json.status, bad_json.error_type) == (400, "InvalidRequestContentException")
     too_big = lambda_api.check_payload("Event", b'"' + b"x" * (1024 * 1024) + b'"')
-    assert (too_big.status, too_big.error_type) == (413, "RequestEntityTooLargeException")
+    assert (too_big.status, too_big.error_type) == (413, "RequestTooLargeException")
     assert "Event invocation type" in too_big.message
     assert json.loads(lambda_api.throttled().response().body)["Reason"]
 

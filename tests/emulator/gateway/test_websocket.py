@@ -98,7 +98,7 @@ def app_path(tmp_path_factory):
 def stack(moto_server, app_path):
     path, _ = app_path
     with StackThread(
-        stack_config(moto_server.endpoint_url, ws_port=0, service_path=path)
+        stack_config(moto_server.endpoint_url, service_path=path)
     ) as running:
         yield running
 
