@@ -4,6 +4,7 @@ DynamoDB deletes expired items late (up to days after their ``ttl``), so readers
 item whose ``ttl`` has passed as absent.
 """
 
+import functools
 import os
 
 import boto3
@@ -13,7 +14,9 @@ import lambda_time
 CONNECTION_TTL_SECONDS = 3600
 
 
+@functools.cache
 def _table():
+    """One client per execution environment, made on first use (AWS's advice: reuse clients)."""
     return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
 
 

@@ -8,6 +8,7 @@ when it is ready, however long that took.
 """
 
 import csv
+import functools
 import io
 import json
 import os
@@ -49,6 +50,7 @@ def validate_definition(definition: object) -> tuple[int, int]:
     return values["delay"], values["amountOfRows"]
 
 
+@functools.cache
 def _s3():
     # Under an emulator the endpoint is an address, so path-style URLs are the ones that resolve.
     style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"
@@ -102,9 +104,14 @@ def handler(event, context):
     return _response(200, {"url": generate_report(delay_ms, rows)})
 
 
+@functools.cache
+def _management_api(callback_url: str):
+    return boto3.client("apigatewaymanagementapi", endpoint_url=callback_url)
+
+
 def _post(callback_url: str, connection_id: str, payload: dict) -> bool:
     """Push a message to the client; a connection that is gone is forgotten."""
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=callback_url)
+    client = _management_api(callback_url)
     try:
         client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(payload).encode())
     except client.exceptions.GoneException:

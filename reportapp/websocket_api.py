@@ -5,6 +5,7 @@ asynchronously; that Lambda pushes ``{"url": ...}`` to the connection when the r
 however long it took.
 """
 
+import functools
 import json
 import os
 import uuid
@@ -15,6 +16,12 @@ import connections_table
 import report
 
 SUPPORTED_ACTIONS = ["generateReport"]
+
+
+@functools.cache
+def _lambda():
+    """One client per execution environment, made on first use (AWS's advice: reuse clients)."""
+    return boto3.client("lambda")
 
 
 def _reply(payload: dict, status: int = 200) -> dict:
@@ -68,7 +75,7 @@ def generate_report(event, context):
     job_id = str(uuid.uuid4())
     connection_id = request_context["connectionId"]
     connections_table.remember(connection_id)  # an active connection stays unexpired
-    boto3.client("lambda").invoke(
+    _lambda().invoke(
         FunctionName=os.environ["REPORT_FUNCTION_NAME"],
         InvocationType="Event",
         Payload=json.dumps(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -118,6 +119,7 @@ class InProcessRuntime:
             directory = str(self.service.directory)
             if directory not in sys.path:
                 sys.path.append(directory)  # the deployment package root, as /var/task on AWS
+            _forget_modules_of(self.service.directory)
             for key, spec in self.service.functions.items():
                 self._handlers[key] = _load_handler(spec)
         except BaseException:
@@ -257,6 +259,15 @@ def _timeout_error(record: InvocationRecord, timeout: float) -> dict:
         "errorMessage": f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds",
         "errorType": "Sandbox.Timedout",
     }
+
+
+def _forget_modules_of(directory: Path) -> None:
+    """A new runtime is a new execution environment: modules the handlers imported from the
+    package (and the clients they cached) are imported afresh, with this runtime's environment."""
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and Path(path).resolve().parent == directory:
+            del sys.modules[name]
 
 
 def _load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:

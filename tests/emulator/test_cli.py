@@ -1,5 +1,6 @@
 """The console script as users run it: real processes, real ports."""
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from websockets.sync.client import connect
 
 TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
 
@@ -17,7 +19,7 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(TIMEOUTLAB + list(args), capture_output=True, text=True, timeout=timeout)
 
 
-def test_demo_prints_the_success_at_5_s_and_the_504_at_29_s():
+def test_demo_prints_rest_failing_at_29_s_and_websocket_delivering_at_40_s():
     result = run("demo", "--time-scale", "0.02", "--rows", "50")
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -33,11 +35,29 @@ def test_demo_prints_the_success_at_5_s_and_the_504_at_29_s():
     assert 29.0 <= float(timeout.group(1)) < 29.0 * 1.05
     assert float(timeout.group(2)) >= 40.0  # the Lambda billed its full 40 s ...
     assert float(timeout.group(3)) == float(timeout.group(2))  # ... all of it wasted
+    for delay in (5, 40):
+        pushed = re.search(
+            rf"^websocket\s+{delay} s\s+delivered\s+-\s+([\d.]+) s\s+50\s", out, re.M
+        )
+        assert pushed, out
+        # 0.1 real s of processing is 5 emulated s at this scale
+        assert delay <= float(pushed.group(1)) < delay + 5
 
 
 def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
     process = subprocess.Popen(
-        [*TIMEOUTLAB, "up", "--http-port", "0", "--backend-port", "0", "--time-scale", "0.02"],
+        [
+            *TIMEOUTLAB,
+            "up",
+            "--http-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--backend-port",
+            "0",
+            "--time-scale",
+            "0.02",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -57,6 +77,11 @@ def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
         response = httpx.post(match.group(1), json={"delay": 1000, "amountOfRows": 3}, timeout=30)
         assert response.status_code == 200
         assert httpx.get(response.json()["url"]).text.count("\n") == 4
+        ws_url = re.search(r"WebSocket (ws://127\.0\.0\.1:\d+/dev)", banner).group(1)
+        with connect(ws_url) as ws:
+            ws.send(json.dumps({"action": "generateReport", "delay": 40000, "amountOfRows": 2}))
+            assert json.loads(ws.recv(timeout=30))["status"] == "accepted"
+            assert "url" in json.loads(ws.recv(timeout=30))
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)

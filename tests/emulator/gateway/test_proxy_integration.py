@@ -64,11 +64,11 @@ nothing:
 sleepy:
   handler: app.sleepy
   timeout: 1
-  events: [{http: GET sleepy}, {http: GET sleepy/short}]
+  events: [{http: GET sleepy}]
 dawdle:
   handler: app.dawdle
   timeout: 30
-  events: [{http: GET dawdle}]
+  events: [{http: GET dawdle}, {http: GET dawdle/short}]
 binary:
   handler: app.binary
   events: [{http: GET binary}]
@@ -79,7 +79,7 @@ custom:
   timeoutlab:
     integrationTimeout: 20
     routeTimeouts:
-      GET /sleepy/short: 0.5
+      GET /dawdle/short: 2
 """
 
 
@@ -148,12 +148,12 @@ def test_a_lambda_that_hits_its_own_timeout_first_is_a_502(stack, client):
 def test_per_route_timeouts_come_from_serverless_yml(stack, client):
     config = client.get(f"{stack.http_url}/_emulator/config").json()
     assert config["integrationTimeout"] == 20.0
-    assert config["routes"]["GET /sleepy/short"] == {"integrationTimeout": 0.5, "source": "route"}
+    assert config["routes"]["GET /dawdle/short"] == {"integrationTimeout": 2.0, "source": "route"}
     started = time.monotonic()
-    response = client.get(f"{stack.rest_url}/sleepy/short")
+    response = client.get(f"{stack.rest_url}/dawdle/short")  # the handler needs 10 emulated s
     elapsed = stack.clock.to_emulated(time.monotonic() - started)
     assert response.status_code == 504
-    assert 0.5 <= elapsed < 0.9
+    assert 2.0 <= elapsed < 4.0
 
 
 def test_an_event_over_lambdas_6_mb_gets_413_request_too_long(stack, client):

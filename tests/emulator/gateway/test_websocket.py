@@ -97,9 +97,7 @@ def app_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack(moto_server, app_path):
     path, _ = app_path
-    with StackThread(
-        stack_config(moto_server.endpoint_url, service_path=path)
-    ) as running:
+    with StackThread(stack_config(moto_server.endpoint_url, service_path=path)) as running:
         yield running
 
 
@@ -245,17 +243,21 @@ def test_large_outgoing_messages_are_sent_in_32_kb_frames(stack, management):
     assert len(fragments) == 4
 
 
+def no_connections_left(stack) -> None:
+    deadline = time.monotonic() + 5
+    while stack.metrics.snapshot()["websocket"]["current_connections"]:
+        assert time.monotonic() < deadline, "connections did not close"
+        time.sleep(0.01)
+
+
 def test_websocket_metrics_count_connections_messages_and_bytes(stack):
+    no_connections_left(stack)  # earlier tests' connections may still be closing
     stack.metrics.reset()
     with connect(stack.ws_url) as ws:
         ask(ws, "echo")
         ws.send(json.dumps({"action": "oneway"}))
         ask(ws, "missing")
-    deadline = time.monotonic() + 5
-    while (
-        stack.metrics.snapshot()["websocket"]["current_connections"] and time.monotonic() < deadline
-    ):
-        time.sleep(0.01)
+    no_connections_left(stack)
     ws_metrics = stack.metrics.snapshot()["websocket"]
     assert ws_metrics["connections_opened"] == 1
     assert ws_metrics["connections_closed"] == {"1000": 1}

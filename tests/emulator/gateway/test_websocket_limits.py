@@ -30,9 +30,7 @@ LIMITS = WebSocketLimits(idle_timeout=10, max_duration=30, new_connections_per_s
 @pytest.fixture(scope="module")
 def limited(moto_server, tmp_path_factory):
     path = write_service(tmp_path_factory.mktemp("limits"), HANDLERS, FUNCTIONS)
-    config = stack_config(
-        moto_server.endpoint_url, service_path=path, websocket_limits=LIMITS
-    )
+    config = stack_config(moto_server.endpoint_url, service_path=path, websocket_limits=LIMITS)
     with StackThread(config) as running:
         yield running
 

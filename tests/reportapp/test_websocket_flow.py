@@ -1,0 +1,132 @@
+"""The article's fix end to end: the 40 s report over the WebSocket API, on a real moto server."""
+
+import csv
+import io
+import json
+import time
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from emulator.stack import StackThread
+from tests.support import stack_config
+
+import connections_table
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server):
+    with StackThread(stack_config(moto_server.endpoint_url)) as running:
+        yield running
+
+
+@pytest.fixture
+def table(stack):
+    return stack.backend.client("dynamodb"), stack.service.tables[0].name
+
+
+def item(table, connection_id):
+    client, name = table
+    return client.get_item(TableName=name, Key={"connectionId": {"S": connection_id}}).get("Item")
+
+
+def until(condition, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def connection_of(stack, before: set[str]) -> str:
+    """The id of the one connection opened since ``before`` was taken."""
+    (connection_id,) = set(stack.websocket.connections) - before
+    return connection_id
+
+
+def request(ws, **definition) -> dict:
+    ws.send(json.dumps({"action": "generateReport", **definition}))
+    return json.loads(ws.recv(timeout=10))
+
+
+def test_the_40_second_report_is_delivered_over_the_websocket(stack):
+    with connect(stack.ws_url) as ws:
+        started = time.monotonic()
+        accepted = request(ws, delay=40_000, amountOfRows=321)
+        answered = stack.clock.to_emulated(time.monotonic() - started)
+        assert accepted["status"] == "accepted"
+        assert answered < 29, "generateReport must answer at once, not after the report"
+        result = json.loads(ws.recv(timeout=30))
+        elapsed = stack.clock.to_emulated(time.monotonic() - started)
+    assert result["jobId"] == accepted["jobId"]
+    assert 40 <= elapsed < 40 * 1.1
+    rows = list(csv.reader(io.StringIO(httpx.get(result["url"]).text)))
+    assert len(rows) - 1 == 321
+    fns = stack.metrics.snapshot()["lambda"]["functions"]
+    deliver = fns["timeoutlab-reports-dev-deliverReport"]
+    assert deliver["async_events"]["delivered"] >= 1
+    assert deliver["wasted_ms"] == 0
+
+
+def test_bad_definitions_and_unknown_actions_are_answered_with_error(stack):
+    with connect(stack.ws_url) as ws:
+        assert (
+            "'delay' must be between 0 and 900000" in request(ws, delay=-5, amountOfRows=1)["error"]
+        )
+        assert "'amountOfRows' is required" in request(ws, delay=5)["error"]
+        ws.send(json.dumps({"action": "deleteEverything"}))
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["error"] == 'action "deleteEverything" is not supported'
+        assert reply["supportedActions"] == ["generateReport"]
+        ws.send("plain text")
+        assert "not supported" in json.loads(ws.recv(timeout=10))["error"]
+
+
+def test_connect_stores_the_connection_with_a_ttl_and_disconnect_removes_it(stack, table):
+    before = set(stack.websocket.connections)
+    with connect(stack.ws_url):
+        connection_id = connection_of(stack, before)
+        stored = item(table, connection_id)
+        assert stored is not None
+        ttl = int(stored["ttl"]["N"])
+        assert ttl - stack.clock.epoch() == pytest.approx(3600, abs=120)
+    assert until(lambda: item(table, connection_id) is None), "$disconnect did not remove it"
+
+
+def test_readers_ignore_expired_items_that_dynamodb_has_not_deleted_yet(stack, table):
+    client, name = table
+    past = int(stack.clock.epoch()) - 10
+    client.put_item(
+        TableName=name,
+        Item={"connectionId": {"S": "Expired00000001="}, "ttl": {"N": str(past)}},
+    )
+    client.put_item(
+        TableName=name,
+        Item={"connectionId": {"S": "Current00000001="}, "ttl": {"N": str(past + 3600)}},
+    )
+    assert item(table, "Expired00000001=") is not None  # still stored ...
+    assert connections_table.is_open("Expired00000001=") is False  # ... but not open
+    assert connections_table.is_open("Current00000001=") is True
+
+
+def test_a_report_for_a_connection_that_went_away_removes_its_stale_record(stack, table):
+    client, name = table
+    before = set(stack.websocket.connections)
+    with connect(stack.ws_url) as ws:
+        request(ws, delay=20_000, amountOfRows=1)  # delivered well after the record is back
+        connection_id = connection_of(stack, before)
+    assert until(lambda: item(table, connection_id) is None)
+    # A $disconnect that never ran (it is best effort on AWS) leaves a record behind:
+    client.put_item(
+        TableName=name,
+        Item={
+            "connectionId": {"S": connection_id},
+            "ttl": {"N": str(int(stack.clock.epoch()) + 3600)},
+        },
+    )
+    # The report Lambda posts, gets GoneException, and forgets the connection.
+    assert until(lambda: item(table, connection_id) is None, seconds=15)
+    calls = stack.metrics.snapshot()["websocket"]["management_calls"]
+    assert calls.get("POST 410", 0) >= 1
