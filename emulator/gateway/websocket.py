@@ -272,7 +272,7 @@ class WebSocketGateway:
             return
 
         connection.write(handshake.serialize())
-        connection.established = True
+        connection.establish()
         self.metrics.ws_opened(info.connection_id)
         log.info("connected %s from %s", info.connection_id, info.source_ip)
         leftover, _ = http.trailing_data

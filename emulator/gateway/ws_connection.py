@@ -40,6 +40,12 @@ class WebSocketConnection:
         self.last_active_epoch = self.connected_at_epoch
         self.established = False  # until $connect accepted it, @connections says Gone
 
+    def establish(self) -> None:
+        """The handshake succeeded: the connection's timers start now."""
+        self.established = True
+        self.lifetime = Lifetime(self.clock.now(), self.limits)
+        self.connected_at_epoch = self.last_active_epoch = self.clock.epoch()
+
     @property
     def open(self) -> bool:
         return self.established and self.protocol.state is State.OPEN
