@@ -240,7 +240,9 @@ class WebSocketGateway:
         # speaks the frames (its parser must not wait for an HTTP request it will never see).
         handshaker = ServerProtocol()
         handshake = handshaker.accept(WsRequest(target, Headers(headers)))
-        protocol = ServerProtocol(state=State.OPEN, max_size=self.limits.max_message_bytes)
+        # The library's own size check is only a backstop: the core's limits trigger first.
+        backstop = self.limits.max_message_bytes + self.limits.max_frame_bytes
+        protocol = ServerProtocol(state=State.OPEN, max_size=backstop)
         split = urlsplit(target)
         peer = writer.get_extra_info("peername")
         info = ConnectionInfo(

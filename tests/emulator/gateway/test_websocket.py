@@ -215,6 +215,12 @@ def test_disconnect_runs_with_the_close_code(stack, app_path):
         pytest.fail(f"no $disconnect for {connection_id}")
 
 
+def send_then_receive(ws, message):
+    """Send (the server may close while the frames are still going out), then wait for a reply."""
+    ws.send(message)
+    return ws.recv(timeout=10)
+
+
 def test_oversize_frames_and_messages_close_with_1009_while_others_keep_working(stack):
     with connect(stack.ws_url) as bystander:
         with connect(stack.ws_url, max_size=None) as big:
@@ -226,10 +232,10 @@ def test_oversize_frames_and_messages_close_with_1009_while_others_keep_working(
             chunk = "y" * (32 * 1024)
             fragmented.send(['{"action": "oneway", "pad": "', chunk, chunk, chunk, '"}'])  # ~96 KB
             assert ask(fragmented, "echo")["requestContext"]["routeKey"] == "echo"
-            fragmented.send([chunk] * 5)  # 160 KB in 32 KB frames: over the 128 KB message limit
             with pytest.raises(ConnectionClosed) as closed:
-                fragmented.recv(timeout=10)
+                send_then_receive(fragmented, [chunk] * 5)  # 160 KB: over the 128 KB limit
             assert closed.value.rcvd.code == 1009
+            assert closed.value.rcvd.reason == "Message size limit exceeded (128 KB)"
         assert ask(bystander, "echo")["requestContext"]["routeKey"] == "echo"
 
 
