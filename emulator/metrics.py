@@ -22,6 +22,7 @@ class RouteStats:
     statuses: Counter[int] = field(default_factory=Counter)
     integration_timeouts: int = 0
     latency_ms_total: float = 0.0
+    latency_ms_max: float = 0.0
 
     def as_dict(self) -> dict:
         return {
@@ -31,6 +32,7 @@ class RouteStats:
             "latency_ms_avg": round(self.latency_ms_total / self.requests, 3)
             if self.requests
             else 0,
+            "latency_ms_max": round(self.latency_ms_max, 3),
         }
 
 
@@ -169,6 +171,7 @@ class Metrics:
             stats.requests += 1
             stats.statuses[status] += 1
             stats.latency_ms_total += latency_ms
+            stats.latency_ms_max = max(stats.latency_ms_max, latency_ms)
             stats.integration_timeouts += integration_timeout
 
     def invocation_started(self, record: InvocationRecord) -> None:
