@@ -1,5 +1,6 @@
 """The WebSocket API and @connections over real sockets, with the websockets client and boto3."""
 
+import base64
 import json
 import time
 
@@ -275,3 +276,28 @@ def test_websocket_metrics_count_connections_messages_and_bytes(stack):
     assert ws_metrics["route_invocations"]["echo"] == 1
     assert ws_metrics["route_outcomes"]["(no route) forbidden"] == 1
     assert ws_metrics["connection_minutes"] > 0
+
+
+def test_garbage_and_plain_http_on_the_websocket_port_get_clear_answers(stack):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", stack.ws_port), timeout=5) as raw:
+        raw.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        assert raw.recv(1024).startswith(b"HTTP/1.1 400")
+    with socket.create_connection(("127.0.0.1", stack.ws_port), timeout=5) as raw:
+        raw.sendall(b"GET /dev HTTP/1.1\r\nHost: x\r\n\r\n")  # no Upgrade: not a WebSocket
+        answer = raw.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 403")
+        assert b"Missing Authentication Token" in answer
+    with connect(stack.ws_url) as ws:  # and the port keeps serving
+        assert ask(ws, "echo")["requestContext"]["routeKey"] == "echo"
+
+
+def test_binary_messages_reach_lambda_base64_encoded(stack):
+    with connect(stack.ws_url) as ws:
+        ws.send(b'{"action": "echo"}')  # a binary frame
+        event = json.loads(ws.recv(timeout=10))
+        assert event["isBase64Encoded"] is True
+        assert base64.b64decode(event["body"]) == b'{"action": "echo"}'
+        ws.send(b"\x00\x01 not json")
+        assert json.loads(ws.recv(timeout=10))["message"] == "Forbidden"  # no $default here
