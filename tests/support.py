@@ -5,6 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import boto3
+from botocore.config import Config
+
 from emulator.stack import StackConfig
 
 #: Tests play emulated time 50x faster: a 40 s report takes 0.8 s, the 29 s timeout 0.58 s.
@@ -38,3 +41,15 @@ def stack_config(backend_url: str, **overrides) -> StackConfig:
     settings = {"http_port": 0, "ws_port": 0, "backend": backend_url, "time_scale": TEST_SCALE}
     settings.update(overrides)
     return StackConfig(**settings)
+
+
+def aws_client(service: str, endpoint_url: str, **config):
+    """A boto3 client for an emulator endpoint, with dummy credentials and no retries."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, **config),
+    )

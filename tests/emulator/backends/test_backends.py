@@ -1,6 +1,5 @@
 import socket
 
-import boto3
 import pytest
 
 from emulator.backends.bootstrap import bootstrap
@@ -13,6 +12,7 @@ from emulator.backends.endpoint import (
 from emulator.backends.moto_server import EmbeddedMoto, free_port
 from emulator.service import default_service_path, load_service
 from emulator.stack import StackConfig, make_backend
+from tests.support import aws_client
 
 
 def test_embedded_moto_serves_s3_and_dynamodb_on_loopback_and_stops():
@@ -20,13 +20,7 @@ def test_embedded_moto_serves_s3_and_dynamodb_on_loopback_and_stops():
     try:
         assert server.endpoint_url.startswith("http://127.0.0.1:")
         server.check()
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        s3 = aws_client("s3", server.endpoint_url)
         s3.create_bucket(Bucket="probe")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["probe"]
     finally:

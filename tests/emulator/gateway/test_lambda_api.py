@@ -4,14 +4,12 @@ import json
 import threading
 import time
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.stack import StackThread
-from tests.support import stack_config, write_service
+from tests.support import aws_client, stack_config, write_service
 
 HANDLERS = """
 import json
@@ -64,14 +62,7 @@ def stack(moto_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lam(stack):
-    return boto3.client(
-        "lambda",
-        endpoint_url=stack.http_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=30),
-    )
+    return aws_client("lambda", stack.http_url, read_timeout=30)
 
 
 def name(function: str) -> str:

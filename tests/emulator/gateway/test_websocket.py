@@ -4,13 +4,12 @@ import base64
 import json
 import time
 
-import boto3
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from emulator.stack import StackThread
-from tests.support import stack_config, write_service
+from tests.support import aws_client, stack_config, write_service
 
 HANDLERS = """
 import json
@@ -104,13 +103,7 @@ def stack(moto_server, app_path):
 
 @pytest.fixture(scope="module")
 def management(stack):
-    return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.connections_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return aws_client("apigatewaymanagementapi", stack.connections_url)
 
 
 def ask(ws, action: str, **fields) -> dict:
