@@ -81,6 +81,7 @@ class ServiceSpec:
     websocket_selection_expression: str = DEFAULT_SELECTION_EXPRESSION
     integration_timeout: float | None = None
     route_timeouts: dict[str, float] = field(default_factory=dict)
+    streaming_routes: frozenset[str] = frozenset()  # REST routes with response streaming
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -263,6 +264,13 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
                 f"{where}: custom.timeoutlab.routeTimeouts names {route_key!r}, which is not a "
                 f"route (routes: {', '.join(sorted(known)) or 'none'})"
             )
+    streaming = frozenset(str(key) for key in custom.get("streamingRoutes") or [])
+    rest_keys = {route.key for route in routes}
+    for route_key in sorted(streaming - rest_keys):
+        raise ServiceError(
+            f"{where}: custom.timeoutlab.streamingRoutes names {route_key!r}, which is not a "
+            f"REST route (routes: {', '.join(sorted(rest_keys)) or 'none'})"
+        )
     buckets, tables = _resources(config, service, stage, where)
     return ServiceSpec(
         name=str(service),
@@ -279,6 +287,7 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
             None if integration_timeout is None else validate_timeout(integration_timeout)
         ),
         route_timeouts=route_timeouts,
+        streaming_routes=streaming,
     )
 
 

@@ -169,6 +169,7 @@ class Stack:
             self.timeouts,
             self.metrics,
             self.clock,
+            streaming_routes=self.service.streaming_routes,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 import connections_table
+import jobs_table
 import lambda_time
 
 MAX_DELAY_MS = 900_000  # Lambda cannot run longer than 15 minutes
@@ -70,9 +71,21 @@ def render_csv(rows: int) -> bytes:
     return out.getvalue().encode()
 
 
-def generate_report(delay_ms: int, rows: int) -> str:
-    """Do the slow work, store the CSV and return where to download it."""
-    lambda_time.wait(delay_ms)
+PROGRESS_STEPS = 10
+
+
+def generate_report(delay_ms: int, rows: int, on_progress=None) -> str:
+    """Do the slow work, store the CSV and return where to download it.
+
+    ``on_progress(percent)`` is called as the wait advances, in tenths, for clients that show it.
+    """
+    if on_progress is None:
+        lambda_time.wait(delay_ms)
+    else:
+        for step in range(1, PROGRESS_STEPS + 1):
+            lambda_time.wait(delay_ms / PROGRESS_STEPS)
+            if step < PROGRESS_STEPS:  # 100 % is the finished report, recorded by the caller
+                on_progress(step * 100 // PROGRESS_STEPS)
     bucket = os.environ["REPORTS_BUCKET"]
     key = f"reports/{uuid.uuid4()}.csv"
     s3 = _s3()
@@ -122,13 +135,27 @@ def _post(callback_url: str, connection_id: str, payload: dict) -> bool:
 
 
 def deliver(event, context):
-    """Asynchronous entry point: make the report, then post ``{"url"}`` (or ``{"error"}``)."""
-    job_id, connection_id = event["jobId"], event["connectionId"]
+    """Asynchronous entry point: make the report for a job, record the outcome, and push
+    ``{"url"}`` (or ``{"error"}``) to the job's WebSocket connection if it has one."""
+    job_id = event["jobId"]
+    jobs_table.update(job_id, status="running")
+
+    def progress(percent: int) -> None:
+        jobs_table.update(job_id, progress=percent)
+
     try:
         delay_ms, rows = validate_definition(event.get("definition"))
-        payload = {"jobId": job_id, "url": generate_report(delay_ms, rows)}
+        url = generate_report(delay_ms, rows, progress if event.get("trackProgress") else None)
     except InvalidDefinition as exc:
+        jobs_table.update(job_id, status="failed", error=str(exc))
         payload = {"jobId": job_id, "error": str(exc)}
+    else:
+        jobs_table.update(job_id, status="succeeded", progress=100, url=url)
+        payload = {"jobId": job_id, "url": url}
+    job = jobs_table.get(job_id) or {}
+    connection_id = job.get("connectionId")  # the latest one: a client may have reconnected
+    if connection_id is None:
+        return {"delivered": False}
     if not connections_table.is_open(connection_id):
         print(f"job {job_id}: connection {connection_id} is no longer open; nothing to deliver")
         return {"delivered": False}

@@ -5,23 +5,15 @@ asynchronously; that Lambda pushes ``{"url": ...}`` to the connection when the r
 however long it took.
 """
 
-import functools
 import json
 import os
-import uuid
-
-import boto3
 
 import connections_table
+import jobs_api
+import jobs_table
 import report
 
-SUPPORTED_ACTIONS = ["generateReport"]
-
-
-@functools.cache
-def _lambda():
-    """One client per execution environment, made on first use (AWS's advice: reuse clients)."""
-    return boto3.client("lambda")
+SUPPORTED_ACTIONS = ["generateReport", "getReport"]
 
 
 def _reply(payload: dict, status: int = 200) -> dict:
@@ -58,33 +50,40 @@ def callback_url(request_context: dict) -> str:
     )
 
 
-def generate_report(event, context):
-    """generateReport: validate, queue the report Lambda (InvocationType Event), answer at once."""
-    request_context = event["requestContext"]
+def _message(event) -> dict | None:
     try:
         message = json.loads(event.get("body") or "")
     except ValueError:
-        return _reply({"error": "the message must be JSON"}, 400)
-    if not isinstance(message, dict):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def generate_report(event, context):
+    """generateReport: validate, queue the report job, answer at once with its id."""
+    request_context = event["requestContext"]
+    message = _message(event)
+    if message is None:
         return _reply({"error": "the message must be a JSON object"}, 400)
     definition = {k: v for k, v in message.items() if k != "action"}
     try:
         report.validate_definition(definition)
     except report.InvalidDefinition as exc:
         return _reply({"error": str(exc)}, 400)
-    job_id = str(uuid.uuid4())
     connection_id = request_context["connectionId"]
     connections_table.remember(connection_id)  # an active connection stays unexpired
-    _lambda().invoke(
-        FunctionName=os.environ["REPORT_FUNCTION_NAME"],
-        InvocationType="Event",
-        Payload=json.dumps(
-            {
-                "jobId": job_id,
-                "connectionId": connection_id,
-                "callbackUrl": callback_url(request_context),
-                "definition": definition,
-            }
-        ),
-    )
+    job_id = jobs_api.queue_job(definition, connection_id, callback_url(request_context))
     return _reply({"jobId": job_id, "status": "accepted"})
+
+
+def get_report(event, context):
+    """getReport: a client that reconnected asks for its job by id. The job is attached to this
+    connection, so the result is pushed here; if it is already done, the answer carries it."""
+    message = _message(event) or {}
+    job_id = message.get("jobId")
+    job = jobs_table.get(job_id) if isinstance(job_id, str) else None
+    if job is None:
+        return _reply({"error": f"job {json.dumps(job_id)} not found", "jobId": job_id}, 404)
+    connection_id = event["requestContext"]["connectionId"]
+    connections_table.remember(connection_id)
+    jobs_table.update(job_id, connectionId=connection_id)
+    return _reply(jobs_table.public(jobs_table.get(job_id) or job))

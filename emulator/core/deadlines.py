@@ -83,3 +83,11 @@ class Deadline:
 
     def expired(self, now: float) -> bool:
         return now >= self.at
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """API Gateway REST response streaming (since November 2025, regional APIs)."""
+
+    max_duration: float = 900.0  # a streamed response may last 15 minutes
+    idle_timeout: float = 300.0  # and may go 5 minutes without a byte

@@ -11,10 +11,11 @@ import json
 import logging
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from emulator.clock import ScaledClock
 from emulator.core import responses
-from emulator.core.deadlines import IntegrationTimeouts
+from emulator.core.deadlines import IntegrationTimeouts, StreamLimits
 from emulator.core.events import (
     ApiIdentity,
     new_extended_request_id,
@@ -42,7 +43,11 @@ class RestGateway:
         timeouts: IntegrationTimeouts,
         metrics: Metrics,
         clock: ScaledClock,
+        streaming_routes: frozenset[str] = frozenset(),
+        stream_limits: StreamLimits | None = None,
     ) -> None:
+        self.streaming_routes = streaming_routes
+        self.stream_limits = stream_limits or StreamLimits()
         self.router = router
         self.api = api
         self.runtime = runtime
@@ -50,7 +55,7 @@ class RestGateway:
         self.metrics = metrics
         self.clock = clock
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         started = self.clock.now()
         request_id = new_request_id()
         route_key, response, timed_out = await self._respond(request, request_id)
@@ -67,14 +72,13 @@ class RestGateway:
             " [integration timeout]" if timed_out else "",
             request_id,
         )
-        return to_aiohttp(
-            response,
-            [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", new_extended_request_id())],
-        )
+        if isinstance(response, web.StreamResponse):
+            return response  # streamed: already sent
+        return to_aiohttp(response, _aws_headers(request_id))
 
     async def _respond(
         self, request: web.Request, request_id: str
-    ) -> tuple[str, HttpResponse, bool]:
+    ) -> tuple[str, HttpResponse | web.StreamResponse, bool]:
         try:
             body = await read_body(request, responses.REST_PAYLOAD_LIMIT)
         except BodyTooLarge:
@@ -98,6 +102,11 @@ class RestGateway:
         if len(json.dumps(event)) > responses.LAMBDA_SYNC_PAYLOAD_LIMIT:
             return route.key, responses.request_too_long(), False
 
+        if route.key in self.streaming_routes:
+            streamed, timed_out = await self._stream(
+                request, route.key, route.function, event, request_id
+            )
+            return route.key, streamed, timed_out
         try:
             invocation = self.runtime.invoke(route.function, event)
         except Throttled:
@@ -117,21 +126,89 @@ class RestGateway:
                 invocation.record.request_id,
             )
             return route.key, responses.integration_timeout(), True
+        return route.key, _mapped(route.key, result.payload, result.error), False
 
-        if not result.ok:
-            log.error(
-                "%s: Lambda execution failed due to customer function error: %s",
-                route.key,
-                (result.error or {}).get("errorMessage"),
-            )
-            return route.key, responses.internal_server_error(), False
+    async def _stream(
+        self, request: web.Request, route_key: str, function: str, event: dict, request_id: str
+    ) -> tuple[web.StreamResponse | HttpResponse, bool]:
+        """Response streaming: the integration timeout covers the time to the response's
+        metadata; the body then flows as the handler yields it, within the stream limits."""
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue = asyncio.Queue()
+        done = object()
         try:
-            return route.key, map_proxy_result(result.payload), False
-        except MalformedProxyResponse as exc:
-            log.error(
-                "%s: Execution failed due to configuration error: "
-                "Malformed Lambda proxy response (%s)",
-                route.key,
-                exc,
+            invocation = self.runtime.invoke(
+                function,
+                event,
+                on_chunk=lambda item: loop.call_soon_threadsafe(chunks.put_nowait, item),
             )
-            return route.key, responses.internal_server_error(), False
+        except Throttled:
+            return responses.lambda_throttled(), False
+        invocation.task.add_done_callback(lambda _: chunks.put_nowait(done))
+        started = self.clock.now()
+        try:
+            first = await asyncio.wait_for(
+                chunks.get(), self.clock.to_real(self.timeouts.for_route(route_key))
+            )
+        except TimeoutError:
+            invocation.caller_gone()
+            return responses.integration_timeout(), True
+        if first is done:  # the handler returned without streaming
+            result = invocation.task.result()
+            return _mapped(route_key, result.payload, result.error), False
+        try:
+            head = map_proxy_result(first)
+        except MalformedProxyResponse as exc:
+            invocation.caller_gone()
+            log.error("%s: the stream's metadata is malformed (%s)", route_key, exc)
+            return responses.internal_server_error(), False
+        response = web.StreamResponse(
+            status=head.status, headers=CIMultiDict(head.headers + _aws_headers(request_id))
+        )
+        await response.prepare(request)
+        limits = self.stream_limits
+        while True:
+            left = started + limits.max_duration - self.clock.now()
+            try:
+                item = await asyncio.wait_for(
+                    chunks.get(), self.clock.to_real(min(limits.idle_timeout, left))
+                )
+            except TimeoutError:
+                invocation.caller_gone()
+                log.warning(
+                    "%s: stream cut after %.1f s (idle or 15 min limit)",
+                    route_key,
+                    self.clock.now() - started,
+                )
+                if request.transport is not None:
+                    request.transport.close()
+                return response, False
+            if item is done:
+                break
+            await response.write(item.encode() if isinstance(item, str) else bytes(item))
+        await response.write_eof()
+        return response, False
+
+
+def _aws_headers(request_id: str) -> list[tuple[str, str]]:
+    return [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", new_extended_request_id())]
+
+
+def _mapped(route_key: str, payload: object, error: dict | None) -> HttpResponse:
+    """The client's response for a finished invocation: its proxy result, or 502."""
+    if error is not None:
+        log.error(
+            "%s: Lambda execution failed due to customer function error: %s",
+            route_key,
+            error.get("errorMessage"),
+        )
+        return responses.internal_server_error()
+    try:
+        return map_proxy_result(payload)
+    except MalformedProxyResponse as exc:
+        log.error(
+            "%s: Execution failed due to configuration error: Malformed Lambda proxy response (%s)",
+            route_key,
+            exc,
+        )
+        return responses.internal_server_error()

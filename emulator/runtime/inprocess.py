@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import importlib.util
+import inspect
 import logging
 import os
 import sys
@@ -155,9 +156,16 @@ class InProcessRuntime:
     # -- invoking ----------------------------------------------------------------------------
 
     def invoke(
-        self, function_key: str, event: Any, invocation_type: str = "RequestResponse"
+        self,
+        function_key: str,
+        event: Any,
+        invocation_type: str = "RequestResponse",
+        on_chunk: Callable[[Any], None] | None = None,
     ) -> Invocation:
         """Start an invocation now; the caller decides how long it waits for the result.
+
+        With ``on_chunk`` the invocation streams its response: a handler that is a generator
+        has each item it yields passed to ``on_chunk`` as it comes (from the handler's thread).
 
         Raises Throttled when every unit of concurrency is taken (including by invocations whose
         caller has given up: on AWS they hold their concurrency until they end).
@@ -178,13 +186,17 @@ class InProcessRuntime:
             invocation_type=invocation_type,
         )
         self.metrics.invocation_started(record)
-        task = asyncio.get_running_loop().create_task(self._run(spec, record, event))
+        task = asyncio.get_running_loop().create_task(self._run(spec, record, event, on_chunk))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return Invocation(record, task, self.clock)
 
     async def _run(
-        self, spec: FunctionSpec, record: InvocationRecord, event: Any
+        self,
+        spec: FunctionSpec,
+        record: InvocationRecord,
+        event: Any,
+        on_chunk: Callable[[Any], None] | None,
     ) -> InvocationResult:
         log.info("START RequestId: %s Version: $LATEST (%s)", record.request_id, spec.name)
         deadline = record.started_at + spec.timeout
@@ -199,7 +211,7 @@ class InProcessRuntime:
         self._threads.add(thread)
         handler = self._handlers[spec.key]
         future = asyncio.get_running_loop().run_in_executor(
-            self._pool, _call_handler, handler, event, context, thread
+            self._pool, _call_handler, handler, event, context, thread, on_chunk
         )
         try:
             payload, error = await asyncio.wait_for(future, self.clock.to_real(spec.timeout))
@@ -229,7 +241,11 @@ class InProcessRuntime:
 
 
 def _call_handler(
-    handler: Callable[[Any, Any], Any], event: Any, context: LambdaContext, thread: _Thread
+    handler: Callable[[Any, Any], Any],
+    event: Any,
+    context: LambdaContext,
+    thread: _Thread,
+    on_chunk: Callable[[Any], None] | None,
 ) -> tuple[Any, dict | None]:
     """Runs on a pool thread: the handler's result, or its error as AWS reports it."""
     try:
@@ -237,7 +253,18 @@ def _call_handler(
             with thread.lock:
                 thread.ident = threading.get_ident()
             with logs.function_output(context.function_name, context.aws_request_id):
-                return handler(event, context), None
+                result = handler(event, context)
+                if not inspect.isgenerator(result):
+                    return result, None
+                if on_chunk is None:
+                    return None, {
+                        "errorMessage": "Unable to marshal response: a generator is not JSON "
+                        "serializable (only a streaming route streams)",
+                        "errorType": "Runtime.MarshalError",
+                    }
+                for item in result:
+                    on_chunk(item)
+                return None, None
         finally:
             with thread.lock:
                 thread.ident = None

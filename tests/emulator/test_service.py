@@ -18,9 +18,24 @@ def test_the_bundled_report_app_resolves_its_variables():
     assert fn.timeout == 900
     assert fn.memory_mb == 1024
     assert fn.environment["REPORTS_BUCKET"] == "timeoutlab-reports-dev"
-    assert [r.key for r in service.rest_routes] == ["POST /reports"]
+    assert [r.key for r in service.rest_routes] == [
+        "POST /reports",
+        "POST /reports/jobs",
+        "GET /reports/jobs/{jobId}",
+        "GET /reports/jobs/{jobId}/events",
+        "GET /reports/jobs/{jobId}/events/stream",
+    ]
+    assert service.streaming_routes == {"GET /reports/jobs/{jobId}/events/stream"}
+    assert [r.key for r in service.websocket_routes] == [
+        "$connect",
+        "$disconnect",
+        "$default",
+        "generateReport",
+        "getReport",
+    ]
     assert service.buckets == ["timeoutlab-reports-dev"]
-    (table,) = service.tables
+    table, jobs = service.tables
+    assert jobs.name == "timeoutlab-jobs-dev"
     assert table.name == "timeoutlab-connections-dev"
     assert table.ttl_attribute == "ttl"
     assert service.integration_timeout == 29

@@ -79,7 +79,7 @@ def test_bad_definitions_and_unknown_actions_are_answered_with_error(stack):
         ws.send(json.dumps({"action": "deleteEverything"}))
         reply = json.loads(ws.recv(timeout=10))
         assert reply["error"] == 'action "deleteEverything" is not supported'
-        assert reply["supportedActions"] == ["generateReport"]
+        assert reply["supportedActions"] == ["generateReport", "getReport"]
         ws.send("plain text")
         assert "not supported" in json.loads(ws.recv(timeout=10))["error"]
 

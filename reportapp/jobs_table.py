@@ -1,0 +1,68 @@
+"""The DynamoDB table of report jobs: status, progress, the URL or the error, timestamps, ttl.
+
+Every strategy but plain REST stores its job here, so a client can ask for a job's state at any
+time (polling, SSE, or a WebSocket client that reconnects). Expired items are treated as absent.
+"""
+
+import functools
+import os
+
+import boto3
+
+import lambda_time
+
+JOB_TTL_SECONDS = 24 * 3600
+FINISHED = ("succeeded", "failed")
+
+
+@functools.cache
+def _table():
+    return boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
+
+
+def create(job_id: str, definition: dict, connection_id: str | None = None) -> dict:
+    now = int(lambda_time.now())
+    item = {
+        "jobId": job_id,
+        "status": "pending",
+        "progress": 0,
+        "delay": definition["delay"],
+        "amountOfRows": definition["amountOfRows"],
+        "createdAt": now,
+        "updatedAt": now,
+        "ttl": now + JOB_TTL_SECONDS,
+    }
+    if connection_id:
+        item["connectionId"] = connection_id
+    _table().put_item(Item=item)
+    return item
+
+
+def update(job_id: str, **fields) -> None:
+    fields["updatedAt"] = int(lambda_time.now())
+    names = {f"#{k}": k for k in fields}
+    values = {f":{k}": v for k, v in fields.items()}
+    _table().update_item(
+        Key={"jobId": job_id},
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def get(job_id: str) -> dict | None:
+    item = _table().get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
+    if item is None or int(item.get("ttl", 0)) <= lambda_time.now():
+        return None
+    return item
+
+
+def public(item: dict) -> dict:
+    """What clients see of a job (DynamoDB numbers become ints)."""
+    shown = {"jobId": item["jobId"], "status": item["status"], "progress": int(item["progress"])}
+    for key in ("url", "error"):
+        if key in item:
+            shown[key] = item[key]
+    shown["createdAt"] = int(item["createdAt"])
+    shown["updatedAt"] = int(item["updatedAt"])
+    return shown
