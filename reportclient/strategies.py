@@ -1,0 +1,247 @@
+"""The five strategies, each a function from a report definition to a ReportResult.
+
+``rest`` asks synchronously and meets the 29 s integration timeout; ``short_poll`` and
+``long_poll`` create a job and ask for it again; ``sse`` creates a job and reads its event stream
+(buffered, the article's world, or streamed); ``websocket`` asks over a WebSocket and gets the URL
+pushed, reconnecting and resuming its job by id if the connection drops.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import SSEError, connect_sse
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
+from websockets.sync.client import ClientConnection, connect
+
+from reportclient.results import Costs, Failure, ReportResult
+from reportclient.wire import counting_socket, counting_ssl_context, http_client
+
+STRATEGIES = ("rest", "short_poll", "long_poll", "sse", "websocket")
+GATEWAY_TIMEOUT = 504
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    rest_url: str  # the REST API's invoke URL with its stage, e.g. http://127.0.0.1:3000/dev
+    ws_url: str  # the WebSocket API's URL with its stage, e.g. ws://127.0.0.1:3001/dev
+    cafile: str | None = None  # a CA to trust for https/wss (the emulator's --tls certificate)
+
+
+@dataclass(frozen=True)
+class Options:
+    time_scale: float = 1.0  # the emulator's: client waits are emulated seconds too
+    poll_interval: float = 2.0  # short polling: seconds between polls
+    long_poll_wait: int = 20  # long polling: waitSeconds asked for
+    sse_streaming: bool = False  # read the response-streaming route instead of the buffered one
+    deadline: float = 960.0  # give up after this many seconds (a report takes 900 s at most)
+    max_reconnects: int = 3
+
+
+class _Run:
+    """One strategy run: its costs, its clock, and the failure or URL it ends with."""
+
+    def __init__(self, strategy: str, endpoints: Endpoints, options: Options) -> None:
+        self.result = ReportResult(strategy)
+        self.costs: Costs = self.result.costs
+        self.endpoints = endpoints
+        self.options = options
+        self.started = time.monotonic()
+        self.real_deadline = self.started + options.deadline * options.time_scale
+
+    def real(self, seconds: float) -> float:
+        return seconds * self.options.time_scale
+
+    def left(self) -> float:
+        return max(0.01, self.real_deadline - time.monotonic())
+
+    def http(self) -> httpx.Client:
+        verify = counting_ssl_context(self.costs, self.endpoints.cafile)
+        return http_client(self.costs, timeout=self.left() + 5, verify=verify)
+
+    def finish(self, url: str | None = None, failure: Failure | None = None) -> ReportResult:
+        self.result.url, self.result.failure = url, failure
+        self.costs.time_to_result_s = (time.monotonic() - self.started) / self.options.time_scale
+        return self.result
+
+
+def _http_failure(response: httpx.Response) -> Failure:
+    if response.status_code == GATEWAY_TIMEOUT:
+        return Failure("gateway_timeout", response.text, GATEWAY_TIMEOUT)
+    return Failure("http_error", response.text[:200], response.status_code)
+
+
+def _job_outcome(run: _Run, job: dict) -> ReportResult | None:
+    """The run's end if the job is finished, else None."""
+    if job.get("status") == "succeeded":
+        return run.finish(url=job["url"])
+    if job.get("status") == "failed":
+        return run.finish(failure=Failure("job_failed", job.get("error", "")))
+    return None
+
+
+def _create_job(run: _Run, client: httpx.Client, definition: dict) -> str | ReportResult:
+    response = client.post(f"{run.endpoints.rest_url}/reports/jobs", json=definition)
+    if response.status_code != 202:
+        return run.finish(failure=_http_failure(response))
+    return response.json()["jobId"]
+
+
+def rest(run: _Run, definition: dict) -> ReportResult:
+    with run.http() as client:
+        response = client.post(f"{run.endpoints.rest_url}/reports", json=definition)
+    if response.status_code == 200:
+        return run.finish(url=response.json()["url"])
+    return run.finish(failure=_http_failure(response))
+
+
+def _poll(run: _Run, definition: dict, query: str, pause: float) -> ReportResult:
+    with run.http() as client:
+        job_id = _create_job(run, client, definition)
+        if isinstance(job_id, ReportResult):
+            return job_id
+        while time.monotonic() < run.real_deadline:
+            response = client.get(f"{run.endpoints.rest_url}/reports/jobs/{job_id}{query}")
+            if response.status_code != 200:
+                return run.finish(failure=_http_failure(response))
+            outcome = _job_outcome(run, response.json())
+            if outcome is not None:
+                return outcome
+            run.costs.empty_polls += 1
+            time.sleep(min(pause, run.left()))
+    return run.finish(failure=Failure("timed_out", "no result before the client's deadline"))
+
+
+def short_poll(run: _Run, definition: dict) -> ReportResult:
+    return _poll(run, definition, "", run.real(run.options.poll_interval))
+
+
+def long_poll(run: _Run, definition: dict) -> ReportResult:
+    return _poll(run, definition, f"?waitSeconds={run.options.long_poll_wait}", 0.0)
+
+
+def sse(run: _Run, definition: dict) -> ReportResult:
+    suffix = "/events/stream" if run.options.sse_streaming else "/events"
+    with run.http() as client:
+        job_id = _create_job(run, client, definition)
+        if isinstance(job_id, ReportResult):
+            return job_id
+        url = f"{run.endpoints.rest_url}/reports/jobs/{job_id}{suffix}"
+        last_event_id: str | None = None
+        for attempt in range(run.options.max_reconnects + 1):
+            if attempt:
+                run.costs.reconnects += 1
+            headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+            try:
+                with connect_sse(client, "GET", url, headers=headers) as source:
+                    if source.response.status_code != 200:
+                        source.response.read()
+                        return run.finish(failure=_http_failure(source.response))
+                    for event in source.iter_sse():
+                        last_event_id = event.id or last_event_id
+                        if event.event in ("result", "error"):
+                            outcome = _job_outcome(run, json.loads(event.data))
+                            if outcome is not None:
+                                return outcome
+            except (httpx.TransportError, SSEError):
+                continue  # the stream broke: resume from the last event id
+    return run.finish(failure=Failure("connection_lost", "the event stream ended without a result"))
+
+
+class _CountingConnection(ClientConnection):
+    """Counts data frames as the protocol parses them."""
+
+    costs: Costs
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            self.costs.ws_frames_received += 1
+        super().process_event(event)
+
+
+def _ws_connect(run: _Run) -> ClientConnection:
+    parts = urlsplit(run.endpoints.ws_url)
+    secure = parts.scheme == "wss"
+    sock = counting_socket(
+        parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80), run.costs, run.left()
+    )
+    ssl = counting_ssl_context(run.costs, run.endpoints.cafile) if secure else None
+    counted = type("Counted", (_CountingConnection,), {"costs": run.costs})
+    return connect(
+        run.endpoints.ws_url,
+        sock=sock,
+        ssl=ssl,
+        open_timeout=run.left(),
+        compression=None,
+        create_connection=counted,
+    )
+
+
+def _ws_send(run: _Run, ws: ClientConnection, message: dict) -> None:
+    ws.send(json.dumps(message))
+    run.costs.ws_messages_sent += 1
+    run.costs.ws_frames_sent += 1
+
+
+def _ws_receive(run: _Run, ws: ClientConnection) -> dict:
+    message = ws.recv(timeout=run.left())
+    run.costs.ws_messages_received += 1
+    return json.loads(message)
+
+
+def websocket(run: _Run, definition: dict) -> ReportResult:
+    job_id: str | None = None
+    for attempt in range(run.options.max_reconnects + 1):
+        if attempt:
+            run.costs.reconnects += 1
+        try:
+            with _ws_connect(run) as ws:
+                if job_id is None:
+                    _ws_send(run, ws, {"action": "generateReport", **definition})
+                else:  # resume: attach the job to this connection and ask where it is
+                    _ws_send(run, ws, {"action": "getReport", "jobId": job_id})
+                while time.monotonic() < run.real_deadline:
+                    message = _ws_receive(run, ws)
+                    job_id = message.get("jobId", job_id)
+                    if "url" in message:
+                        return run.finish(url=message["url"])
+                    if "error" in message or message.get("status") == "failed":
+                        return run.finish(failure=Failure("job_failed", message.get("error", "")))
+                    if "message" in message:  # the gateway's own error reply
+                        kind = (
+                            "gateway_timeout" if "timed out" in message["message"] else "http_error"
+                        )
+                        return run.finish(failure=Failure(kind, message["message"]))
+                return run.finish(failure=Failure("timed_out", "no result before the deadline"))
+        except TimeoutError:
+            return run.finish(failure=Failure("timed_out", "no result before the deadline"))
+        except (ConnectionClosed, WebSocketException, OSError):
+            if job_id is None:
+                return run.finish(
+                    failure=Failure("connection_lost", "dropped before the job was accepted")
+                )
+    return run.finish(failure=Failure("connection_lost", "the connection kept dropping"))
+
+
+_RUNNERS: dict[str, Callable[[_Run, dict], ReportResult]] = {
+    "rest": rest,
+    "short_poll": short_poll,
+    "long_poll": long_poll,
+    "sse": sse,
+    "websocket": websocket,
+}
+
+
+def fetch_report(strategy: str, endpoints: Endpoints, definition: dict, **options) -> ReportResult:
+    """Get one report by ``strategy``; options are those of ``Options`` (time_scale, ...)."""
+    if strategy not in _RUNNERS:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    run = _Run(strategy, endpoints, Options(**options))
+    return _RUNNERS[strategy](run, definition)

@@ -1,0 +1,124 @@
+"""Counting at the socket: connections, TLS handshakes and bytes each way.
+
+HTTP goes through httpx with an httpcore network backend whose streams count what they read and
+write; WebSockets go through websockets' client over a counting socket. Both count the bytes the
+application exchanges with the socket (for TLS, the plaintext side of it), which is also where the
+emulator counts them, so the two figures can be compared.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any
+
+import httpcore
+import httpx
+
+from reportclient.results import Costs
+
+
+class _CountingStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, costs: Costs) -> None:
+        self._stream = stream
+        self._costs = costs
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self._stream.read(max_bytes, timeout)
+        self._costs.bytes_received += len(data)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, timeout)
+        self._costs.bytes_sent += len(buffer)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self._costs.tls_handshakes += 1
+        return _CountingStream(
+            self._stream.start_tls(ssl_context, server_hostname, timeout), self._costs
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _CountingBackend(httpcore.SyncBackend):
+    def __init__(self, costs: Costs) -> None:
+        self._costs = costs
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = super().connect_tcp(host, port, timeout, local_address, socket_options)
+        self._costs.tcp_connections += 1
+        return _CountingStream(stream, self._costs)
+
+
+def http_client(
+    costs: Costs, *, timeout: float, verify: ssl.SSLContext | bool = True
+) -> httpx.Client:
+    """An httpx client whose connections, requests and bytes land in ``costs``."""
+    transport = httpx.HTTPTransport(verify=verify)
+    # httpx builds its httpcore pool without a backend hook; give it one that counts.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=transport._pool._ssl_context,
+        network_backend=_CountingBackend(costs),
+    )
+
+    def count_request(_: httpx.Request) -> None:
+        costs.http_requests += 1
+
+    return httpx.Client(
+        transport=transport, timeout=timeout, event_hooks={"request": [count_request]}
+    )
+
+
+class _CountingSocket(socket.socket):
+    costs: Costs
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data = super().recv(bufsize, flags)
+        self.costs.bytes_received += len(data)
+        return data
+
+    def sendall(self, data, flags: int = 0) -> None:
+        super().sendall(data, flags)
+        self.costs.bytes_sent += len(data)
+
+
+class _CountingSSLSocket(ssl.SSLSocket):
+    costs: Costs
+
+    def do_handshake(self, block: bool = False) -> None:
+        super().do_handshake(block)
+        self.costs.tls_handshakes += 1
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        data = super().recv(buflen, flags)
+        self.costs.bytes_received += len(data)
+        return data
+
+    def sendall(self, data, flags: int = 0) -> None:
+        super().sendall(data, flags)
+        self.costs.bytes_sent += len(data)
+
+
+def counting_socket(host: str, port: int, costs: Costs, timeout: float) -> socket.socket:
+    """A connected TCP socket that counts, for websockets' ``connect(sock=...)``."""
+    plain = socket.create_connection((host, port), timeout=timeout)
+    counted = type("Counted", (_CountingSocket,), {"costs": costs})(fileno=plain.detach())
+    costs.tcp_connections += 1
+    return counted
+
+
+def counting_ssl_context(costs: Costs, cafile: str | None = None) -> ssl.SSLContext:
+    """An SSL context (trusting ``cafile`` if given) whose sockets count into ``costs``."""
+    context = ssl.create_default_context(cafile=cafile)
+    context.sslsocket_class = type("Counted", (_CountingSSLSocket,), {"costs": costs})
+    return context
