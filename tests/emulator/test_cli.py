@@ -19,29 +19,55 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(TIMEOUTLAB + list(args), capture_output=True, text=True, timeout=timeout)
 
 
-def test_demo_prints_rest_failing_at_29_s_and_websocket_delivering_at_40_s():
+def demo_rows(out: str) -> dict[tuple[str, int], list[str]]:
+    """The demo table's rows by (strategy, delay): the cells after the delay."""
+    rows = {}
+    for line in out.splitlines():
+        found = re.match(r"^(\w+(?: \(\w+\))?)\s+(\d+) s\s+(.*)$", line)
+        if found:
+            rows[(found.group(1), int(found.group(2)))] = re.split(r"\s{2,}", found.group(3))
+    return rows
+
+
+def seconds(cell: str) -> float:
+    return float(cell.removesuffix(" s"))
+
+
+def test_demo_shows_every_strategy_with_rest_and_buffered_sse_failing_at_29_s():
     result = run("demo", "--time-scale", "0.02", "--rows", "50")
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    success = re.search(r"^rest\s+5 s\s+delivered\s+200\s+([\d.]+) s\s+50\s", out, re.M)
-    timeout = re.search(
-        r"^rest\s+40 s\s+gateway timeout\s+504\s+([\d.]+) s\s+-\s+([\d.]+) s\s+([\d.]+) s",
-        out,
-        re.M,
-    )
-    assert success, out
-    assert timeout, out
-    assert 5.0 <= float(success.group(1)) < 29.0
-    assert 29.0 <= float(timeout.group(1)) < 29.0 * 1.05
-    assert float(timeout.group(2)) >= 40.0  # the Lambda billed its full 40 s ...
-    assert float(timeout.group(3)) == float(timeout.group(2))  # ... all of it wasted
-    for delay in (5, 40):
-        pushed = re.search(
-            rf"^websocket\s+{delay} s\s+delivered\s+-\s+([\d.]+) s\s+50\s", out, re.M
+    rows = demo_rows(result.stdout)
+    strategies = [
+        "rest",
+        "short_poll",
+        "long_poll",
+        "sse (buffered)",
+        "sse (streaming)",
+        "websocket",
+    ]
+    assert sorted(rows) == sorted((s, d) for s in strategies for d in (5, 40)), result.stdout
+    for (strategy, delay), cells in rows.items():
+        outcome, time_to_result, conns, requests, messages, up, down, csv_rows, billed, wasted = (
+            cells
         )
-        assert pushed, out
-        # 0.1 real s of processing is 5 emulated s at this scale
-        assert delay <= float(pushed.group(1)) < delay + 5
+        if delay == 40 and strategy in ("rest", "sse (buffered)"):
+            assert outcome == "gateway timeout", cells
+            assert 29.0 <= seconds(time_to_result) < 29.0 * 1.1
+            assert csv_rows == "-"
+            assert 29.0 <= seconds(wasted) <= seconds(billed)  # the Lambda ran on, for nothing
+        else:
+            assert outcome == "delivered", (strategy, delay, cells)
+            assert seconds(time_to_result) >= delay
+            assert csv_rows == "50"
+            assert seconds(wasted) == 0
+        assert int(conns) >= 1
+        assert int(up) > 0
+        assert int(down) > 0
+        assert seconds(billed) >= min(delay, 29)
+        if strategy == "websocket":
+            assert (int(requests), int(messages)) == (0, 3)
+        else:
+            assert int(requests) >= 1
 
 
 def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
