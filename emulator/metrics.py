@@ -7,7 +7,7 @@ are in emulated milliseconds.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,7 +89,10 @@ class Metrics:
         self._functions: dict[str, FunctionStats] = {}
         self._running: dict[str, InvocationRecord] = {}
         self._ws = WebSocketStats()
-        self._open: dict[str, float] = {}  # connection id -> opened at (emulated)
+        self._open: dict[str, float] = {}
+        self._http: defaultdict[str, Counter[str]] = defaultdict(
+            Counter
+        )  # connection id -> opened at (emulated)
 
     def reset(self) -> None:
         """Zero the counters; open connections stay counted as open, from now on."""
@@ -97,8 +100,20 @@ class Metrics:
             self._routes.clear()
             self._functions.clear()
             self._ws = WebSocketStats()
+            self._http.clear()
             now = self._now()
             self._open = dict.fromkeys(self._open, now)
+
+    # -- HTTP port, at the socket -------------------------------------------------------------
+
+    def http_connection(self, category: str) -> None:
+        with self._lock:
+            self._http[category]["tcp_connections"] += 1
+
+    def http_wire(self, category: str, received: int = 0, sent: int = 0) -> None:
+        with self._lock:
+            self._http[category]["wire_bytes_in"] += received
+            self._http[category]["wire_bytes_out"] += sent
 
     # -- WebSocket API -----------------------------------------------------------------------
 
@@ -225,7 +240,12 @@ class Metrics:
                     "integration_timeouts": sum(
                         s.integration_timeouts for s in self._routes.values()
                     ),
+                    **{
+                        key: self._http["rest"][key]
+                        for key in ("tcp_connections", "wire_bytes_in", "wire_bytes_out")
+                    },
                 },
+                "http_port": {k: dict(sorted(v.items())) for k, v in sorted(self._http.items())},
                 "websocket": self._ws_snapshot(),
                 "lambda": {"functions": functions},
             }

@@ -28,6 +28,7 @@ from emulator.gateway.control import ControlApi
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
 from emulator.gateway.websocket import WebSocketGateway
+from emulator.gateway.wire import counting_factory
 from emulator.metrics import Metrics
 from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.inprocess import InProcessRuntime
@@ -83,6 +84,7 @@ class Stack:
         self.invoker: AsyncInvoker | None = None
         self.websocket: WebSocketGateway | None = None
         self._runner: web.AppRunner | None = None
+        self._http_server: asyncio.Server | None = None
         self.http_port: int | None = None
         self.ws_port: int | None = None
 
@@ -174,9 +176,11 @@ class Stack:
         app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, self.config.http_port)
-        await site.start()
-        self.http_port = self._runner.addresses[0][1]
+        # Like aiohttp's TCPSite, but every connection's bytes are counted at the socket.
+        self._http_server = await asyncio.get_running_loop().create_server(
+            counting_factory(self._runner.server, self.metrics), host, self.config.http_port
+        )
+        self.http_port = self._http_server.sockets[0].getsockname()[1]
         # The domain name in events is the bound address, known only now for port 0.
         rest.api = ApiIdentity(rest.api.api_id, self.service.stage, f"{host}:{self.http_port}")
 
@@ -187,6 +191,9 @@ class Stack:
         if self.websocket is not None:
             await self.websocket.stop()
             self.websocket = None
+        if self._http_server is not None:
+            self._http_server.close()
+            self._http_server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

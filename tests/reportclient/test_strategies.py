@@ -1,0 +1,176 @@
+"""Each strategy against the running emulator, its costs checked against the emulator's own
+metrics: what the client counted at its sockets must be what the gateway counted at its own."""
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from emulator.stack import StackThread
+from reportclient import STRATEGIES, Endpoints, fetch_report
+from tests.support import TEST_SCALE, aws_client, stack_config
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server):
+    with StackThread(stack_config(moto_server.endpoint_url)) as running:
+        yield running
+
+
+def quiet(stack) -> None:
+    """Wait until nothing runs, then zero the counters."""
+    deadline = time.monotonic() + 10
+    while stack.runtime.running or stack.invoker.pending or stack.websocket.connections:
+        assert time.monotonic() < deadline, "the emulator did not settle"
+        time.sleep(0.01)
+    stack.metrics.reset()
+
+
+def settle(stack) -> dict:
+    deadline = time.monotonic() + 10
+    while stack.runtime.running or stack.invoker.pending or stack.websocket.connections:
+        assert time.monotonic() < deadline, "the emulator did not settle"
+        time.sleep(0.01)
+    return stack.metrics.snapshot()
+
+
+def fetch(stack, strategy, delay_s, **options):
+    endpoints = Endpoints(stack.rest_url, stack.ws_url)
+    definition = {"delay": int(delay_s * 1000), "amountOfRows": 7}
+    return fetch_report(strategy, endpoints, definition, time_scale=TEST_SCALE, **options)
+
+
+EXPECTED = {  # strategy -> outcome for the 40 s report
+    "rest": "gateway_timeout",
+    "short_poll": None,
+    "long_poll": None,
+    "sse": "gateway_timeout",  # buffered: the article's world
+    "websocket": None,
+}
+
+
+@pytest.mark.parametrize("delay_s", [5, 40])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_on_short_and_long_jobs_with_costs_that_agree(stack, strategy, delay_s):
+    quiet(stack)
+    result = fetch(stack, strategy, delay_s)
+    metrics = settle(stack)
+    costs = result.costs
+
+    expected_failure = EXPECTED[strategy] if delay_s == 40 else None
+    if expected_failure is None:
+        assert result.ok, result.failure
+        assert httpx.get(result.url).text.count("\n") == 8  # header + 7 rows
+        assert costs.time_to_result_s >= delay_s
+    else:
+        assert result.failure.kind == expected_failure
+        assert 29 <= costs.time_to_result_s < 29 * 1.1
+
+    if strategy == "websocket":
+        ws = metrics["websocket"]
+        assert costs.tcp_connections == ws["connections_opened"] == 1
+        assert costs.bytes_sent == ws["wire_bytes_in"]
+        assert costs.bytes_received == ws["wire_bytes_out"]
+        assert costs.ws_messages_sent == ws["messages_in"]
+        assert costs.ws_messages_received == ws["messages_out"]
+        assert costs.http_requests == 0
+    else:
+        rest = metrics["rest"]
+        assert costs.tcp_connections == rest["tcp_connections"] == 1
+        assert costs.http_requests == rest["requests"]
+        assert costs.bytes_sent == rest["wire_bytes_in"]
+        assert costs.bytes_received == rest["wire_bytes_out"]
+        assert metrics["websocket"]["connections_opened"] == 0
+
+
+def test_short_polling_counts_its_empty_polls(stack):
+    quiet(stack)
+    result = fetch(stack, "short_poll", 10, poll_interval=2.0)
+    assert result.ok
+    assert result.costs.empty_polls >= 3  # about one every 2 s for 10 s
+    assert result.costs.http_requests == result.costs.empty_polls + 2  # the POST and the answer
+
+
+def test_long_polls_are_held_but_never_cut_by_the_gateway(stack):
+    quiet(stack)
+    result = fetch(stack, "long_poll", 40, long_poll_wait=300)  # asks for more than allowed
+    assert result.ok
+    route = settle(stack)["rest"]["routes"]["GET /reports/jobs/{jobId}"]
+    assert route["integration_timeouts"] == 0
+    assert route["latency_ms_max"] < 29_000  # capped at 20 s by the handler
+    assert route["latency_ms_max"] >= 15_000  # and really held
+    assert result.costs.empty_polls >= 1
+
+
+def test_sse_with_response_streaming_delivers_the_40_second_report(stack):
+    quiet(stack)
+    result = fetch(stack, "sse", 40, sse_streaming=True)
+    assert result.ok, result.failure
+    assert result.costs.time_to_result_s >= 40
+    rest = settle(stack)["rest"]
+    assert rest["integration_timeouts"] == 0
+    assert result.costs.bytes_received == rest["wire_bytes_out"]
+
+
+def test_sse_resumes_after_the_last_event_id(stack):
+    quiet(stack)
+    with httpx.Client() as client:
+        job = client.post(
+            f"{stack.rest_url}/reports/jobs", json={"delay": 20000, "amountOfRows": 1}
+        )
+        url = f"{stack.rest_url}/reports/jobs/{job.json()['jobId']}/events/stream"
+        with connect_sse(client, "GET", url) as source:
+            first = []
+            for event in source.iter_sse():
+                first.append((int(event.id), event.event))
+                if int(event.id) >= 30:
+                    break  # the client drops the stream mid-job
+        last_id = first[-1][0]
+        with connect_sse(client, "GET", url, headers={"Last-Event-ID": str(last_id)}) as source:
+            resumed = [(int(e.id), e.event) for e in source.iter_sse()]
+    assert [kind for _, kind in first] == ["progress"] * len(first)
+    assert all(event_id > last_id for event_id, _ in resumed), "no event is sent twice"
+    assert resumed[-1] == (101, "result")
+    ids = [event_id for event_id, _ in first + resumed]
+    assert ids == sorted(ids)
+
+
+def test_a_websocket_dropped_by_the_server_mid_job_still_delivers_after_reconnect(stack):
+    quiet(stack)
+    management = aws_client("apigatewaymanagementapi", stack.connections_url)
+    results = []
+    client = threading.Thread(target=lambda: results.append(fetch(stack, "websocket", 40)))
+    client.start()
+    deadline = time.monotonic() + 5
+    while not stack.websocket.connections:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(stack.clock.to_real(5))  # the job is accepted and running
+    (connection_id,) = stack.websocket.connections
+    management.delete_connection(ConnectionId=connection_id)
+    client.join(timeout=30)
+    (result,) = results
+    assert result.ok, result.failure
+    assert result.costs.reconnects == 1
+    assert result.costs.tcp_connections == 2
+    assert result.costs.time_to_result_s >= 40
+    ws = settle(stack)["websocket"]
+    assert ws["connections_opened"] == 2
+    assert result.costs.bytes_sent == ws["wire_bytes_in"]
+    assert result.costs.bytes_received == ws["wire_bytes_out"]
+
+
+def test_unknown_strategies_are_refused():
+    with pytest.raises(ValueError, match="choose one of rest, short_poll"):
+        fetch_report("carrier_pigeon", Endpoints("http://x", "ws://x"), {})
+
+
+def test_get_report_for_an_unknown_job_says_so(stack):
+    from websockets.sync.client import connect
+
+    with connect(stack.ws_url) as ws:
+        ws.send(json.dumps({"action": "getReport", "jobId": "no-such-job"}))
+        assert json.loads(ws.recv(timeout=10))["error"] == 'job "no-such-job" not found'
