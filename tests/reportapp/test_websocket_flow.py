@@ -61,7 +61,7 @@ def test_the_40_second_report_is_delivered_over_the_websocket(stack):
         result = json.loads(ws.recv(timeout=30))
         elapsed = stack.clock.to_emulated(time.monotonic() - started)
     assert result["jobId"] == accepted["jobId"]
-    assert 40 <= elapsed < 40 * 1.1
+    assert 40 <= elapsed < 40 + 10  # 10 emulated s = 0.2 real s of processing at this scale
     rows = list(csv.reader(io.StringIO(httpx.get(result["url"]).text)))
     assert len(rows) - 1 == 321
     fns = stack.metrics.snapshot()["lambda"]["functions"]

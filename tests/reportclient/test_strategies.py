@@ -67,7 +67,7 @@ def test_every_strategy_on_short_and_long_jobs_with_costs_that_agree(stack, stra
         assert costs.time_to_result_s >= delay_s
     else:
         assert result.failure.kind == expected_failure
-        assert 29 <= costs.time_to_result_s < 29 * 1.1
+        assert 29 <= costs.time_to_result_s < 29 + 10  # job creation included; never early
 
     if strategy == "websocket":
         ws = metrics["websocket"]
