@@ -139,6 +139,11 @@ def _add_stack_options(
         help="new WebSocket connections per emulated second; more get 429 (default: %(default)g)",
     )
     add(
+        "--tls",
+        action="store_true",
+        help="serve https:// and wss:// with a self-signed certificate made at start-up",
+    )
+    add(
         "--service",
         type=Path,
         default=default_service_path(),
@@ -172,6 +177,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         ),
         service_path=args.service,
         stage=args.stage,
+        tls=args.tls,
     )
 
 
@@ -195,25 +201,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def banner(stack: Stack) -> str:
+    """What `timeoutlab up` tells the user: every endpoint, and how to try it."""
+    rest, backend = stack.rest_url, stack.backend
+    lines = [
+        f"timeoutlab is up: service {stack.service.name}, stage {stack.service.stage}, "
+        f"time scale {stack.clock.scale:g}, integration timeout {stack.timeouts.default:g} s",
+        *(f"  REST      {route.method} {rest}{route.resource}" for route in stack.router.routes),
+        f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}",
+        f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
+        f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",
+        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
+        f"  backend   {backend.kind if backend else '?'} at "
+        f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB)",
+    ]
+    trust = ""
+    if stack.certificate is not None:
+        lines.append(f"  TLS       self-signed certificate {stack.certificate.certfile}")
+        lines.append(
+            "            trust it: curl --cacert FILE, SSL_CERT_FILE=FILE, AWS_CA_BUNDLE=FILE"
+        )
+        trust = f" --cacert {stack.certificate.certfile}"
+    lines.append(
+        f'try:  curl -s{trust} -X POST {rest}/reports -d \'{{"delay": 5000, "amountOfRows": 10}}\''
+    )
+    lines.append("stop: Ctrl-C")
+    return "\n".join(lines)
+
+
 async def _up(config: StackConfig) -> None:
     stack = await Stack(config).start()
-    rest = stack.rest_url
-    print(
-        f"timeoutlab is up: service {stack.service.name}, stage {stack.service.stage}, "
-        f"time scale {stack.clock.scale:g}, integration timeout {stack.timeouts.default:g} s\n"
-        + "".join(
-            f"  REST      {route.method} {rest}{route.resource}\n" for route in stack.router.routes
-        )
-        + f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}\n"
-        f"  @connections {stack.connections_url}/@connections/{{connectionId}}\n"
-        f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations\n"
-        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset\n"
-        f"  backend   {stack.backend.kind if stack.backend else '?'} at "
-        f"{stack.backend.endpoint_url if stack.backend else '?'} (S3, DynamoDB)\n"
-        f'try:  curl -s -X POST {rest}/reports -d \'{{"delay": 5000, "amountOfRows": 10}}\'\n'
-        "stop: Ctrl-C",
-        flush=True,
-    )
+    print(banner(stack), flush=True)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -73,7 +73,11 @@ def run_one(
     billed0, wasted0, _ = _lambda_totals(stack)
     result = fetch_report(
         strategy,
-        Endpoints(stack.rest_url, stack.ws_url),
+        Endpoints(
+            stack.rest_url,
+            stack.ws_url,
+            cafile=str(stack.certificate.certfile) if stack.certificate else None,
+        ),
         {"delay": int(delay_s * 1000), "amountOfRows": rows},
         time_scale=stack.clock.scale,
         **options,

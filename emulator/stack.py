@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from emulator.metrics import Metrics
 from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.inprocess import InProcessRuntime
 from emulator.service import default_service_path, load_service
+from emulator.tls import Certificate, self_signed
 
 log = logging.getLogger("timeoutlab")
 
@@ -51,6 +53,7 @@ class StackConfig:
     async_retries: AsyncRetryPolicy = field(default_factory=AsyncRetryPolicy)
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
+    tls: bool = False  # serve https:// and wss:// with a self-signed certificate made at start
 
 
 def make_backend(config: StackConfig, region: str) -> Backend:
@@ -87,10 +90,11 @@ class Stack:
         self._http_server: asyncio.Server | None = None
         self.http_port: int | None = None
         self.ws_port: int | None = None
+        self.certificate: Certificate | None = None
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.config.host}:{self.http_port}"
+        return f"{'https' if self.config.tls else 'http'}://{self.config.host}:{self.http_port}"
 
     @property
     def rest_url(self) -> str:
@@ -100,12 +104,14 @@ class Stack:
     @property
     def ws_url(self) -> str:
         """The WebSocket API's URL, stage included."""
-        return f"ws://{self.config.host}:{self.ws_port}/{self.service.stage}"
+        scheme = "wss" if self.config.tls else "ws"
+        return f"{scheme}://{self.config.host}:{self.ws_port}/{self.service.stage}"
 
     @property
     def connections_url(self) -> str:
         """The @connections endpoint, as boto3's apigatewaymanagementapi takes it."""
-        return f"http://{self.config.host}:{self.ws_port}/{self.service.stage}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{self.config.host}:{self.ws_port}/{self.service.stage}"
 
     async def start(self) -> Stack:
         try:
@@ -121,8 +127,12 @@ class Stack:
             self.invoker = AsyncInvoker(
                 self.runtime, self.clock, self.metrics, self.config.async_retries
             )
+            if self.config.tls:
+                self.certificate = await asyncio.to_thread(self_signed, self.config.host)
             await self._serve()
             # Handlers learn every endpoint only now that the ports are known.
+            if self.certificate is not None:
+                self.runtime.environment["AWS_CA_BUNDLE"] = str(self.certificate.certfile)
             self.runtime.environment.update(
                 {
                     **self.backend.handler_environment(),
@@ -150,7 +160,8 @@ class Stack:
             metrics=self.metrics,
             clock=self.clock,
         )
-        self.ws_port = await self.websocket.start(host, self.config.ws_port)
+        ssl = self.certificate.server_context() if self.certificate else None
+        self.ws_port = await self.websocket.start(host, self.config.ws_port, ssl=ssl)
         self.websocket.api = ApiIdentity(
             self.websocket.api.api_id, self.service.stage, f"{host}:{self.ws_port}"
         )
@@ -178,7 +189,10 @@ class Stack:
         await self._runner.setup()
         # Like aiohttp's TCPSite, but every connection's bytes are counted at the socket.
         self._http_server = await asyncio.get_running_loop().create_server(
-            counting_factory(self._runner.server, self.metrics), host, self.config.http_port
+            counting_factory(self._runner.server, self.metrics),
+            host,
+            self.config.http_port,
+            ssl=ssl,
         )
         self.http_port = self._http_server.sockets[0].getsockname()[1]
         # The domain name in events is the bound address, known only now for port 0.
@@ -206,6 +220,9 @@ class Stack:
         if self.backend is not None:
             await asyncio.to_thread(self.backend.close)
             self.backend = None
+        if self.certificate is not None:
+            shutil.rmtree(self.certificate.certfile.parent, ignore_errors=True)
+            self.certificate = None
 
     def describe(self) -> dict:
         return {
@@ -220,6 +237,7 @@ class Stack:
             "time_scale": self.clock.scale,
             "integration_timeout_s": self.timeouts.default,
             "lambda_concurrency": self.config.lambda_concurrency,
+            "tls_certificate": str(self.certificate.certfile) if self.certificate else None,
         }
 
 

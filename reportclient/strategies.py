@@ -9,6 +9,7 @@ pushed, reconnecting and resuming its job by id if the connection drops.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,8 @@ class _Run:
         return max(0.01, self.real_deadline - time.monotonic())
 
     def http(self) -> httpx.Client:
-        verify = counting_ssl_context(self.costs, self.endpoints.cafile)
+        # httpx traffic is counted at httpcore's streams, so its TLS context must not count too.
+        verify = ssl.create_default_context(cafile=self.endpoints.cafile)
         return http_client(self.costs, timeout=self.left() + 5, verify=verify)
 
     def finish(self, url: str | None = None, failure: Failure | None = None) -> ReportResult:
@@ -172,12 +174,12 @@ def _ws_connect(run: _Run) -> ClientConnection:
     sock = counting_socket(
         parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80), run.costs, run.left()
     )
-    ssl = counting_ssl_context(run.costs, run.endpoints.cafile) if secure else None
+    context = counting_ssl_context(run.costs, run.endpoints.cafile) if secure else None
     counted = type("Counted", (_CountingConnection,), {"costs": run.costs})
     return connect(
         run.endpoints.ws_url,
         sock=sock,
-        ssl=ssl,
+        ssl=context,
         open_timeout=run.left(),
         compression=None,
         create_connection=counted,

@@ -49,6 +49,8 @@ READ_CHUNK = 65536
 MAX_HTTP_BODY = 10 * 1024 * 1024
 #: Real seconds to wait for the peer's side of a closing handshake.
 CLOSE_TIMEOUT = 5.0
+#: Real seconds a stopping server gives idle connections before cutting them.
+SHUTDOWN_GRACE = 0.5
 NO_ROUTE = "(no route)"
 
 
@@ -96,12 +98,14 @@ class WebSocketGateway:
         for connection in list(self.connections.values()):
             connection.close(1001, "Going away: server shutting down")
         if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT)
+            self._server.close()  # no new connections
         await asyncio.sleep(0)  # let the closing handshakes go out
         for writer in list(self._writers):
             writer.close()  # idle keep-alive clients read end-of-stream and their tasks end
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE)
+        for writer in list(self._writers):  # peers that never answered (e.g. a TLS shutdown)
+            writer.transport.abort()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
 
@@ -124,8 +128,8 @@ class WebSocketGateway:
         finally:
             self._writers.discard(writer)
             writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
 
     # -- plain HTTP: @connections, and the handshake request ----------------------------------
 

@@ -60,8 +60,12 @@ class WebSocketConnection:
         for chunk in self.protocol.data_to_send():
             if chunk:
                 self.write(chunk)
-            elif self.writer.can_write_eof() and not self.writer.is_closing():
-                self.writer.write_eof()
+            elif not self.writer.is_closing():
+                # The server closes TCP first; TLS has no half-close, so close it whole.
+                if self.writer.can_write_eof():
+                    self.writer.write_eof()
+                else:
+                    self.writer.close()
 
     def activity(self) -> None:
         """A data message went either way: the idle timer starts again."""
