@@ -7,6 +7,7 @@ client gets AWS's 504 while the invocation runs on to its end, as on AWS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -185,8 +186,13 @@ class RestGateway:
                 return response, False
             if item is done:
                 break
-            await response.write(item.encode() if isinstance(item, str) else bytes(item))
-        await response.write_eof()
+            try:
+                await response.write(item.encode() if isinstance(item, str) else bytes(item))
+            except ConnectionResetError:  # the client left (it may have what it wanted)
+                invocation.caller_gone()
+                return response, False
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
         return response, False
 
 

@@ -20,13 +20,11 @@ def stack(moto_server):
 def test_urls_are_secure_and_need_the_certificate(stack):
     assert stack.rest_url.startswith("https://")
     assert stack.ws_url.startswith("wss://")
+    context = ssl.create_default_context(cafile=str(stack.certificate.certfile))
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{stack.http_url}/_emulator/health")  # not trusted by default
-    trusted = httpx.get(
-        f"{stack.http_url}/_emulator/health", verify=str(stack.certificate.certfile)
-    )
+    trusted = httpx.get(f"{stack.http_url}/_emulator/health", verify=context)
     assert trusted.json()["tls_certificate"] == str(stack.certificate.certfile)
-    context = ssl.create_default_context(cafile=str(stack.certificate.certfile))
     with connect(stack.ws_url, ssl=context) as ws:
         ws.send('{"action": "nothing"}')
         assert "not supported" in ws.recv(timeout=10)
