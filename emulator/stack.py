@@ -21,7 +21,11 @@ from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.clock import ScaledClock
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
-from emulator.core.deadlines import DEFAULT_INTEGRATION_TIMEOUT, IntegrationTimeouts
+from emulator.core.deadlines import (
+    DEFAULT_INTEGRATION_TIMEOUT,
+    IntegrationTimeouts,
+    StreamLimits,
+)
 from emulator.core.events import ApiIdentity, new_api_id
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
@@ -51,6 +55,7 @@ class StackConfig:
     lambda_concurrency: int = 1000  # AWS's default account concurrency
     websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
     async_retries: AsyncRetryPolicy = field(default_factory=AsyncRetryPolicy)
+    stream_limits: StreamLimits = field(default_factory=StreamLimits)
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
     tls: bool = False  # serve https:// and wss:// with a self-signed certificate made at start
@@ -183,6 +188,7 @@ class Stack:
             self.metrics,
             self.clock,
             streaming_routes=self.service.streaming_routes,
+            stream_limits=self.config.stream_limits,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
