@@ -108,6 +108,7 @@ class InProcessRuntime:
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._threads: set[_Thread] = set()
+        self._stoppers: set[asyncio.Task] = set()
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -138,8 +139,9 @@ class InProcessRuntime:
             _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
             if pending:
                 log.warning("stopping %d invocation(s) still running", len(pending))
-            for thread in list(self._threads):
-                thread.interrupt()
+            await asyncio.gather(*(_stop(thread) for thread in list(self._threads)))
+        if self._stoppers:
+            await asyncio.gather(*self._stoppers, return_exceptions=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._started:
             self._started = False
@@ -217,8 +219,10 @@ class InProcessRuntime:
             payload, error = await asyncio.wait_for(future, self.clock.to_real(spec.timeout))
             record.finish(self.clock.now(), Outcome.SUCCESS if error is None else Outcome.ERROR)
         except TimeoutError:
-            thread.interrupt()
             record.finish(deadline, Outcome.TIMEOUT)
+            stopper = asyncio.get_running_loop().create_task(_stop(thread))
+            self._stoppers.add(stopper)
+            stopper.add_done_callback(self._stoppers.discard)
             payload, error = None, _timeout_error(record, spec.timeout)
         finally:
             self._threads.discard(thread)
@@ -238,6 +242,16 @@ class InProcessRuntime:
             ),
         )
         return InvocationResult(record, payload, error)
+
+
+async def _stop(thread: _Thread, attempts: int = 40) -> None:
+    """Interrupt a handler's thread until it has left the handler: an interrupt that lands in a
+    finalizer (a weakref callback, a __del__) is swallowed by Python, so one is not enough."""
+    for _ in range(attempts):
+        if not thread.interrupt():
+            return
+        await asyncio.sleep(0.05)
+    log.warning("a handler thread did not stop; it will run to its end")
 
 
 def _call_handler(

@@ -94,7 +94,7 @@ def test_every_concurrent_40_second_report_times_out_at_29_seconds(report_stack)
     assert times[-1] < 29.0 * 1.2, f"slowest 504 after {times[-1]:.2f} emulated s"
     gateway = report_stack.metrics.snapshot()["rest"]["routes"]["POST /reports"]
     assert gateway["integration_timeouts"] == 12
-    assert 29_000 <= gateway["latency_ms_max"] < 29_000 * 1.03  # as the gateway measured it
+    assert 29_000 <= gateway["latency_ms_max"] < 29_000 * 1.05  # as the gateway measured it
     wait_until_idle(report_stack)
 
 
