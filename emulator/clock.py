@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
 
 #: Environment variables through which Lambda handlers learn the emulated clock. On AWS they are
 #: unset and handlers run on real time; the same names are read by ``reportapp/lambda_time.py``.
@@ -17,24 +16,6 @@ TIME_SCALE_ENV = "TIMEOUTLAB_TIME_SCALE"
 EPOCH_ANCHOR_ENV = "TIMEOUTLAB_EPOCH_ANCHOR"
 #: One anchor per process, so every clock here (and every handler) agrees on the emulated epoch.
 _PROCESS_ANCHOR = time.time()
-
-
-class Clock(Protocol):
-    """What the I/O layers need from time: an emulated now, and waiting in emulated seconds."""
-
-    scale: float
-
-    def now(self) -> float:
-        """Emulated monotonic seconds."""
-
-    def epoch(self) -> float:
-        """Emulated wall-clock seconds since the Unix epoch (for AWS timestamps and TTLs)."""
-
-    def to_real(self, seconds: float) -> float:
-        """Real seconds that an emulated duration lasts."""
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait an emulated duration."""
 
 
 def validate_scale(scale: float) -> float:

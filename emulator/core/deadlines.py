@@ -1,4 +1,4 @@
-"""Integration timeouts: the policy (default and per-route overrides) and deadlines."""
+"""Integration timeouts (the default and per-route overrides) and response-streaming limits."""
 
 from __future__ import annotations
 
@@ -65,24 +65,6 @@ class IntegrationTimeouts:
                 for key in route_keys
             },
         }
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A point in emulated time by which an answer is due."""
-
-    start: float
-    seconds: float
-
-    @property
-    def at(self) -> float:
-        return self.start + self.seconds
-
-    def remaining(self, now: float) -> float:
-        return max(0.0, self.at - now)
-
-    def expired(self, now: float) -> bool:
-        return now >= self.at
 
 
 @dataclass(frozen=True)

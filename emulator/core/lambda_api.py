@@ -16,16 +16,10 @@ from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpRespons
 #: Asynchronous invocation payload limit (raised from 256 KB to 1 MB in 2025).
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
-_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _ARN = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
     r"(?P<name>[A-Za-z0-9_.-]+)(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]+))?$"
 )
-
-
-def function_from_path(path: str) -> str | None:
-    found = _PATH.match(path)
-    return found.group("name") if found else None
 
 
 def function_name(name_or_arn: str) -> str | None:

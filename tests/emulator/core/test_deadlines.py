@@ -1,7 +1,6 @@
 import pytest
 
-from emulator.clock import ManualClock
-from emulator.core.deadlines import Deadline, IntegrationTimeouts, InvalidTimeout
+from emulator.core.deadlines import IntegrationTimeouts, InvalidTimeout
 
 
 def test_the_default_is_aws_29_seconds_and_routes_may_override_it():
@@ -27,14 +26,3 @@ def test_describe_says_where_each_value_comes_from():
 def test_out_of_range_or_wrongly_typed_timeouts_are_refused(value):
     with pytest.raises(InvalidTimeout):
         IntegrationTimeouts().set_default(value)
-
-
-def test_a_deadline_expires_exactly_at_its_time_on_a_manual_clock():
-    clock = ManualClock(start=100.0)
-    deadline = Deadline(clock.now(), 29.0)
-    clock.advance(28.999)
-    assert not deadline.expired(clock.now())
-    assert deadline.remaining(clock.now()) == pytest.approx(0.001)
-    clock.advance(0.001)
-    assert deadline.expired(clock.now())
-    assert deadline.remaining(clock.now() + 5) == 0.0
