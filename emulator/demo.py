@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 import time
 from dataclasses import dataclass
 
@@ -139,11 +140,17 @@ def run_demo(config: StackConfig, rows: int = 1000) -> list[Row]:
             f"time scale {stack.clock.scale:g} (times are emulated seconds)\n",
             flush=True,
         )
-        results = [
-            run_one(stack, label, strategy, options, delay, rows)
-            for label, strategy, options in DEMO_RUNS
-            for delay in DEMO_DELAYS_S
-        ]
+        results = []
+        for label, strategy, options in DEMO_RUNS:
+            for delay in DEMO_DELAYS_S:
+                row = run_one(stack, label, strategy, options, delay, rows)
+                results.append(row)
+                print(
+                    f"  {label}, {delay:g} s report: {_outcome(row.result)} after "
+                    f"{row.result.costs.time_to_result_s:.2f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print(format_table(results))
     print(
         "\nREST and buffered SSE hold one request open for the whole report, so API Gateway cuts"
