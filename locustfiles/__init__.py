@@ -1,0 +1,1 @@
+"""Locust users for timeoutlab: one per delivery strategy, and a mixed locustfile."""

@@ -1,0 +1,174 @@
+"""What every strategy's Locust user shares: the report to ask for, the emulator's endpoints and
+time scale (as command-line options), and how a report's outcome and costs reach Locust.
+
+Each report fires one ``events.request`` (type ``REPORT``) named after its strategy and delay, with
+the time to result (emulated ms) as its response time and the failure, if any, as its exception.
+Its measured costs are summed per strategy (workers send theirs to the master), printed when the
+test stops, and written to ``<--csv prefix>_costs.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from locust import User, between, events, task
+
+from reportclient import Endpoints, fetch_report
+
+#: The measured costs summed per strategy.
+COUNTED = (
+    "tcp_connections",
+    "tls_handshakes",
+    "http_requests",
+    "empty_polls",
+    "ws_messages_sent",
+    "ws_messages_received",
+    "ws_frames_sent",
+    "ws_frames_received",
+    "reconnects",
+    "bytes_sent",
+    "bytes_received",
+)
+#: strategy -> {"reports", "delivered", "gateway_timeouts", <COUNTED>...}, in this process.
+TOTALS: dict[str, Counter] = defaultdict(Counter)
+
+
+def add_report(strategy: str, costs: dict, delivered: bool, failure: str | None) -> None:
+    totals = TOTALS[strategy]
+    totals["reports"] += 1
+    totals["delivered"] += delivered
+    totals["gateway_timeouts"] += failure == "gateway_timeout"
+    for kind in COUNTED:
+        totals[kind] += costs[kind]
+
+
+@events.report_to_master.add_listener
+def _send_totals(client_id, data) -> None:
+    data["timeoutlab_costs"] = {k: dict(v) for k, v in TOTALS.items()}
+    TOTALS.clear()
+
+
+@events.worker_report.add_listener
+def _merge_totals(client_id, data) -> None:
+    for strategy, counts in data.get("timeoutlab_costs", {}).items():
+        TOTALS[strategy].update(counts)
+
+
+def cost_rows() -> list[dict]:
+    """Per strategy: reports, delivered, 504s, and each count in total and per report."""
+    rows = []
+    for strategy, totals in sorted(TOTALS.items()):
+        reports = totals["reports"] or 1
+        row = {
+            "strategy": strategy,
+            **{k: totals[k] for k in ("reports", "delivered", "gateway_timeouts")},
+        }
+        for kind in COUNTED:
+            row[kind] = totals[kind]
+            row[f"{kind}_per_report"] = round(totals[kind] / reports, 3)
+        rows.append(row)
+    return rows
+
+
+@events.test_start.add_listener
+def _reset_totals(environment, **_) -> None:
+    TOTALS.clear()
+
+
+@events.test_stop.add_listener
+def _report_costs(environment, **_) -> None:
+    if environment.runner is not None and environment.runner.__class__.__name__ == "WorkerRunner":
+        return  # the master reports for everyone
+    rows = cost_rows()
+    if not rows:
+        return
+    print("\ntimeoutlab costs per strategy (measured at the clients' sockets):")
+    print(
+        f"{'strategy':<16}{'reports':>8}{'delivered':>10}{'504s':>6}{'conns':>7}{'requests':>9}"
+        f"{'messages':>9}{'bytes up':>10}{'bytes down':>11}  (per report)"
+    )
+    for r in rows:
+        messages = r["ws_messages_sent_per_report"] + r["ws_messages_received_per_report"]
+        print(
+            f"{r['strategy']:<16}{r['reports']:>8}{r['delivered']:>10}{r['gateway_timeouts']:>6}"
+            f"{r['tcp_connections_per_report']:>7.2f}{r['http_requests_per_report']:>9.2f}"
+            f"{messages:>9.2f}{r['bytes_sent_per_report']:>10.0f}{r['bytes_received_per_report']:>11.0f}"
+        )
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        with open(f"{prefix}_costs.csv", "w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    group = parser.add_argument_group("timeoutlab")
+    group.add_argument(
+        "--report-delay", type=int, default=5000, help="report delay in ms (default 5000)"
+    )
+    group.add_argument("--report-rows", type=int, default=100, help="rows per report (default 100)")
+    group.add_argument("--time-scale", type=float, default=1.0, help="the emulator's time scale")
+    group.add_argument(
+        "--ws-url", default="", help="WebSocket API URL (default: from --host, port 3001)"
+    )
+    group.add_argument(
+        "--cafile", default="", help="CA to trust for https/wss (the emulator's --tls)"
+    )
+
+
+def ws_url_for(rest_url: str) -> str:
+    """The WebSocket API beside a REST API on timeoutlab's default ports (3000 -> 3001)."""
+    parts = urlsplit(rest_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    port = (parts.port or 3000) + 1
+    return urlunsplit((scheme, f"{parts.hostname}:{port}", parts.path, "", ""))
+
+
+class ReportUser(User):
+    """Asks for one report after another by ``strategy``; subclasses name the strategy."""
+
+    abstract = True
+    strategy = ""
+    options: ClassVar[dict] = {}
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        parsed = self.environment.parsed_options
+        rest_url = (self.host or "http://127.0.0.1:3000/dev").rstrip("/")
+        self.endpoints = Endpoints(
+            rest_url,
+            (parsed.ws_url if parsed and parsed.ws_url else ws_url_for(rest_url)).rstrip("/"),
+            cafile=(parsed.cafile if parsed and parsed.cafile else None),
+        )
+        self.delay_ms = parsed.report_delay if parsed else 5000
+        self.rows = parsed.report_rows if parsed else 100
+        self.time_scale = parsed.time_scale if parsed else 1.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy}{'-streaming' if self.options.get('sse_streaming') else ''}"
+
+    @task
+    def report(self) -> None:
+        result = fetch_report(
+            self.strategy,
+            self.endpoints,
+            {"delay": self.delay_ms, "amountOfRows": self.rows},
+            time_scale=self.time_scale,
+            **self.options,
+        )
+        failure = result.failure
+        self.environment.events.request.fire(
+            request_type="REPORT",
+            name=f"{self.label} {self.delay_ms / 1000:g} s",
+            response_time=result.costs.time_to_result_s * 1000,
+            response_length=result.costs.bytes_received,
+            exception=None if result.ok else RuntimeError(f"{failure.kind}: {failure.detail[:80]}"),
+            context={"strategy": self.label},
+        )
+        add_report(self.label, result.costs.as_dict(), result.ok, failure and failure.kind)
