@@ -39,15 +39,16 @@ class Row:
     delay_s: float
     result: ReportResult
     csv_rows: int | None
-    lambda_billed_s: float
-    lambda_wasted_s: float
+    lambda_billed_ms: int
+    lambda_wasted_ms: int
 
 
-def _lambda_totals(stack: Stack) -> tuple[float, float, int]:
+def _lambda_totals(stack: Stack) -> tuple[int, int, int]:
+    """Billed ms, wasted ms, invocations running: whole milliseconds, as Lambda bills."""
     functions = stack.metrics.snapshot()["lambda"]["functions"].values()
     return (
-        sum(f["billed_ms"] for f in functions) / 1000,
-        sum(f["wasted_ms"] for f in functions) / 1000,
+        sum(f["billed_ms"] for f in functions),
+        sum(f["wasted_ms"] for f in functions),
         sum(f["running"] for f in functions),
     )
 
@@ -116,8 +117,8 @@ def format_table(rows: list[Row]) -> str:
                 str(c.bytes_sent),
                 str(c.bytes_received),
                 "-" if r.csv_rows is None else str(r.csv_rows),
-                f"{r.lambda_billed_s:.2f} s",
-                f"{r.lambda_wasted_s:.2f} s",
+                f"{r.lambda_billed_ms / 1000:.2f} s",
+                f"{r.lambda_wasted_ms / 1000:.2f} s",
             )
         )
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
