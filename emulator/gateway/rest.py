@@ -113,12 +113,8 @@ class RestGateway:
         except Throttled:
             return route.key, responses.lambda_throttled(), False
         timeout = self.timeouts.for_route(route.key)
-        try:
-            result = await asyncio.wait_for(
-                asyncio.shield(invocation.task), self.clock.to_real(timeout)
-            )
-        except TimeoutError:
-            invocation.caller_gone()
+        result = await invocation.result_within(timeout)
+        if result is None:
             log.warning(
                 "%s: integration timed out after %.3f s; Lambda %s runs on (RequestId %s)",
                 route.key,

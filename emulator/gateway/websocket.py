@@ -425,12 +425,8 @@ class WebSocketGateway:
             self.metrics.ws_route(route_key, "throttled")
             return "throttled", None
         timeout = self.timeouts.for_route(route_key)
-        try:
-            result = await asyncio.wait_for(
-                asyncio.shield(invocation.task), self.clock.to_real(timeout)
-            )
-        except TimeoutError:
-            invocation.caller_gone()
+        result = await invocation.result_within(timeout)
+        if result is None:
             self.metrics.ws_route(route_key, "integration_timeout")
             log.warning("%s: integration timed out after %g s; Lambda runs on", route_key, timeout)
             return "integration_timeout", None

@@ -67,6 +67,15 @@ class Invocation:
     def caller_gone(self) -> None:
         self.record.caller_gone(self._clock.now())
 
+    async def result_within(self, seconds: float) -> InvocationResult | None:
+        """The result if it comes within ``seconds`` (emulated); else None, and the caller has
+        given up: the invocation runs on, as on AWS, and its time counts as wasted."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.task), self._clock.to_real(seconds))
+        except TimeoutError:
+            self.caller_gone()
+            return None
+
 
 class _Thread:
     """Which thread runs an invocation, so the timeout can interrupt that one and no other."""
