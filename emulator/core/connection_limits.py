@@ -73,12 +73,17 @@ class MessageAssembler:
     def frame(self, data: bytes, *, first: bool, binary: bool, fin: bool) -> bytes | Close | None:
         """The whole message when ``fin``; a Close when a limit is passed; else None."""
         if len(data) > self.limits.max_frame_bytes:
-            return Close(MESSAGE_TOO_BIG, "Frame size limit exceeded (32 KB)")
+            return Close(
+                MESSAGE_TOO_BIG, f"Frame size limit exceeded ({_kb(self.limits.max_frame_bytes)})"
+            )
         if first:
             self._parts, self._size, self._binary = [], 0, binary
         self._size += len(data)
         if self._size > self.limits.max_message_bytes:
-            return Close(MESSAGE_TOO_BIG, "Message size limit exceeded (128 KB)")
+            return Close(
+                MESSAGE_TOO_BIG,
+                f"Message size limit exceeded ({_kb(self.limits.max_message_bytes)})",
+            )
         self._parts.append(data)
         if not fin:
             return None
@@ -88,6 +93,10 @@ class MessageAssembler:
     @property
     def binary(self) -> bool:
         return self._binary
+
+
+def _kb(size: int) -> str:
+    return f"{size // 1024} KB" if size % 1024 == 0 else f"{size} bytes"
 
 
 class RateLimiter:

@@ -13,8 +13,6 @@ from urllib.parse import unquote
 
 from emulator.core.responses import JSON, HttpResponse
 
-#: PostToConnection's payload limit: the WebSocket message limit.
-MAX_POST_BYTES = 128 * 1024
 _PATH = re.compile(r"^/(?P<stage>[^/]+)/@connections/(?P<id>[^/]+)/?$")
 
 
@@ -34,12 +32,10 @@ def gone() -> HttpResponse:
     return _error(410, "GoneException", None)
 
 
-def payload_too_large(size: int) -> HttpResponse:
-    return _error(
-        413,
-        "PayloadTooLargeException",
-        f"Message size {size} exceeds the limit of {MAX_POST_BYTES} bytes",
-    )
+def payload_too_large(limit: int, size: int | None = None) -> HttpResponse:
+    """PostToConnection's data is over ``limit`` (the API's WebSocket message limit)."""
+    what = "Message" if size is None else f"Message size {size}"
+    return _error(413, "PayloadTooLargeException", f"{what} exceeds the limit of {limit} bytes")
 
 
 def forbidden() -> HttpResponse:

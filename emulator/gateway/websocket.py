@@ -207,8 +207,9 @@ class WebSocketGateway:
         connection = self.connections.get(connection_id)
         if method not in ("POST", "GET", "DELETE"):
             return management.not_found()
-        if method == "POST" and len(body) > management.MAX_POST_BYTES:
-            return management.payload_too_large(len(body))
+        limit = self.limits.max_message_bytes
+        if method == "POST" and len(body) > limit:
+            return management.payload_too_large(limit, len(body))
         if connection is None or not connection.open:
             return management.gone()
         if method == "POST":

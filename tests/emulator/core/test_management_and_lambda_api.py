@@ -15,7 +15,7 @@ def test_connections_paths_are_parsed_and_unquoted():
 def test_management_errors_name_their_aws_exception():
     assert management.gone().status == 410
     assert management.gone().header("x-amzn-ErrorType") == "GoneException"
-    too_large = management.payload_too_large(200_000)
+    too_large = management.payload_too_large(131_072, 200_000)
     assert (too_large.status, too_large.header("x-amzn-ErrorType")) == (
         413,
         "PayloadTooLargeException",

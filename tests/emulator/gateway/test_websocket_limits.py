@@ -9,7 +9,7 @@ from websockets.sync.client import connect
 
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.stack import StackThread
-from tests.support import stack_config, write_service
+from tests.support import aws_client, stack_config, write_service
 
 HANDLERS = """
 import json
@@ -24,7 +24,9 @@ echo:
 """
 
 
-LIMITS = WebSocketLimits(idle_timeout=20, max_duration=60, new_connections_per_second=0.05)
+LIMITS = WebSocketLimits(
+    idle_timeout=20, max_duration=60, new_connections_per_second=0.05, max_message_bytes=64 * 1024
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +79,18 @@ def test_new_connections_beyond_the_rate_are_refused_with_429(limited):
         with pytest.raises(InvalidStatus) as refused:
             connect(limited.ws_url)
         assert refused.value.response.status_code == 429
+
+
+def test_a_configured_message_limit_applies_to_clients_and_to_connections_posts(limited):
+    wait_for_new_connection_allowance(limited)
+    management = aws_client("apigatewaymanagementapi", limited.connections_url)
+    with connect(limited.ws_url, max_size=None) as ws:
+        (connection_id,) = limited.websocket.connections
+        with pytest.raises(management.exceptions.PayloadTooLargeException):
+            management.post_to_connection(ConnectionId=connection_id, Data=b"x" * (64 * 1024 + 1))
+        chunk = "y" * (32 * 1024)
+        ws.send([chunk, chunk, "!"])  # 64 KB + 1 in 32 KB frames
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 1009
+    assert closed.value.rcvd.reason == "Message size limit exceeded (64 KB)"
