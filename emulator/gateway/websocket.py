@@ -220,7 +220,7 @@ class WebSocketGateway:
             return management.posted()
         if method == "GET":
             return management.connection_status(
-                connected_at=connection.connected_at_epoch,
+                connected_at=connection.info.connected_at_ms / 1000,  # as the events say
                 last_active_at=connection.last_active_epoch,
                 source_ip=connection.info.source_ip,
                 user_agent=connection.info.user_agent,

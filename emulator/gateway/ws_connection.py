@@ -36,15 +36,14 @@ class WebSocketConnection:
         self.metrics = metrics
         self.clock = clock
         self.lifetime = Lifetime(clock.now(), limits)
-        self.connected_at_epoch = clock.epoch()
-        self.last_active_epoch = self.connected_at_epoch
+        self.last_active_epoch = info.connected_at_ms / 1000
         self.established = False  # until $connect accepted it, @connections says Gone
 
     def establish(self) -> None:
         """The handshake succeeded: the connection's timers start now."""
         self.established = True
         self.lifetime = Lifetime(self.clock.now(), self.limits)
-        self.connected_at_epoch = self.last_active_epoch = self.clock.epoch()
+        self.last_active_epoch = self.clock.epoch()
 
     @property
     def open(self) -> bool:
