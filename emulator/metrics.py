@@ -89,10 +89,8 @@ class Metrics:
         self._functions: dict[str, FunctionStats] = {}
         self._running: dict[str, InvocationRecord] = {}
         self._ws = WebSocketStats()
-        self._open: dict[str, float] = {}
-        self._http: defaultdict[str, Counter[str]] = defaultdict(
-            Counter
-        )  # connection id -> opened at (emulated)
+        self._open: dict[str, float] = {}  # connection id -> opened at (emulated)
+        self._http: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by kind of client
 
     def reset(self) -> None:
         """Zero the counters; open connections stay counted as open, from now on."""
