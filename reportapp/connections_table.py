@@ -39,4 +39,4 @@ def forget(connection_id: str) -> None:
 def is_open(connection_id: str) -> bool:
     """True if the connection is stored and its item has not expired."""
     item = _table().get_item(Key={"connectionId": connection_id}, ConsistentRead=True).get("Item")
-    return item is not None and int(item.get("ttl", 0)) > lambda_time.now()
+    return lambda_time.unexpired(item)

@@ -18,7 +18,7 @@ import jobs_table
 import lambda_time
 import report
 
-#: Long polls and buffered event streams never hold a request longer than this (seconds).
+#: A long poll never holds its request longer than this (seconds), below the 29 s timeout.
 MAX_WAIT_SECONDS = int(os.environ.get("LONG_POLL_MAX_SECONDS", "20"))
 POLL_INTERVAL_MS = 1000
 RESULT_EVENT_ID = 101  # after the progress events 0..100
@@ -62,14 +62,12 @@ def create_job(event, context):
     """POST /reports/jobs"""
     try:
         definition = json.loads(event.get("body") or "")
+    except ValueError:
+        return _json(400, {"message": "request body must be a JSON report definition"})
+    try:
         report.validate_definition(definition)
-    except ValueError as exc:
-        message = (
-            str(exc)
-            if isinstance(exc, report.InvalidDefinition)
-            else ("request body must be a JSON report definition")
-        )
-        return _json(400, {"message": message})
+    except report.InvalidDefinition as exc:
+        return _json(400, {"message": str(exc)})
     job_id = queue_job(definition)
     return _json(202, {"jobId": job_id, "status": "pending"}, {"Location": f"jobs/{job_id}"})
 

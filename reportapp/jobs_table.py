@@ -52,9 +52,7 @@ def update(job_id: str, **fields) -> None:
 
 def get(job_id: str) -> dict | None:
     item = _table().get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
-    if item is None or int(item.get("ttl", 0)) <= lambda_time.now():
-        return None
-    return item
+    return item if lambda_time.unexpired(item) else None
 
 
 def public(item: dict) -> dict:

@@ -28,3 +28,9 @@ def wait(milliseconds: float) -> None:
     end = time.monotonic() + milliseconds / 1000 * scale()
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(left, _SLICE_SECONDS))
+
+
+def unexpired(item: dict | None) -> bool:
+    """A DynamoDB item whose ``ttl`` has not passed. DynamoDB deletes expired items late (up to
+    days after), so readers must check the ttl themselves."""
+    return item is not None and int(item.get("ttl", 0)) > now()

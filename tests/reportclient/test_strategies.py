@@ -174,3 +174,20 @@ def test_get_report_for_an_unknown_job_says_so(stack):
     with connect(stack.ws_url) as ws:
         ws.send(json.dumps({"action": "getReport", "jobId": "no-such-job"}))
         assert json.loads(ws.recv(timeout=10))["error"] == 'job "no-such-job" not found'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{nope", "request body must be a JSON report definition"),
+        (b'{"delay": -1, "amountOfRows": 1}', "'delay' must be between 0 and 900000"),
+    ],
+)
+def test_the_job_api_refuses_bad_definitions_with_400(stack, body, message):
+    response = httpx.post(f"{stack.rest_url}/reports/jobs", content=body)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    bad_wait = httpx.get(f"{stack.rest_url}/reports/jobs/any?waitSeconds=soon")
+    assert bad_wait.status_code == 400
+    assert "waitSeconds must be a whole number" in bad_wait.json()["message"]
+    assert httpx.get(f"{stack.rest_url}/reports/jobs/unknown-job").status_code == 404
