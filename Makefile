@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo up test lint clean
+.PHONY: demo up test lint bench clean
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: $(BIN)/timeoutlab
 
 test: lint
 	$(BIN)/pytest
+
+# WebSocket capacity of one Locust process and the emulator on this machine (~2 min; see benchmarks/).
+bench: $(BIN)/timeoutlab
+	$(BIN)/python benchmarks/websocket_capacity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -18,6 +18,7 @@ from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.service import ServiceError, default_service_path
 from emulator.stack import Stack, StackConfig
+from scenarios import cli as scenarios_cli
 
 
 def _scale(text: str) -> float:
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--rows", type=_positive(int), default=1000, help="rows per report (default: %(default)s)"
     )
+    scenarios_cli.add_parser(commands)
     return parser
 
 
@@ -247,6 +249,10 @@ async def _up(config: StackConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "scenario":
+        # The emulator runs in this process: only its errors would drown the progress lines.
+        logging.basicConfig(level=logging.ERROR, format="%(name)s %(message)s")
+        return scenarios_cli.main(args)
     try:
         config = _config(args)
     except ValueError as exc:

@@ -6,6 +6,7 @@ are in emulated milliseconds.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from emulator.core.invocations import InvocationRecord, Outcome
 
 UNMATCHED_ROUTE = "(no route)"
+#: AWS bills WebSocket messages, either way, in increments of this many bytes.
+WS_MESSAGE_UNIT_BYTES = 32 * 1024
 
 
 @dataclass
@@ -67,6 +70,7 @@ class WebSocketStats:
     closed_seconds: float = 0.0  # emulated lifetime of the connections that have closed
     messages_in: int = 0
     messages_out: int = 0
+    message_units: int = 0  # billed messages: each one costs 1 per started 32 KB
     payload_bytes_in: int = 0
     payload_bytes_out: int = 0
     wire_bytes_in: int = 0  # everything read from WebSocket sockets, handshakes and frames
@@ -74,6 +78,34 @@ class WebSocketStats:
     routes: Counter[str] = field(default_factory=Counter)  # route invocations by route key
     route_outcomes: Counter[str] = field(default_factory=Counter)  # "<route> <outcome>"
     management: Counter[str] = field(default_factory=Counter)  # "<VERB> <status>"
+
+
+@dataclass
+class BackendStats:
+    """What the handlers asked of S3 and DynamoDB, counted by the usage proxy, as AWS bills it."""
+
+    s3_operations: Counter[str] = field(default_factory=Counter)
+    s3_tiers: Counter[str] = field(default_factory=Counter)  # "tier1", "tier2", "free"
+    dynamodb_operations: Counter[str] = field(default_factory=Counter)
+    read_request_units: float = 0.0
+    write_request_units: float = 0.0
+    other_requests: int = 0
+    errors: Counter[int] = field(default_factory=Counter)  # backend 5xx and proxy failures
+
+    def as_dict(self) -> dict:
+        return {
+            "s3": {
+                "operations": dict(sorted(self.s3_operations.items())),
+                **{f"{tier}_requests": self.s3_tiers[tier] for tier in ("tier1", "tier2", "free")},
+            },
+            "dynamodb": {
+                "operations": dict(sorted(self.dynamodb_operations.items())),
+                "read_request_units": self.read_request_units,
+                "write_request_units": self.write_request_units,
+            },
+            "other_requests": self.other_requests,
+            "errors": {str(k): v for k, v in sorted(self.errors.items())},
+        }
 
 
 class Metrics:
@@ -91,6 +123,7 @@ class Metrics:
         self._ws = WebSocketStats()
         self._open: dict[str, float] = {}  # connection id -> opened at (emulated)
         self._http: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by kind of client
+        self._backend = BackendStats()
 
     def reset(self) -> None:
         """Zero the counters; open connections stay counted as open, from now on."""
@@ -99,6 +132,7 @@ class Metrics:
             self._functions.clear()
             self._ws = WebSocketStats()
             self._http.clear()
+            self._backend = BackendStats()
             now = self._now()
             self._open = dict.fromkeys(self._open, now)
 
@@ -133,6 +167,7 @@ class Metrics:
 
     def ws_message(self, direction: str, payload_bytes: int) -> None:
         with self._lock:
+            self._ws.message_units += max(1, math.ceil(payload_bytes / WS_MESSAGE_UNIT_BYTES))
             if direction == "in":
                 self._ws.messages_in += 1
                 self._ws.payload_bytes_in += payload_bytes
@@ -165,6 +200,7 @@ class Metrics:
             "connection_minutes": round((ws.closed_seconds + open_seconds) / 60, 6),
             "messages_in": ws.messages_in,
             "messages_out": ws.messages_out,
+            "message_units": ws.message_units,
             "payload_bytes_in": ws.payload_bytes_in,
             "payload_bytes_out": ws.payload_bytes_out,
             "wire_bytes_in": ws.wire_bytes_in,
@@ -173,6 +209,27 @@ class Metrics:
             "route_outcomes": dict(sorted(ws.route_outcomes.items())),
             "management_calls": dict(sorted(ws.management.items())),
         }
+
+    # -- S3 and DynamoDB, at the usage proxy ---------------------------------------------------
+
+    def backend_s3(self, operation: str, tier: str) -> None:
+        with self._lock:
+            self._backend.s3_operations[operation] += 1
+            self._backend.s3_tiers[tier] += 1
+
+    def backend_dynamodb(self, operation: str, read_units: float, write_units: float) -> None:
+        with self._lock:
+            self._backend.dynamodb_operations[operation] += 1
+            self._backend.read_request_units += read_units
+            self._backend.write_request_units += write_units
+
+    def backend_other(self) -> None:
+        with self._lock:
+            self._backend.other_requests += 1
+
+    def backend_error(self, status: int) -> None:
+        with self._lock:
+            self._backend.errors[status] += 1
 
     # -- REST API and Lambda -----------------------------------------------------------------
 
@@ -246,4 +303,5 @@ class Metrics:
                 "http_port": {k: dict(sorted(v.items())) for k, v in sorted(self._http.items())},
                 "websocket": self._ws_snapshot(),
                 "lambda": {"functions": functions},
+                "backend": self._backend.as_dict(),
             }

@@ -18,6 +18,7 @@ from aiohttp import web
 from emulator.backends.bootstrap import bootstrap
 from emulator.backends.endpoint import Backend, localstack_endpoint, validate_endpoint_url
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
+from emulator.backends.usage_proxy import UsageProxy
 from emulator.clock import ScaledClock
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
@@ -88,6 +89,7 @@ class Stack:
             self.service.websocket_routes, self.service.websocket_selection_expression
         )
         self.backend: Backend | None = None
+        self.backend_proxy: UsageProxy | None = None  # counts what the handlers ask of it
         self.runtime: InProcessRuntime | None = None
         self.invoker: AsyncInvoker | None = None
         self.websocket: WebSocketGateway | None = None
@@ -122,6 +124,10 @@ class Stack:
         try:
             self.backend = await asyncio.to_thread(make_backend, self.config, self.service.region)
             await asyncio.to_thread(bootstrap, self.service, self.backend)
+            self.backend_proxy = UsageProxy(
+                self.backend.endpoint_url, self.metrics, self.config.host
+            )
+            await self.backend_proxy.start()
             self.runtime = InProcessRuntime(
                 self.service,
                 self.clock,
@@ -141,6 +147,8 @@ class Stack:
             self.runtime.environment.update(
                 {
                     **self.backend.handler_environment(),
+                    # Handlers reach S3 and DynamoDB through the proxy, so their usage is counted.
+                    "AWS_ENDPOINT_URL": self.backend_proxy.url,
                     **self.clock.handler_environment(),
                     "AWS_ENDPOINT_URL_LAMBDA": self.http_url,
                     "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url,
@@ -223,6 +231,9 @@ class Stack:
         if self.runtime is not None:
             await self.runtime.close()
             self.runtime = None
+        if self.backend_proxy is not None:
+            await self.backend_proxy.stop()
+            self.backend_proxy = None
         if self.backend is not None:
             await asyncio.to_thread(self.backend.close)
             self.backend = None
@@ -240,6 +251,7 @@ class Stack:
             "routes": [route.key for route in self.router.routes],
             "websocket_routes": list(self.ws_router.routes),
             "backend": self.backend.describe() if self.backend else None,
+            "backend_proxy": self.backend_proxy.url if self.backend_proxy else None,
             "time_scale": self.clock.scale,
             "integration_timeout_s": self.timeouts.default,
             "lambda_concurrency": self.config.lambda_concurrency,

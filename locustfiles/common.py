@@ -3,19 +3,24 @@ time scale (as command-line options), and how a report's outcome and costs reach
 
 Each report fires one ``events.request`` (type ``REPORT``) named after its strategy and delay, with
 the time to result (emulated ms) as its response time and the failure, if any, as its exception.
-Its measured costs are summed per strategy (workers send theirs to the master), printed when the
-test stops, and written to ``<--csv prefix>_costs.csv``.
+Its measured costs are summed per strategy (workers send theirs to the master), shown live in the
+web UI's Costs tab (``costs_view``), printed when the test stops, and written to
+``<--csv prefix>_costs.csv``.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import random
+from argparse import ArgumentTypeError
 from collections import Counter, defaultdict
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from locust import User, between, events, task
+from locust import User, events, task
 
+from locustfiles import costs_view
 from reportclient import Endpoints, fetch_report
 
 #: The measured costs summed per strategy.
@@ -28,11 +33,14 @@ COUNTED = (
     "ws_messages_received",
     "ws_frames_sent",
     "ws_frames_received",
+    "ws_message_units",
+    "ws_connection_s",
     "reconnects",
     "bytes_sent",
     "bytes_received",
 )
-#: strategy -> {"reports", "delivered", "gateway_timeouts", <COUNTED>...}, in this process.
+#: strategy -> {"requested" (started, so in flight too), "reports" (finished), "delivered",
+#: "gateway_timeouts", <COUNTED>...}, in this process.
 TOTALS: dict[str, Counter] = defaultdict(Counter)
 
 
@@ -55,6 +63,9 @@ def _send_totals(client_id, data) -> None:
 def _merge_totals(client_id, data) -> None:
     for strategy, counts in data.get("timeoutlab_costs", {}).items():
         TOTALS[strategy].update(counts)
+
+
+costs_view.register(events)  # the web UI's live Costs tab, fed by TOTALS
 
 
 def cost_rows() -> list[dict]:
@@ -109,7 +120,11 @@ def _report_costs(environment, **_) -> None:
 def _options(parser) -> None:
     group = parser.add_argument_group("timeoutlab")
     group.add_argument(
-        "--report-delay", type=int, default=5000, help="report delay in ms (default 5000)"
+        "--report-delay",
+        type=delays_ms,
+        default="5000",
+        help="report delay in ms, or several separated by commas that each user asks for in "
+        "turn, e.g. 5000,40000 (default 5000)",
     )
     group.add_argument("--report-rows", type=int, default=100, help="rows per report (default 100)")
     group.add_argument("--time-scale", type=float, default=1.0, help="the emulator's time scale")
@@ -119,6 +134,24 @@ def _options(parser) -> None:
     group.add_argument(
         "--cafile", default="", help="CA to trust for https/wss (the emulator's --tls)"
     )
+    group.add_argument(
+        "--prices",
+        type=costs_view.prices_path,
+        default="",
+        metavar="FILE",
+        help="TOML file overriding the bundled us-east-1 rates of the web UI's Costs tab",
+    )
+
+
+def delays_ms(text: str) -> tuple[int, ...]:
+    """``5000`` or ``5000,40000``: the report delays a user asks for in turn."""
+    try:
+        delays = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        raise ArgumentTypeError(f"delays are whole ms, e.g. 5000,40000: {text!r}") from None
+    if not delays or any(not 0 <= d <= 900_000 for d in delays):
+        raise ArgumentTypeError(f"each delay must be 0..900000 ms: {text!r}")
+    return delays
 
 
 def ws_url_for(rest_url: str) -> str:
@@ -135,7 +168,11 @@ class ReportUser(User):
     abstract = True
     strategy = ""
     options: ClassVar[dict] = {}
-    wait_time = between(0.5, 1.5)
+    think_time_s = (0.5, 1.5)  # emulated seconds between reports
+
+    def wait_time(self) -> float:
+        """Think time runs on the emulator's clock too, so load keeps its shape at any scale."""
+        return random.uniform(*self.think_time_s) * self.time_scale
 
     def on_start(self) -> None:
         parsed = self.environment.parsed_options
@@ -145,7 +182,9 @@ class ReportUser(User):
             (parsed.ws_url if parsed and parsed.ws_url else ws_url_for(rest_url)).rstrip("/"),
             cafile=(parsed.cafile if parsed and parsed.cafile else None),
         )
-        self.delay_ms = parsed.report_delay if parsed else 5000
+        delays = parsed.report_delay if parsed else (5000,)
+        # The web UI hands custom options over as the text typed in.
+        self.delays_ms = itertools.cycle(delays_ms(delays) if isinstance(delays, str) else delays)
         self.rows = parsed.report_rows if parsed else 100
         self.time_scale = parsed.time_scale if parsed else 1.0
 
@@ -155,17 +194,19 @@ class ReportUser(User):
 
     @task
     def report(self) -> None:
+        delay_ms = next(self.delays_ms)
+        TOTALS[self.label]["requested"] += 1  # live views show reports still in flight
         result = fetch_report(
             self.strategy,
             self.endpoints,
-            {"delay": self.delay_ms, "amountOfRows": self.rows},
+            {"delay": delay_ms, "amountOfRows": self.rows},
             time_scale=self.time_scale,
             **self.options,
         )
         failure = result.failure
         self.environment.events.request.fire(
             request_type="REPORT",
-            name=f"{self.label} {self.delay_ms / 1000:g} s",
+            name=f"{self.label} {delay_ms / 1000:g} s",
             response_time=result.costs.time_to_result_s * 1000,
             response_length=result.costs.bytes_received,
             exception=None if result.ok else RuntimeError(f"{failure.kind}: {failure.detail[:80]}"),

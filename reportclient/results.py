@@ -33,6 +33,8 @@ class Costs:
     ws_messages_received: int = 0
     ws_frames_sent: int = 0
     ws_frames_received: int = 0
+    ws_message_units: int = 0  # messages in API Gateway's 32 KB billing units, both ways
+    ws_connection_s: float = 0.0  # emulated seconds WebSocket connections were open, summed
     reconnects: int = 0
     bytes_sent: int = 0  # what crossed the client's sockets (TLS: the plaintext side)
     bytes_received: int = 0

@@ -9,9 +9,11 @@ pushed, reconnecting and resuming its job by id if the connection drops.
 from __future__ import annotations
 
 import json
+import math
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from reportclient.wire import counting_socket, counting_ssl_context, http_client
 
 STRATEGIES = ("rest", "short_poll", "long_poll", "sse", "websocket")
 GATEWAY_TIMEOUT = 504
+WS_MESSAGE_UNIT = 32 * 1024  # API Gateway bills WebSocket messages in 32 KB increments
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class _CountingConnection(ClientConnection):
 
 
 def _ws_connect(run: _Run) -> ClientConnection:
+    """A counting connection; use it through ``_ws_session`` so its open time is counted."""
     parts = urlsplit(run.endpoints.ws_url)
     secure = parts.scheme == "wss"
     sock = counting_socket(
@@ -186,15 +190,35 @@ def _ws_connect(run: _Run) -> ClientConnection:
     )
 
 
+@contextmanager
+def _ws_session(run: _Run) -> Iterator[ClientConnection]:
+    """An open connection whose open time (connection minutes are billed) lands in the costs."""
+    ws = _ws_connect(run)
+    opened = time.monotonic()
+    try:
+        with ws:
+            yield ws
+    finally:
+        run.costs.ws_connection_s += (time.monotonic() - opened) / run.options.time_scale
+
+
+def _message_units(message: str | bytes) -> int:
+    size = len(message.encode() if isinstance(message, str) else message)
+    return max(1, math.ceil(size / WS_MESSAGE_UNIT))
+
+
 def _ws_send(run: _Run, ws: ClientConnection, message: dict) -> None:
-    ws.send(json.dumps(message))
+    text = json.dumps(message)
+    ws.send(text)
     run.costs.ws_messages_sent += 1
     run.costs.ws_frames_sent += 1
+    run.costs.ws_message_units += _message_units(text)
 
 
 def _ws_receive(run: _Run, ws: ClientConnection) -> dict:
     message = ws.recv(timeout=run.left())
     run.costs.ws_messages_received += 1
+    run.costs.ws_message_units += _message_units(message)
     return json.loads(message)
 
 
@@ -204,7 +228,7 @@ def websocket(run: _Run, definition: dict) -> ReportResult:
         if attempt:
             run.costs.reconnects += 1
         try:
-            with _ws_connect(run) as ws:
+            with _ws_session(run) as ws:
                 if job_id is None:
                     _ws_send(run, ws, {"action": "generateReport", **definition})
                 else:  # resume: attach the job to this connection and ask where it is

@@ -76,6 +76,11 @@ def test_every_strategy_on_short_and_long_jobs_with_costs_that_agree(stack, stra
         assert costs.bytes_received == ws["wire_bytes_out"]
         assert costs.ws_messages_sent == ws["messages_in"]
         assert costs.ws_messages_received == ws["messages_out"]
+        assert costs.ws_message_units == ws["message_units"] == 3  # small: one unit each
+        # open until the result came and the client closed, as the gateway bills it (connection
+        # minutes); the two sides start counting before and after the handshake
+        assert costs.ws_connection_s >= delay_s
+        assert costs.ws_connection_s == pytest.approx(ws["connection_minutes"] * 60, abs=3)
         assert costs.http_requests == 0
     else:
         rest = metrics["rest"]
@@ -84,6 +89,7 @@ def test_every_strategy_on_short_and_long_jobs_with_costs_that_agree(stack, stra
         assert costs.bytes_sent == rest["wire_bytes_in"]
         assert costs.bytes_received == rest["wire_bytes_out"]
         assert metrics["websocket"]["connections_opened"] == 0
+        assert costs.ws_connection_s == costs.ws_message_units == 0
 
 
 def test_short_polling_counts_its_empty_polls(stack):
@@ -159,6 +165,7 @@ def test_a_websocket_dropped_by_the_server_mid_job_still_delivers_after_reconnec
     assert result.costs.time_to_result_s >= 40
     ws = settle(stack)["websocket"]
     assert ws["connections_opened"] == 2
+    assert result.costs.ws_connection_s == pytest.approx(ws["connection_minutes"] * 60, abs=6)
     assert result.costs.bytes_sent == ws["wire_bytes_in"]
     assert result.costs.bytes_received == ws["wire_bytes_out"]
 

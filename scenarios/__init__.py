@@ -1,0 +1,1 @@
+"""Named load scenarios, their runner and result reports."""

@@ -1,0 +1,144 @@
+"""From what a phase's users saw and the emulator measured to one strategy's figures.
+
+Pure functions over plain data: report samples as the phase recorded them (Locust request events),
+the costs the users counted at their sockets, and the priced usage the emulator measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from scenarios.catalog import Expectation
+from scenarios.pricing import Bill, Usage
+
+#: A report that ended in a failure: its error text starts with the failure kind.
+GATEWAY_TIMEOUT = "gateway_timeout"
+#: How late, at most, the gateway may cut a request at the integration timeout.
+GATEWAY_PRECISION = 1.02
+
+
+def failure_kind(error: str | None) -> str | None:
+    return None if error is None else error.split(":", 1)[0]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def report_name(label: str, delay_s: float) -> str:
+    """The Locust request name a report gets (see locustfiles.common.ReportUser)."""
+    return f"{label} {delay_s:g} s"
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else round(ms / 1000, 3)
+
+
+def outcome_figures(reports: list[dict]) -> dict:
+    """Counts and time to result (delivered reports) or to failure (the others), in seconds."""
+    delivered = [r["ms"] for r in reports if r["error"] is None]
+    failed = [r["ms"] for r in reports if r["error"] is not None]
+    return {
+        "reports_requested": len(reports),
+        "reports_delivered": len(delivered),
+        "gateway_timeouts": sum(failure_kind(r["error"]) == GATEWAY_TIMEOUT for r in reports),
+        "failures": dict(Counter(failure_kind(r["error"]) for r in reports if r["error"])),
+        "time_to_result_p50_s": _seconds(percentile(delivered, 0.5)),
+        "time_to_result_p95_s": _seconds(percentile(delivered, 0.95)),
+        "time_to_failure_min_s": _seconds(min(failed, default=None)),
+        "time_to_failure_max_s": _seconds(max(failed, default=None)),
+    }
+
+
+def strategy_figures(
+    label: str, samples: list[dict], counts: dict, usage: Usage, bill: Bill
+) -> dict:
+    """One strategy's row: outcomes, costs per report (counted at the clients), dollars."""
+    reports = [s for s in samples if s["type"] == "REPORT" and s["name"].startswith(f"{label} ")]
+    figures = {"strategy": label, **outcome_figures(reports)}
+    n = len(reports)
+    per_report = lambda total: round(total / n, 3) if n else 0.0  # noqa: E731
+    count = lambda key: counts.get(key, 0)  # noqa: E731
+    figures.update(
+        {
+            "connections_per_report": per_report(count("tcp_connections")),
+            "requests_per_report": per_report(count("http_requests")),
+            "messages_per_report": per_report(
+                count("ws_messages_sent") + count("ws_messages_received")
+            ),
+            "bytes_per_report": per_report(count("bytes_sent") + count("bytes_received")),
+            "usd_per_million_reports": round(bill.per_million(n), 4),
+            "wasted_usd_per_million_reports": round(bill.wasted_usd / n * 1e6, 4) if n else 0.0,
+            "by_delay": {
+                name.removeprefix(f"{label} "): outcome_figures(
+                    [r for r in reports if r["name"] == name]
+                )
+                for name in sorted({r["name"] for r in reports}, key=_delay_of)
+            },
+            "client_counts": dict(sorted(counts.items())),
+            "usage": usage.as_dict(),
+            "bill_usd": bill.as_dict(),
+        }
+    )
+    return figures
+
+
+def _delay_of(name: str) -> float:
+    """The delay in seconds of a report name such as "rest 40 s"."""
+    return float(name.split()[-2])
+
+
+def check_expectation(
+    expectation: Expectation,
+    samples: list[dict],
+    integration_timeout_s: float,
+    gateway: dict | None = None,
+) -> str | None:
+    """None when every matching report ended as expected, else why not, in one line.
+
+    A 504 must never reach a client before the timeout; how close to it the gateway cut is
+    judged where it is measured, at the gateway (``gateway``: the route's figures), since a
+    loaded client adds its own unscaled processing time to every emulated second.
+    """
+    if expectation.outcome == "idle_closed":
+        return _check_idle_closes(samples)
+    name = report_name(expectation.label, expectation.delay_s)
+    reports = [s for s in samples if s["type"] == "REPORT" and s["name"] == name]
+    if not reports:
+        return f"{name}: no report finished during the run (run longer or add users)"
+    if expectation.outcome == "delivered":
+        failed = [r for r in reports if r["error"] is not None]
+        if failed:
+            return f"{name}: {len(failed)} of {len(reports)} not delivered ({failed[0]['error']})"
+        return None
+    wrong = [r for r in reports if failure_kind(r["error"]) != GATEWAY_TIMEOUT]
+    if wrong:
+        return (
+            f"{name}: {len(wrong)} of {len(reports)} did not end in a 504 "
+            f"({wrong[0]['error'] or 'delivered'})"
+        )
+    earliest = min(r["ms"] for r in reports) / 1000
+    if earliest < integration_timeout_s * 0.99:
+        return f"{name}: a 504 came early, after {earliest:.2f} s ({integration_timeout_s:g} s)"
+    if gateway is not None and gateway["latency_max_s"] > integration_timeout_s * GATEWAY_PRECISION:
+        return (
+            f"{name}: the gateway held a request {gateway['latency_max_s']:.2f} s, over "
+            f"{integration_timeout_s:g} s + {GATEWAY_PRECISION - 1:.0%}"
+        )
+    return None
+
+
+def _check_idle_closes(samples: list[dict]) -> str | None:
+    """The idle users judge each close themselves (1001, not early, not late): none may fail."""
+    closes = [s for s in samples if s["type"] == "WS" and s["name"] == "idle close"]
+    if not closes:
+        return "idle connections: none was closed during the run (run longer than the idle timeout)"
+    failed = [c for c in closes if c["error"]]
+    if failed:
+        return f"idle connections: {len(failed)} of {len(closes)} wrong ({failed[0]['error']})"
+    return None

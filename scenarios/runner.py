@@ -1,0 +1,240 @@
+"""``timeoutlab scenario run``: the emulator (started here, or a running one), Locust, the figures.
+
+Each phase runs Locust in a subprocess (``scenarios.locust_phase``) against the emulator, between
+two reads of ``/_emulator/metrics``; the difference is what that phase's strategy made the
+emulator do, priced with the cost model and checked against what the clients counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from emulator.stack import StackConfig, StackThread
+from scenarios import results
+from scenarios.catalog import GATEWAY_ROUTES, IDLE_LABEL, Scenario
+from scenarios.crosscheck import cross_check, delta, number_at
+from scenarios.pricing import Prices, Usage, price
+from scenarios.shapes import SHAPES
+
+
+class ScenarioError(RuntimeError):
+    """The scenario could not run: the emulator is unreachable, a phase crashed, ..."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running emulator: its REST and WebSocket APIs and its /_emulator/ control API."""
+
+    rest_url: str
+    ws_url: str
+    cafile: str | None = None
+
+    @property
+    def control_url(self) -> str:
+        parts = urlsplit(self.rest_url)
+        return f"{parts.scheme}://{parts.netloc}/_emulator"
+
+    def get(self, what: str) -> dict:
+        try:
+            response = httpx.get(f"{self.control_url}/{what}", timeout=10, verify=self._verify())
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ScenarioError(f"cannot read {self.control_url}/{what}: {exc}") from exc
+        return response.json()
+
+    def _verify(self) -> str | bool:
+        return self.cafile or True
+
+
+@dataclass
+class PhaseResult:
+    label: str
+    figures: dict
+    checks: list
+    samples: list[dict] = field(repr=False)
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    settings: dict
+    phases: list[PhaseResult]
+    expectation_failures: list[str]
+
+    @property
+    def mismatches(self) -> list:
+        return [check for phase in self.phases for check in phase.checks if not check.ok]
+
+    def as_dict(self) -> dict:
+        return {
+            "scenario": self.scenario.name,
+            "summary": self.scenario.summary,
+            "settings": self.settings,
+            "strategies": {p.label: p.figures for p in self.phases},
+            "cross_check": {
+                p.label: [{**asdict(c), "ok": c.ok} for c in p.checks] for p in self.phases
+            },
+            "expectations": {
+                "passed": not self.expectation_failures,
+                "failures": self.expectation_failures,
+            },
+        }
+
+
+@contextlib.contextmanager
+def emulator(
+    time_scale: float, backend: str, host: str | None, ws_url: str | None, cafile: str | None
+) -> Iterator[Target]:
+    """The emulator to load: the one at ``host``, else one started here on free ports."""
+    if not host:
+        config = StackConfig(
+            http_port=0, ws_port=0, backend_port=0, backend=backend, time_scale=time_scale
+        )
+        with StackThread(config) as stack:
+            yield Target(stack.rest_url, stack.ws_url)
+        return
+    health = Target(host.rstrip("/"), "", cafile).get("health")
+    if health.get("time_scale") != time_scale:
+        raise ScenarioError(
+            f"the emulator at {host} runs at time scale {health.get('time_scale')}; "
+            f"pass --time-scale {health.get('time_scale')}"
+        )
+    yield Target(host.rstrip("/"), (ws_url or health["websocket_api"]).rstrip("/"), cafile)
+
+
+def _settle(target: Target, limit_real_s: float) -> dict:
+    """Wait until no Lambda is running or queued and no WebSocket is open; the final metrics."""
+    deadline = time.monotonic() + limit_real_s
+    while True:
+        metrics = target.get("metrics")
+        functions = metrics["lambda"]["functions"].values()
+        busy = any(
+            f["running"]
+            or f["async_events"].get("accepted", 0)
+            > f["async_events"].get("delivered", 0) + f["async_events"].get("dropped", 0)
+            for f in functions
+        )
+        if not busy and not metrics["websocket"]["current_connections"]:
+            return metrics
+        if time.monotonic() > deadline:
+            return metrics
+        time.sleep(0.05)
+
+
+def run_phase(
+    target: Target,
+    scenario: Scenario,
+    label: str,
+    user_classes: tuple[str, ...],
+    settings: dict,
+    prices: Prices,
+) -> PhaseResult:
+    scale = settings["time_scale"]
+    run_real_s = settings["run_time_s"] * scale
+    longest_report_real_s = (max(scenario.delays_ms) / 1000 + 60) * scale
+    stages = SHAPES[scenario.shape](settings["users"], settings["spawn_rate"], run_real_s)
+    spec = {
+        "label": label,
+        "user_classes": list(user_classes),
+        "stages": [asdict(stage) for stage in stages],
+        "stop_timeout_s": longest_report_real_s + 10,
+        "locust_args": [
+            "--host", target.rest_url, "--ws-url", target.ws_url,
+            "--time-scale", str(scale), "--report-rows", str(settings["rows"]),
+            "--report-delay", ",".join(str(d) for d in scenario.delays_ms),
+            *(["--cafile", target.cafile] if target.cafile else []),
+        ],
+    }  # fmt: skip
+    before = target.get("metrics")
+    with tempfile.TemporaryDirectory(prefix="timeoutlab-phase-") as tmp:
+        spec_path, out_path = Path(tmp, "spec.json"), Path(tmp, "out.json")
+        spec_path.write_text(json.dumps(spec))
+        limit = run_real_s + spec["stop_timeout_s"] + 60
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "scenarios.locust_phase", str(spec_path), str(out_path)],
+                stdout=subprocess.DEVNULL,
+                timeout=limit,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ScenarioError(f"phase {label} did not end within {limit:.0f} s") from exc
+        if done.returncode != 0 or not out_path.exists():
+            raise ScenarioError(f"phase {label}: Locust exited with {done.returncode}")
+        outcome = json.loads(out_path.read_text())
+    after = _settle(target, longest_report_real_s + 5)
+    usage = Usage.from_metrics(after, before)
+    totals = outcome["totals"]
+    figures = results.strategy_figures(
+        label, outcome["samples"], totals.get(label, {}), usage, price(usage, prices)
+    )
+    if idle := totals.get(IDLE_LABEL):
+        figures["idle_connections"] = dict(sorted(idle.items()))
+    if route := GATEWAY_ROUTES.get(label):
+        figures["gateway"] = {
+            "route": route,
+            "integration_timeouts": delta(
+                after, before, f"rest.routes.{route}.integration_timeouts"
+            ),
+            "latency_max_s": number_at(after, f"rest.routes.{route}.latency_ms_max") / 1000,
+        }
+    return PhaseResult(label, figures, cross_check(totals, before, after), outcome["samples"])
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    prices: Prices,
+    users: int | None = None,
+    spawn_rate: float | None = None,
+    run_time_s: float | None = None,
+    time_scale: float | None = None,
+    backend: str = "moto",
+    host: str | None = None,
+    ws_url: str | None = None,
+    cafile: str | None = None,
+    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> ScenarioResult:
+    settings = {
+        "users": users or scenario.users,
+        "spawn_rate": spawn_rate or scenario.spawn_rate,
+        "run_time_s": run_time_s or scenario.run_time_s,
+        "time_scale": time_scale or scenario.time_scale,
+        "rows": scenario.rows,
+        "delays_s": [d / 1000 for d in scenario.delays_ms],
+        "shape": scenario.shape,
+        "prices": {"region": prices.region, "checked": prices.checked},
+    }
+    phases = []
+    with emulator(settings["time_scale"], backend, host, ws_url, cafile) as target:
+        health = target.get("health")
+        timeout_s = health["integration_timeout_s"]
+        settings.update(emulator=target.rest_url, integration_timeout_s=timeout_s)
+        for phase in scenario.phases:
+            say(
+                f"phase {phase.label}: {settings['users']} users for "
+                f"{settings['run_time_s']:g} emulated s "
+                f"({settings['run_time_s'] * settings['time_scale']:.1f} s real)"
+            )
+            phases.append(
+                run_phase(target, scenario, phase.label, phase.user_classes, settings, prices)
+            )
+    samples = [s for p in phases for s in p.samples]
+    gateway = {p.label: p.figures.get("gateway") for p in phases}
+    failures = [
+        why
+        for e in scenario.expectations
+        if (why := results.check_expectation(e, samples, timeout_s, gateway.get(e.label)))
+    ]
+    return ScenarioResult(scenario, settings, phases, failures)

@@ -1,0 +1,343 @@
+"""The web UI's Costs tab: its rows from fake stats and totals, and live in a real Locust run.
+
+The live runs start the real Locust CLI in a subprocess (Locust patches its process with gevent)
+with its web UI on a free loopback port, and read the JSON the UI polls while the test runs.
+Importing ``locustfiles.costs_view`` here is fine: it does not import Locust.
+"""
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from emulator.backends.moto_server import free_port
+from emulator.stack import StackThread
+from locustfiles import costs_view
+from locustfiles.costs_view import (
+    PRICED_GATEWAY_SHARED,
+    PRICED_SERVER,
+    PRICED_WITH_SERVER,
+    SERVER_ROW,
+    UNAVAILABLE,
+    LiveCosts,
+    strategy_rows,
+)
+from scenarios.pricing import Usage, load_prices, price
+from tests.support import LOAD_SCALE, stack_config
+
+LOCUST = str(Path(sys.executable).parent / "locust")
+LOCUSTFILES = Path(__file__).parents[2] / "locustfiles"
+STRATEGIES = ["rest", "short_poll", "long_poll", "sse", "sse-streaming", "websocket"]
+PRICES = load_prices()
+
+# -- strategy_rows, from fake Locust stats and worker totals ------------------------------------
+
+
+def entry(name: str, times: dict[int, int], method: str = "REPORT") -> SimpleNamespace:
+    return SimpleNamespace(name=name, method=method, response_times=times)
+
+
+def environment(*entries: SimpleNamespace) -> SimpleNamespace:
+    stats = SimpleNamespace(entries={(e.name, e.method): e for e in entries})
+    return SimpleNamespace(stats=stats, parsed_options=SimpleNamespace(prices=""))
+
+
+REST = Counter(
+    requested=12, reports=10, delivered=6, gateway_timeouts=4, tcp_connections=10,
+    http_requests=10, bytes_sent=3000, bytes_received=4000,
+)  # fmt: skip
+WEBSOCKET = Counter(
+    requested=5, reports=4, delivered=4, tcp_connections=4, ws_messages_sent=4,
+    ws_messages_received=8, ws_message_units=12, ws_connection_s=4 * 45.0, bytes_sent=2000,
+    bytes_received=2400,
+)  # fmt: skip
+SERVER = Usage(
+    rest_api_requests=999, lambda_requests=14, lambda_gb_seconds=60.0,
+    lambda_wasted_gb_seconds=20.0, dynamodb_write_units=8, s3_tier1_requests=14,
+    s3_tier2_requests=3,
+)  # fmt: skip
+STATS = (
+    entry("rest 5 s", {5000: 6}),
+    entry("rest 40 s", {29000: 4}),
+    entry("websocket 40 s", {40000: 3, 41000: 1}),
+    entry("POST /reports", {1: 50}, method="POST"),  # not a report
+    entry("sse-streaming 5 s", {1: 9}),  # not websocket's nor rest's
+)
+
+
+def by_strategy(rows: list[dict]) -> dict[str, dict]:
+    return {row["strategy"]: row for row in rows}
+
+
+def test_one_strategy_alone_is_priced_with_the_server_side_it_caused():
+    (row,) = strategy_rows(environment(*STATS[:2]), SERVER, prices=PRICES, totals={"rest": REST})
+    assert row["strategy"] == "rest"
+    assert (row["reports_requested"], row["reports_finished"]) == (12, 10)
+    assert (row["reports_delivered"], row["gateway_timeouts"]) == (6, 4)
+    assert row["time_to_result_p50_s"] == 5.0  # nearest rank over both delays
+    assert row["time_to_result_p95_s"] == 29.0
+    assert row["connections_per_report"] == row["requests_per_report"] == 1
+    assert row["bytes_per_report"] == 700
+    usage = Usage(
+        rest_api_requests=10, **{k: getattr(SERVER, k) for k in costs_view.SERVER_FIELDS}
+    )  # the gateway's requests as the clients counted them, not the emulator's 999
+    bill = price(usage, PRICES)
+    assert row["usd_per_million_reports"] == pytest.approx(bill.total / 10 * 1e6, abs=1e-4)
+    assert row["wasted_usd_per_million_reports"] == pytest.approx(
+        20.0 * PRICES.lambda_gb_seconds / 10 * 1e6, abs=1e-4
+    )
+    assert row["priced"] == PRICED_WITH_SERVER
+
+
+def test_several_strategies_price_their_gateway_and_share_one_server_side_row():
+    totals = {"websocket": WEBSOCKET, "rest": REST, "sse": Counter()}  # sse: none yet
+    rows = strategy_rows(environment(*STATS), SERVER, prices=PRICES, totals=totals)
+    assert [r["strategy"] for r in rows] == ["rest", "sse-streaming", "websocket", SERVER_ROW]
+    rows = by_strategy(rows)
+    rest, ws, server = rows["rest"], rows["websocket"], rows[SERVER_ROW]
+    assert rest["usd_per_million_reports"] == pytest.approx(3.5)  # one request per report
+    assert rest["priced"] == ws["priced"] == PRICED_GATEWAY_SHARED
+    assert ws["messages_per_report"] == 3
+    assert ws["requests_per_report"] == 0
+    assert ws["ws_connection_s_per_report"] == 45
+    assert (ws["time_to_result_p50_s"], ws["time_to_result_p95_s"]) == (40.0, 41.0)
+    ws_bill = price(
+        Usage(websocket_message_units=12, websocket_connection_minutes=3.0), PRICES
+    ).per_million(4)
+    assert ws["usd_per_million_reports"] == pytest.approx(ws_bill, abs=1e-4)
+    # reports only Locust has seen so far (their totals not yet arrived) still get a row
+    assert rows["sse-streaming"]["reports_finished"] == 0
+    assert rows["sse-streaming"]["usd_per_million_reports"] is None
+    assert server["reports_finished"] == 14
+    assert server["reports_requested"] == 17
+    server_bill = price(Usage(**costs_view.server_side(SERVER)), PRICES)
+    assert server["usd_per_million_reports"] == pytest.approx(server_bill.per_million(14), 1e-4)
+    assert server["connections_per_report"] is None
+    assert server["priced"] == PRICED_SERVER
+
+
+def test_without_the_emulators_metrics_only_the_gateway_is_priced_and_the_view_says_so():
+    totals = {"rest": REST, "websocket": WEBSOCKET}
+    rows = by_strategy(strategy_rows(environment(*STATS), None, prices=PRICES, totals=totals))
+    assert rows["rest"]["usd_per_million_reports"] == pytest.approx(3.5)
+    assert rows["rest"]["priced"] == f"gateway only: {UNAVAILABLE}"
+    assert rows[SERVER_ROW]["usd_per_million_reports"] is None
+    assert rows[SERVER_ROW]["priced"] == UNAVAILABLE
+
+
+def test_a_prices_file_overrides_the_bundled_rates(tmp_path):
+    prices = tmp_path / "prices.toml"
+    prices.write_text("[rates.rest_api_requests]\nusd = 7.00\n")  # per million, as bundled
+    assert costs_view.prices_path(str(prices)) == str(prices)
+    env = environment(*STATS[:2])
+    env.parsed_options.prices = str(prices)
+    (row,) = strategy_rows(env, None, totals={"rest": REST})
+    assert row["usd_per_million_reports"] == pytest.approx(7.0)
+
+
+def test_an_unreachable_emulator_is_reported_not_raised():
+    live = LiveCosts()
+    live.prices = PRICES
+    live.fetch(f"http://127.0.0.1:{free_port()}/_emulator/metrics")
+    usage, note = live.server_usage()
+    assert usage is None
+    assert note.startswith(f"{UNAVAILABLE} (URLError")
+    (row,) = live.rows(environment(*STATS[:2]), totals={"rest": REST})
+    assert UNAVAILABLE in row["priced"]
+
+
+def test_the_emulators_metrics_url_is_beside_the_rest_api():
+    assert costs_view.metrics_url("http://127.0.0.1:3000/dev") == (
+        "http://127.0.0.1:3000/_emulator/metrics"
+    )
+    assert costs_view.metrics_url("https://lab:8443/dev/") == "https://lab:8443/_emulator/metrics"
+
+
+def test_the_csv_has_every_column_of_every_row():
+    rows = strategy_rows(
+        environment(*STATS), SERVER, prices=PRICES, totals={"rest": REST, "websocket": WEBSOCKET}
+    )
+    read = list(csv.DictReader(io.StringIO(costs_view.rows_csv(rows))))
+    assert [r["strategy"] for r in read] == ["rest", "sse-streaming", "websocket", SERVER_ROW]
+    assert read[0]["usd_per_million_reports"] == "3.5"
+    assert read[-1]["connections_per_report"] == ""
+
+
+# -- live, in Locust's web UI ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server):
+    with StackThread(stack_config(moto_server.endpoint_url, time_scale=LOAD_SCALE)) as running:
+        yield running
+
+
+def start_locust(stack, tmp_path, locustfile: str, *extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [
+        LOCUST, "-f", str(LOCUSTFILES / locustfile),
+        "--web-host", "127.0.0.1", "--web-port", str(port),
+        "--autostart", "--autoquit", "8", "--run-time", "4s", "--stop-timeout", "2",
+        "--users", "6", "--spawn-rate", "6",
+        "--host", stack.rest_url, "--ws-url", stack.ws_url,
+        "--time-scale", str(LOAD_SCALE), "--report-delay", "5000", "--report-rows", "5",
+        "--exit-code-on-error", "0", *extra,
+    ]  # fmt: skip
+    # --stop-timeout under --autoquit: a master forgets stopped workers for --stop-timeout
+    # seconds, and quitting meanwhile would leave them running without it.
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def watch_costs(process, ui: str, ready, seconds: float = 20) -> tuple[list[dict], list[dict]]:
+    """Poll the UI's stats JSON until ``ready(rows)``: (rows then, rows seen while running)."""
+    deadline = time.monotonic() + seconds
+    while_running: list[dict] = []
+    rows: list[dict] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            stats = httpx.get(f"{ui}/stats/requests", timeout=5).json()
+        except httpx.TransportError:
+            time.sleep(0.2)  # the UI is not up yet
+            continue
+        (costs,) = [s for s in stats.get("extended_stats", []) if s["key"] == "costs"]
+        rows = costs["data"]
+        if stats["state"] in ("spawning", "running") and rows:
+            while_running = rows
+        if while_running and ready(rows):
+            return rows, while_running
+        time.sleep(0.5)
+    pytest.fail(f"no costs as expected in time: {rows}\n{output(process)[-3000:]}")
+
+
+def output(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        process.kill()
+    return process.communicate(timeout=30)[0]
+
+
+def finish(process: subprocess.Popen) -> str:
+    """The run's output once --autoquit ended it."""
+    try:
+        process.wait(timeout=60)
+    finally:
+        text = output(process)
+    assert process.returncode == 0, text[-3000:]
+    return text
+
+
+def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_path):
+    process, ui = start_locust(stack, tmp_path, "mixed.py")
+    try:
+
+        def ready(rows: list[dict]) -> bool:
+            costs = by_strategy(rows)
+            server = costs.get(SERVER_ROW, {})
+            return all(costs.get(s, {}).get("reports_finished") for s in STRATEGIES) and bool(
+                server.get("usd_per_million_reports")
+            )
+
+        rows, while_running = watch_costs(process, ui, ready)
+        index = httpx.get(ui, timeout=10).text
+        download = httpx.get(f"{ui}/costs/csv", timeout=10)
+    finally:
+        text = finish(process)
+
+    assert while_running, "the view had rows while the test ran"
+    template_args = json.loads(re.search(r"window\.templateArgs = (.*)", index)[1])
+    assert {"title": "Costs", "key": "costs"} in template_args["extended_tabs"]
+    (table,) = [t for t in template_args["extended_tables"] if t["key"] == "costs"]
+    assert {"key": "usd_per_million_reports", "title": "USD / million reports"} in table[
+        "structure"
+    ]
+    assert {"href": "./costs/csv", "title": "Download costs CSV"} in template_args[
+        "extended_csv_files"
+    ]
+
+    costs = by_strategy(rows)
+    assert list(costs) == [*STRATEGIES, SERVER_ROW]
+    for strategy in STRATEGIES:
+        row = costs[strategy]
+        assert row["reports_requested"] >= row["reports_finished"] >= 1
+        assert row["reports_delivered"] == row["reports_finished"]  # 5 s reports: all delivered
+        assert row["gateway_timeouts"] == 0
+        # at least the delay; the clients' own processing time is not scaled down
+        assert 5 <= row["time_to_result_p50_s"] <= row["time_to_result_p95_s"]
+        assert row["connections_per_report"] >= 1
+        assert row["bytes_per_report"] > 0
+        assert row["usd_per_million_reports"] > 0
+        assert row["priced"] == PRICED_GATEWAY_SHARED
+    rest_request = price(Usage(rest_api_requests=1), PRICES).total * 1e6
+    assert costs["rest"]["requests_per_report"] == 1
+    assert costs["rest"]["usd_per_million_reports"] == pytest.approx(rest_request)
+    assert costs["short_poll"]["requests_per_report"] >= 2
+    ws = costs["websocket"]
+    assert (ws["messages_per_report"], ws["requests_per_report"]) == (3, 0)  # 1 sent, 2 received
+    assert ws["ws_connection_s_per_report"] >= 5  # open until the 5 s report arrived
+    ws_floor = price(Usage(websocket_message_units=3), PRICES).total * 1e6
+    assert ws["usd_per_million_reports"] > ws_floor  # the messages, and connection minutes
+    server = costs[SERVER_ROW]
+    assert server["reports_finished"] == sum(costs[s]["reports_finished"] for s in STRATEGIES)
+    assert server["priced"] == PRICED_SERVER
+
+    read = list(csv.DictReader(io.StringIO(download.text)))
+    assert download.headers["content-type"].startswith("text/csv")
+    assert [r["strategy"] for r in read] == [*STRATEGIES, SERVER_ROW]
+    assert "timeoutlab costs per strategy" in text  # the stop summary still prints
+
+
+def test_workers_costs_reach_the_masters_view_and_one_strategy_includes_the_server_side(
+    stack, tmp_path
+):
+    master = str(free_port())  # not Locust's default 5557: other runs may hold it
+    process, ui = start_locust(
+        stack, tmp_path, "websocket.py", "--processes", "2",
+        "--master-bind-port", master, "--master-port", master,
+    )  # fmt: skip
+    try:
+
+        def ready(rows: list[dict]) -> bool:
+            costs = by_strategy(rows)
+            return bool(costs.get("websocket", {}).get("reports_finished")) and (
+                costs["websocket"]["priced"] == PRICED_WITH_SERVER
+            )
+
+        rows, _ = watch_costs(process, ui, ready)
+        workers = httpx.get(f"{ui}/stats/requests", timeout=10).json()["worker_count"]
+    finally:
+        finish(process)
+    assert workers == 2
+    (row,) = rows  # one strategy: no shared server-side row
+    assert row["messages_per_report"] == 3
+    gateway_only = (
+        price(
+            Usage(
+                websocket_message_units=3,
+                websocket_connection_minutes=row["ws_connection_s_per_report"] / 60,
+            ),
+            PRICES,
+        ).total
+        * 1e6
+    )
+    assert row["usd_per_million_reports"] > gateway_only * 1.01  # Lambda, DynamoDB, S3 too
+
+
+def test_an_unusable_prices_file_is_refused_at_the_command_line(tmp_path):
+    bad = tmp_path / "prices.toml"
+    bad.write_text("[rates.rest_api_requests]\nusd = -1\n")
+    command = [LOCUST, "-f", str(LOCUSTFILES / "rest.py"), "--headless", "--prices", str(bad)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "--prices" in result.stderr
+    assert "rates.rest_api_requests.usd: must be a number >= 0" in result.stderr

@@ -1,0 +1,56 @@
+from scenarios.catalog import Expectation
+from scenarios.results import check_expectation, outcome_figures, percentile
+
+
+def report(name, seconds, error=None):
+    return {"type": "REPORT", "name": name, "ms": seconds * 1000, "error": error}
+
+
+TIMEOUT = 'gateway_timeout: {"message": "Endpoint request timed out"}'
+
+
+def test_nearest_rank_percentiles():
+    assert percentile([], 0.5) is None
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile(list(range(1, 101)), 0.95) == 95
+
+
+def test_time_to_result_counts_delivered_reports_only():
+    figures = outcome_figures(
+        [report("rest 5 s", 5.2), report("rest 40 s", 29.1, TIMEOUT), report("rest 5 s", 5.4)]
+    )
+    assert figures["reports_requested"] == 3
+    assert figures["reports_delivered"] == 2
+    assert figures["gateway_timeouts"] == 1
+    assert figures["failures"] == {"gateway_timeout": 1}
+    assert figures["time_to_result_p95_s"] == 5.4
+    assert figures["time_to_failure_min_s"] == figures["time_to_failure_max_s"] == 29.1
+
+
+def test_a_504_must_never_come_early_and_the_gateway_must_cut_on_time():
+    expect = Expectation("rest", 40, "gateway_timeout")
+    on_time = [report("rest 40 s", 29.2, TIMEOUT), report("rest 5 s", 5.1)]
+    assert check_expectation(expect, on_time, 29, {"latency_max_s": 29.3}) is None
+    early = [report("rest 40 s", 28.0, TIMEOUT)]
+    assert "early" in check_expectation(expect, early, 29)
+    held = check_expectation(expect, on_time, 29, {"latency_max_s": 29.7})
+    assert "the gateway held a request 29.70 s, over 29 s + 2%" in held
+    delivered = [report("rest 40 s", 40.1)]
+    assert "did not end in a 504" in check_expectation(expect, delivered, 29)
+
+
+def test_delivery_expectations_name_what_failed_and_what_never_ran():
+    expect = Expectation("websocket", 5, "delivered")
+    assert check_expectation(expect, [report("websocket 5 s", 5.3)], 29) is None
+    lost = [report("websocket 5 s", 9.0, "connection_lost: gone")]
+    assert "1 of 1 not delivered (connection_lost" in check_expectation(expect, lost, 29)
+    assert "no report finished" in check_expectation(expect, [], 29)
+
+
+def test_idle_connections_must_each_be_closed_by_the_gateway():
+    expect = Expectation("websocket-idle", 0, "idle_closed")
+    close = {"type": "WS", "name": "idle close", "ms": 600_100, "error": None}
+    assert check_expectation(expect, [close], 29) is None
+    assert "none was closed" in check_expectation(expect, [], 29)
+    early = {**close, "error": "early: after 300 s"}
+    assert "1 of 2 wrong (early" in check_expectation(expect, [close, early], 29)

@@ -1,0 +1,100 @@
+"""`timeoutlab scenario run` end to end: the emulator, Locust phases in subprocesses, the figures.
+
+Bounded: a few users, a few emulated minutes at a time scale that plays them in seconds.
+"""
+
+import json
+import threading
+
+import httpx
+import pytest
+
+from emulator.cli import main
+from emulator.stack import StackThread
+from tests.support import LOAD_SCALE, stack_config
+
+SMALL = ["--users", "6", "--spawn-rate", "6", "--run-time", "60", "--time-scale", str(LOAD_SCALE)]
+
+
+def test_reproduction_rest_dies_at_29_s_and_websocket_delivers(moto_server, tmp_path, capsys):
+    out = tmp_path / "reproduction.json"
+    code = main(
+        ["scenario", "run", "reproduction", *SMALL, "--backend", moto_server.endpoint_url,
+         "--json", str(out)]
+    )  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
+    assert "expectations met" in printed.out
+    assert "phase rest" in printed.err  # progress
+    result = json.loads(out.read_text())
+    rest, websocket = result["strategies"]["rest"], result["strategies"]["websocket"]
+
+    late_40 = rest["by_delay"]["40 s"]
+    assert late_40["reports_requested"] >= 1
+    assert late_40["gateway_timeouts"] == late_40["reports_requested"]
+    assert 29 * 0.99 <= late_40["time_to_failure_min_s"] <= late_40["time_to_failure_max_s"] < 45
+    assert (
+        rest["by_delay"]["5 s"]["reports_delivered"] == rest["by_delay"]["5 s"]["reports_requested"]
+    )
+    for figures in websocket["by_delay"].values():
+        assert figures["reports_delivered"] == figures["reports_requested"] >= 1
+    assert websocket["time_to_result_p50_s"] >= 5
+
+    # Costs: counted per report at the clients, priced from what the emulator measured.
+    assert rest["requests_per_report"] == 1
+    assert rest["connections_per_report"] >= 1
+    assert websocket["requests_per_report"] == 0
+    assert websocket["messages_per_report"] == 3  # generateReport up; accepted and url down
+    assert websocket["usage"]["websocket_message_units"] == 3 * websocket["reports_requested"]
+    assert rest["usage"]["rest_api_requests"] == rest["reports_requested"]
+    assert rest["usage"]["websocket_message_units"] == 0
+    for figures in (rest, websocket):
+        bill = figures["bill_usd"]
+        assert figures["usd_per_million_reports"] > 0
+        assert figures["usd_per_million_reports"] == pytest.approx(
+            sum(bill["items"].values()) / figures["reports_requested"] * 1e6, rel=1e-3
+        )
+        assert figures["usage"]["lambda_gb_seconds"] > 0
+        assert figures["usage"]["s3_tier1_requests"] >= figures["reports_delivered"]
+    assert rest["wasted_usd_per_million_reports"] > 0  # 40 s Lambdas ran on after their 504
+    assert websocket["wasted_usd_per_million_reports"] == 0
+    assert all(check["ok"] for checks in result["cross_check"].values() for check in checks)
+    assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_running_emulator_with_traffic_the_clients_did_not_make_fails_the_cross_check(
+    moto_server, capsys
+):
+    with StackThread(stack_config(moto_server.endpoint_url, time_scale=LOAD_SCALE)) as stack:
+        done = threading.Event()
+
+        def interfere() -> None:
+            with httpx.Client() as client:
+                while not done.wait(0.02):
+                    client.post(f"{stack.rest_url}/reports", content=b"not json")
+
+        intruder = threading.Thread(target=interfere)
+        intruder.start()
+        try:
+            code = main(
+                ["scenario", "run", "spike", *SMALL, "--host", stack.rest_url]
+            )  # fmt: skip
+        finally:
+            done.set()
+            intruder.join()
+    printed = capsys.readouterr()
+    assert code == 3, printed.out + printed.err
+    assert "MISMATCH" in printed.out
+    assert "cannot be trusted" in printed.err
+
+
+def test_scenarios_are_listed_and_a_bad_name_or_run_time_is_refused(capsys):
+    assert main(["scenario", "list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("reproduction", "compare", "spike", "soak"):
+        assert name in listed
+    assert main(["scenario", "run", "nope"]) == 2
+    assert "no scenario named 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["scenario", "run", "reproduction", "--run-time", "soon"])
+    assert "not a duration" in capsys.readouterr().err
