@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def banner(stack: Stack) -> str:
     """What `timeoutlab up` tells the user: every endpoint, and how to try it."""
-    rest, backend = stack.rest_url, stack.backend
+    rest, backend, proxy = stack.rest_url, stack.backend, stack.backend_proxy
     lines = [
         f"timeoutlab is up: service {stack.service.name}, stage {stack.service.stage}, "
         f"time scale {stack.clock.scale:g}, integration timeout {stack.timeouts.default:g} s",
@@ -216,6 +216,8 @@ def banner(stack: Stack) -> str:
         f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB)",
+        f"            handlers reach it through {proxy.url if proxy else '?'}, "
+        "which counts what AWS would bill",
     ]
     trust = ""
     if stack.certificate is not None:
