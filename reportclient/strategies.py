@@ -149,12 +149,15 @@ def sse(run: _Run, definition: dict) -> ReportResult:
                     if source.response.status_code != 200:
                         source.response.read()
                         return run.finish(failure=_http_failure(source.response))
+                    outcome = None
                     for event in source.iter_sse():
                         last_event_id = event.id or last_event_id
-                        if event.event in ("result", "error"):
+                        if outcome is None and event.event in ("result", "error"):
                             outcome = _job_outcome(run, json.loads(event.data))
-                            if outcome is not None:
-                                return outcome
+                    # The result is the stream's last event: reading on to its end takes in the
+                    # closing chunk too, so the bytes counted here are all the gateway sent.
+                    if outcome is not None:
+                        return outcome
             except (httpx.TransportError, SSEError):
                 continue  # the stream broke: resume from the last event id
     return run.finish(failure=Failure("connection_lost", "the event stream ended without a result"))
