@@ -10,22 +10,15 @@ import signal
 import sys
 from pathlib import Path
 
+from emulator.arguments import positive, time_scale
 from emulator.backends.endpoint import BackendError
 from emulator.backends.moto_server import DEFAULT_PORT
-from emulator.clock import validate_scale
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.service import ServiceError, default_service_path
 from emulator.stack import Stack, StackConfig
 from scenarios import cli as scenarios_cli
-
-
-def _scale(text: str) -> float:
-    try:
-        return validate_scale(float(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _timeout(text: str) -> float:
@@ -40,16 +33,6 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0..65535 (0 = any free port), got {port}")
     return port
-
-
-def _positive(kind: type):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
 
 
 def _add_stack_options(
@@ -92,49 +75,49 @@ def _add_stack_options(
     )
     add(
         "--time-scale",
-        type=_scale,
+        type=time_scale,
         default=DEMO_TIME_SCALE if free_ports else 1.0,
         help="real seconds per emulated second (default: %(default)s)",
     )
     limits = WebSocketLimits()
     add(
         "--lambda-concurrency",
-        type=_positive(int),
+        type=positive(int),
         default=1000,
         metavar="N",
         help="Lambda invocations running at once before throttling (default: %(default)s)",
     )
     add(
         "--ws-idle-timeout",
-        type=_positive(float),
+        type=positive(float),
         default=limits.idle_timeout,
         metavar="SECONDS",
         help="close a WebSocket after this long without a message (default: %(default)g)",
     )
     add(
         "--ws-max-connection",
-        type=_positive(float),
+        type=positive(float),
         default=limits.max_duration,
         metavar="SECONDS",
         help="close a WebSocket after this long in all (default: %(default)g)",
     )
     add(
         "--ws-max-message",
-        type=_positive(int),
+        type=positive(int),
         default=limits.max_message_bytes,
         metavar="BYTES",
         help="largest WebSocket message; larger closes with 1009 (default: %(default)s)",
     )
     add(
         "--ws-max-frame",
-        type=_positive(int),
+        type=positive(int),
         default=limits.max_frame_bytes,
         metavar="BYTES",
         help="largest WebSocket frame; larger closes with 1009 (default: %(default)s)",
     )
     add(
         "--ws-connection-rate",
-        type=_positive(float),
+        type=positive(float),
         default=limits.new_connections_per_second,
         metavar="PER_SECOND",
         help="new WebSocket connections per emulated second; more get 429 (default: %(default)g)",
@@ -197,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_stack_options(demo, free_ports=True, log_level="ERROR")
     demo.add_argument(
-        "--rows", type=_positive(int), default=1000, help="rows per report (default: %(default)s)"
+        "--rows", type=positive(int), default=1000, help="rows per report (default: %(default)s)"
     )
     scenarios_cli.add_parser(commands)
     return parser

@@ -11,26 +11,13 @@ import re
 import sys
 from pathlib import Path
 
+from emulator.arguments import positive, time_scale
 from emulator.backends.endpoint import BackendError
-from emulator.clock import validate_scale
 from scenarios import catalog, report
 from scenarios.pricing import PricingError, load_prices
 from scenarios.runner import ScenarioError, run_scenario
 
 EXIT_EXPECTATIONS, EXIT_ERROR, EXIT_MISMATCH = 1, 2, 3
-
-
-def _positive(kind: type):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
 
 
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
@@ -53,13 +40,6 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _scale(text: str) -> float:
-    try:
-        return validate_scale(float(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
 def add_parser(commands) -> None:
     scenario = commands.add_parser("scenario", help="named Locust load scenarios")
     verbs = scenario.add_subparsers(dest="scenario_command", required=True, metavar="VERB")
@@ -70,15 +50,15 @@ def add_parser(commands) -> None:
     )
     run.add_argument("name", help="scenario name (see `timeoutlab scenario list`)")
     add = run.add_argument
-    add("--users", type=_positive(int), help="peak number of users (default: the scenario's)")
-    add("--spawn-rate", type=_positive(float), help="users started per second")
+    add("--users", type=positive(int), help="peak number of users (default: the scenario's)")
+    add("--spawn-rate", type=positive(float), help="users started per second")
     add(
         "--run-time",
         type=_duration,
         metavar="DURATION",
         help="emulated time per strategy: 180, 90s, 10m, 1h (default: the scenario's)",
     )
-    add("--time-scale", type=_scale, help="real seconds per emulated second")
+    add("--time-scale", type=time_scale, help="real seconds per emulated second")
     add("--host", help="REST API URL of a running emulator, e.g. http://127.0.0.1:3000/dev")
     add("--ws-url", help="its WebSocket API URL (default: as its /_emulator/health says)")
     add("--cafile", help="CA to trust for https/wss (a --tls emulator's certificate)")

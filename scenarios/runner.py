@@ -47,14 +47,13 @@ class Target:
 
     def get(self, what: str) -> dict:
         try:
-            response = httpx.get(f"{self.control_url}/{what}", timeout=10, verify=self._verify())
+            response = httpx.get(
+                f"{self.control_url}/{what}", timeout=10, verify=self.cafile or True
+            )
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise ScenarioError(f"cannot read {self.control_url}/{what}: {exc}") from exc
         return response.json()
-
-    def _verify(self) -> str | bool:
-        return self.cafile or True
 
 
 @dataclass
@@ -104,13 +103,14 @@ def emulator(
         with StackThread(config) as stack:
             yield Target(stack.rest_url, stack.ws_url)
         return
-    health = Target(host.rstrip("/"), "", cafile).get("health")
+    rest_url = host.rstrip("/")
+    health = Target(rest_url, "", cafile).get("health")
     if health.get("time_scale") != time_scale:
         raise ScenarioError(
             f"the emulator at {host} runs at time scale {health.get('time_scale')}; "
             f"pass --time-scale {health.get('time_scale')}"
         )
-    yield Target(host.rstrip("/"), (ws_url or health["websocket_api"]).rstrip("/"), cafile)
+    yield Target(rest_url, (ws_url or health["websocket_api"]).rstrip("/"), cafile)
 
 
 def _settle(target: Target, limit_real_s: float) -> dict:
