@@ -1,10 +1,19 @@
 """What every strategy's Locust user shares: the report to ask for, the emulator's endpoints and
 time scale (as command-line options), and how a report's outcome and costs reach Locust.
 
-Each report fires one ``events.request`` (type ``REPORT``) named after its strategy and delay, with
-the time to result (emulated ms) as its response time and the failure, if any, as its exception.
-Its measured costs are summed per strategy (workers send theirs to the master), shown live in the
-web UI's Costs tab (``costs_view``), printed when the test stops, and written to
+Each report fires one ``events.request`` (type ``REPORT``) named after its strategy and delay,
+with the time to result as its response time and the failure, if any, as its exception. Each step
+on the way fires one too, named after its strategy and what it did:
+
+- ``CONNECT``: a TCP connect or TLS handshake (``rest tcp``), a WebSocket opening (``websocket
+  websocket``);
+- ``HTTP``: a request and its whole response (``sse GET /reports/jobs/{id}/events``);
+- ``POLL``: each poll (``short_poll GET /reports/jobs/{id}``);
+- ``WS``: each message received (``websocket result``), timed from the message that asked for it.
+
+Response times are emulated ms, as the emulator's clock counts them (real ms / time scale).
+Each report's measured costs are summed per strategy (workers send theirs to the master), shown
+live in the web UI's Costs tab (``costs_view``), printed when the test stops, and written to
 ``<--csv prefix>_costs.csv``.
 """
 
@@ -21,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from locust import User, events, task
 
 from locustfiles import costs_view
-from reportclient import Endpoints, fetch_report
+from reportclient import Endpoints, Step, fetch_report
 
 #: The measured costs summed per strategy.
 COUNTED = (
@@ -39,6 +48,8 @@ COUNTED = (
     "bytes_sent",
     "bytes_received",
 )
+#: A step's kind -> the request type its Locust event carries.
+STEP_TYPES = {"connect": "CONNECT", "request": "HTTP", "poll": "POLL", "message": "WS"}
 #: strategy -> {"requested" (started, so in flight too), "reports" (finished), "delivered",
 #: "gateway_timeouts", <COUNTED>...}, in this process.
 TOTALS: dict[str, Counter] = defaultdict(Counter)
@@ -200,6 +211,7 @@ class ReportUser(User):
             self.strategy,
             self.endpoints,
             {"delay": delay_ms, "amountOfRows": self.rows},
+            on_step=self.step,
             time_scale=self.time_scale,
             **self.options,
         )
@@ -213,3 +225,14 @@ class ReportUser(User):
             context={"strategy": self.label},
         )
         add_report(self.label, result.costs.as_dict(), result.ok, failure and failure.kind)
+
+    def step(self, step: Step) -> None:
+        """Each connect, request, poll and message, as it ends, as a Locust request of its own."""
+        self.environment.events.request.fire(
+            request_type=STEP_TYPES[step.kind],
+            name=f"{self.label} {step.name}",
+            response_time=step.elapsed_s * 1000,
+            response_length=step.bytes_received,
+            exception=None if step.error is None else RuntimeError(step.error),
+            context={"strategy": self.label},
+        )

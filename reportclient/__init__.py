@@ -7,7 +7,7 @@ result = fetch_report("websocket", Endpoints("http://127.0.0.1:3000/dev",
 result.url, result.failure, result.costs
 """
 
-from reportclient.results import Costs, Failure, ReportResult
+from reportclient.results import Costs, Failure, ReportResult, Step
 from reportclient.strategies import STRATEGIES, Endpoints, fetch_report
 
-__all__ = ["STRATEGIES", "Costs", "Endpoints", "Failure", "ReportResult", "fetch_report"]
+__all__ = ["STRATEGIES", "Costs", "Endpoints", "Failure", "ReportResult", "Step", "fetch_report"]

@@ -14,6 +14,25 @@ FailureKind = Literal[
 ]
 
 
+StepKind = Literal[
+    "connect",  # a TCP connect, a TLS handshake, or a WebSocket's whole opening handshake
+    "request",  # one HTTP request and its whole response (an event stream: to its end)
+    "poll",  # one poll for a job's state
+    "message",  # a WebSocket message received, timed from the message that asked for it
+]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a run as it happens, for live reporting (Locust's request events)."""
+
+    kind: StepKind
+    name: str  # e.g. "tcp", "POST /reports", "GET /reports/jobs/{id}", "websocket", "result"
+    elapsed_s: float  # emulated seconds, like the time to result
+    bytes_received: int = 0
+    error: str | None = None  # why the step failed, e.g. "HTTP 504"; None if it did not
+
+
 @dataclass(frozen=True)
 class Failure:
     kind: FailureKind

@@ -4,6 +4,9 @@
 ``long_poll`` create a job and ask for it again; ``sse`` creates a job and reads its event stream
 (buffered, the article's world, or streamed); ``websocket`` asks over a WebSocket and gets the URL
 pushed, reconnecting and resuming its job by id if the connection drops.
+
+Each step (a connect, a request, a poll, a message received) is told to ``on_step`` as it ends,
+so a load tool can chart them live; the result and its summed costs come back at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 from websockets.sync.client import ClientConnection, connect
 
-from reportclient.results import Costs, Failure, ReportResult
+from reportclient.results import Costs, Failure, ReportResult, Step, StepKind
 from reportclient.wire import counting_socket, counting_ssl_context, http_client
 
 STRATEGIES = ("rest", "short_poll", "long_poll", "sse", "websocket")
@@ -49,14 +52,24 @@ class Options:
     max_reconnects: int = 3
 
 
-class _Run:
-    """One strategy run: its costs, its clock, and the failure or URL it ends with."""
+OnStep = Callable[[Step], None]
 
-    def __init__(self, strategy: str, endpoints: Endpoints, options: Options) -> None:
+
+def _ignore(step: Step) -> None:
+    pass
+
+
+class _Run:
+    """One strategy run: its costs, its clock, its steps, and the failure or URL it ends with."""
+
+    def __init__(
+        self, strategy: str, endpoints: Endpoints, options: Options, on_step: OnStep
+    ) -> None:
         self.result = ReportResult(strategy)
         self.costs: Costs = self.result.costs
         self.endpoints = endpoints
         self.options = options
+        self.on_step = on_step
         self.started = time.monotonic()
         self.real_deadline = self.started + options.deadline * options.time_scale
 
@@ -66,15 +79,54 @@ class _Run:
     def left(self) -> float:
         return max(0.01, self.real_deadline - time.monotonic())
 
+    def step(
+        self, kind: StepKind, name: str, started: float, received: int = 0, error: str | None = None
+    ) -> None:
+        """Tell ``on_step`` of a step that began at ``started`` (``time.monotonic()``) and ended."""
+        elapsed = (time.monotonic() - started) / self.options.time_scale
+        self.on_step(Step(kind, name, elapsed, received, error))
+
     def http(self) -> httpx.Client:
         # httpx traffic is counted at httpcore's streams, so its TLS context must not count too.
         verify = ssl.create_default_context(cafile=self.endpoints.cafile)
-        return http_client(self.costs, timeout=self.left() + 5, verify=verify)
+        return http_client(
+            self.costs,
+            timeout=self.left() + 5,
+            verify=verify,
+            on_connect=lambda name, started: self.step("connect", name, started),
+        )
 
     def finish(self, url: str | None = None, failure: Failure | None = None) -> ReportResult:
         self.result.url, self.result.failure = url, failure
         self.costs.time_to_result_s = (time.monotonic() - self.started) / self.options.time_scale
         return self.result
+
+
+def _status_error(status: int) -> str | None:
+    return f"HTTP {status}" if status >= 400 else None
+
+
+def _send(
+    run: _Run,
+    client: httpx.Client,
+    kind: StepKind,
+    method: str,
+    path: str,
+    route: str | None = None,
+    **kwargs,
+) -> httpx.Response:
+    """One request to the REST API, told to ``on_step`` as ``kind`` named by method and ``route``
+    (the path with ids left out, e.g. ``/reports/jobs/{id}``)."""
+    name = f"{method} {route or path}"
+    started, before = time.monotonic(), run.costs.bytes_received
+    try:
+        response = client.request(method, f"{run.endpoints.rest_url}{path}", **kwargs)
+    except httpx.TransportError as exc:
+        run.step(kind, name, started, run.costs.bytes_received - before, type(exc).__name__)
+        raise
+    error = _status_error(response.status_code)
+    run.step(kind, name, started, run.costs.bytes_received - before, error)
+    return response
 
 
 def _http_failure(response: httpx.Response) -> Failure:
@@ -93,7 +145,7 @@ def _job_outcome(run: _Run, job: dict) -> ReportResult | None:
 
 
 def _create_job(run: _Run, client: httpx.Client, definition: dict) -> str | ReportResult:
-    response = client.post(f"{run.endpoints.rest_url}/reports/jobs", json=definition)
+    response = _send(run, client, "request", "POST", "/reports/jobs", json=definition)
     if response.status_code != 202:
         return run.finish(failure=_http_failure(response))
     return response.json()["jobId"]
@@ -101,7 +153,7 @@ def _create_job(run: _Run, client: httpx.Client, definition: dict) -> str | Repo
 
 def rest(run: _Run, definition: dict) -> ReportResult:
     with run.http() as client:
-        response = client.post(f"{run.endpoints.rest_url}/reports", json=definition)
+        response = _send(run, client, "request", "POST", "/reports", json=definition)
     if response.status_code == 200:
         return run.finish(url=response.json()["url"])
     return run.finish(failure=_http_failure(response))
@@ -113,7 +165,8 @@ def _poll(run: _Run, definition: dict, query: str, pause: float) -> ReportResult
         if isinstance(job_id, ReportResult):
             return job_id
         while time.monotonic() < run.real_deadline:
-            response = client.get(f"{run.endpoints.rest_url}/reports/jobs/{job_id}{query}")
+            path, route = f"/reports/jobs/{job_id}{query}", f"/reports/jobs/{{id}}{query}"
+            response = _send(run, client, "poll", "GET", path, route)
             if response.status_code != 200:
                 return run.finish(failure=_http_failure(response))
             outcome = _job_outcome(run, response.json())
@@ -139,15 +192,19 @@ def sse(run: _Run, definition: dict) -> ReportResult:
         if isinstance(job_id, ReportResult):
             return job_id
         url = f"{run.endpoints.rest_url}/reports/jobs/{job_id}{suffix}"
+        name = f"GET /reports/jobs/{{id}}{suffix}"
         last_event_id: str | None = None
         for attempt in range(run.options.max_reconnects + 1):
             if attempt:
                 run.costs.reconnects += 1
             headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+            started, before = time.monotonic(), run.costs.bytes_received
+            error: str | None = "the stream ended without a result"
             try:
                 with connect_sse(client, "GET", url, headers=headers) as source:
                     if source.response.status_code != 200:
                         source.response.read()
+                        error = f"HTTP {source.response.status_code}"
                         return run.finish(failure=_http_failure(source.response))
                     outcome = None
                     for event in source.iter_sse():
@@ -156,10 +213,14 @@ def sse(run: _Run, definition: dict) -> ReportResult:
                             outcome = _job_outcome(run, json.loads(event.data))
                     # The result is the stream's last event: reading on to its end takes in the
                     # closing chunk too, so the bytes counted here are all the gateway sent.
-                    if outcome is not None:
-                        return outcome
-            except (httpx.TransportError, SSEError):
+                if outcome is not None:
+                    error = None
+                    return outcome
+            except (httpx.TransportError, SSEError) as exc:
+                error = type(exc).__name__
                 continue  # the stream broke: resume from the last event id
+            finally:  # the stream is one request, however it ended
+                run.step("request", name, started, run.costs.bytes_received - before, error)
     return run.finish(failure=Failure("connection_lost", "the event stream ended without a result"))
 
 
@@ -175,22 +236,35 @@ class _CountingConnection(ClientConnection):
 
 
 def _ws_connect(run: _Run) -> ClientConnection:
-    """A counting connection; use it through ``_ws_session`` so its open time is counted."""
+    """A counting connection; use it through ``_ws_session`` so its open time is counted.
+
+    Its whole opening (TCP, TLS, the upgrade the gateway answers after ``$connect``) is one
+    ``connect`` step."""
     parts = urlsplit(run.endpoints.ws_url)
     secure = parts.scheme == "wss"
-    sock = counting_socket(
-        parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80), run.costs, run.left()
-    )
-    context = counting_ssl_context(run.costs, run.endpoints.cafile) if secure else None
-    counted = type("Counted", (_CountingConnection,), {"costs": run.costs})
-    return connect(
-        run.endpoints.ws_url,
-        sock=sock,
-        ssl=context,
-        open_timeout=run.left(),
-        compression=None,
-        create_connection=counted,
-    )
+    started = time.monotonic()
+    try:
+        sock = counting_socket(
+            parts.hostname or "127.0.0.1",
+            parts.port or (443 if secure else 80),
+            run.costs,
+            run.left(),
+        )
+        context = counting_ssl_context(run.costs, run.endpoints.cafile) if secure else None
+        counted = type("Counted", (_CountingConnection,), {"costs": run.costs})
+        ws = connect(
+            run.endpoints.ws_url,
+            sock=sock,
+            ssl=context,
+            open_timeout=run.left(),
+            compression=None,
+            create_connection=counted,
+        )
+    except (WebSocketException, OSError) as exc:
+        run.step("connect", "websocket", started, error=f"{type(exc).__name__}: {exc}"[:120])
+        raise
+    run.step("connect", "websocket", started)
+    return ws
 
 
 @contextmanager
@@ -210,19 +284,30 @@ def _message_units(message: str | bytes) -> int:
     return max(1, math.ceil(size / WS_MESSAGE_UNIT))
 
 
-def _ws_send(run: _Run, ws: ClientConnection, message: dict) -> None:
+def _ws_send(run: _Run, ws: ClientConnection, message: dict) -> float:
+    """Send ``message``; returns when, so the answers to it can be timed from then."""
     text = json.dumps(message)
     ws.send(text)
     run.costs.ws_messages_sent += 1
     run.costs.ws_frames_sent += 1
     run.costs.ws_message_units += _message_units(text)
+    return time.monotonic()
 
 
-def _ws_receive(run: _Run, ws: ClientConnection) -> dict:
+def _ws_receive(run: _Run, ws: ClientConnection, asked_at: float) -> dict:
+    """The next message, told to ``on_step`` by what it says: "accepted", "result", "error"."""
     message = ws.recv(timeout=run.left())
     run.costs.ws_messages_received += 1
     run.costs.ws_message_units += _message_units(message)
-    return json.loads(message)
+    parsed = json.loads(message)
+    if "url" in parsed:
+        name, error = "result", None
+    elif "error" in parsed or "message" in parsed:  # the job's error or the gateway's own
+        name, error = "error", str(parsed.get("error") or parsed.get("message"))[:120]
+    else:
+        name, error = str(parsed.get("status", "message")), None
+    run.step("message", name, asked_at, len(message), error)
+    return parsed
 
 
 def websocket(run: _Run, definition: dict) -> ReportResult:
@@ -233,11 +318,11 @@ def websocket(run: _Run, definition: dict) -> ReportResult:
         try:
             with _ws_session(run) as ws:
                 if job_id is None:
-                    _ws_send(run, ws, {"action": "generateReport", **definition})
+                    asked_at = _ws_send(run, ws, {"action": "generateReport", **definition})
                 else:  # resume: attach the job to this connection and ask where it is
-                    _ws_send(run, ws, {"action": "getReport", "jobId": job_id})
+                    asked_at = _ws_send(run, ws, {"action": "getReport", "jobId": job_id})
                 while time.monotonic() < run.real_deadline:
-                    message = _ws_receive(run, ws)
+                    message = _ws_receive(run, ws, asked_at)
                     job_id = message.get("jobId", job_id)
                     if "url" in message:
                         return run.finish(url=message["url"])
@@ -268,9 +353,17 @@ _RUNNERS: dict[str, Callable[[_Run, dict], ReportResult]] = {
 }
 
 
-def fetch_report(strategy: str, endpoints: Endpoints, definition: dict, **options) -> ReportResult:
-    """Get one report by ``strategy``; options are those of ``Options`` (time_scale, ...)."""
+def fetch_report(
+    strategy: str,
+    endpoints: Endpoints,
+    definition: dict,
+    on_step: OnStep = _ignore,
+    **options,
+) -> ReportResult:
+    """Get one report by ``strategy``; options are those of ``Options`` (time_scale, ...).
+
+    ``on_step`` is told of each connect, request, poll and message as it ends."""
     if strategy not in _RUNNERS:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    run = _Run(strategy, endpoints, Options(**options))
+    run = _Run(strategy, endpoints, Options(**options), on_step)
     return _RUNNERS[strategy](run, definition)

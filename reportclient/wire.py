@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpcore
@@ -17,11 +19,20 @@ import httpx
 
 from reportclient.results import Costs
 
+#: Told of each connection step as it ends: its name ("tcp", "tls") and when it started
+#: (``time.monotonic()``).
+OnConnect = Callable[[str, float], None]
+
+
+def _ignore(name: str, started: float) -> None:
+    pass
+
 
 class _CountingStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream, costs: Costs) -> None:
+    def __init__(self, stream: httpcore.NetworkStream, costs: Costs, on_connect: OnConnect) -> None:
         self._stream = stream
         self._costs = costs
+        self._on_connect = on_connect
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         data = self._stream.read(max_bytes, timeout)
@@ -41,34 +52,43 @@ class _CountingStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
+        started = time.monotonic()
+        secure = self._stream.start_tls(ssl_context, server_hostname, timeout)
         self._costs.tls_handshakes += 1
-        return _CountingStream(
-            self._stream.start_tls(ssl_context, server_hostname, timeout), self._costs
-        )
+        self._on_connect("tls", started)
+        return _CountingStream(secure, self._costs, self._on_connect)
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
 
 
 class _CountingBackend(httpcore.SyncBackend):
-    def __init__(self, costs: Costs) -> None:
+    def __init__(self, costs: Costs, on_connect: OnConnect) -> None:
         self._costs = costs
+        self._on_connect = on_connect
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        started = time.monotonic()
         stream = super().connect_tcp(host, port, timeout, local_address, socket_options)
         self._costs.tcp_connections += 1
-        return _CountingStream(stream, self._costs)
+        self._on_connect("tcp", started)
+        return _CountingStream(stream, self._costs, self._on_connect)
 
 
 def http_client(
-    costs: Costs, *, timeout: float, verify: ssl.SSLContext | bool = True
+    costs: Costs,
+    *,
+    timeout: float,
+    verify: ssl.SSLContext | bool = True,
+    on_connect: OnConnect = _ignore,
 ) -> httpx.Client:
-    """An httpx client whose connections, requests and bytes land in ``costs``."""
+    """An httpx client whose connections, requests and bytes land in ``costs``, and whose
+    connection steps are told to ``on_connect``."""
     transport = httpx.HTTPTransport(verify=verify)
     # httpx builds its httpcore pool without a backend hook; give it one that counts.
     transport._pool = httpcore.ConnectionPool(
         ssl_context=transport._pool._ssl_context,
-        network_backend=_CountingBackend(costs),
+        network_backend=_CountingBackend(costs, on_connect),
     )
 
     def count_request(_: httpx.Request) -> None:

@@ -49,11 +49,31 @@ def test_every_strategy_at_load_with_rest_and_buffered_sse_failing_at_29_s(stack
     run = run_locust(stack, tmp_path, "mixed.py", 40_000)
     reports = {row["Name"]: row for row in run["stats"] if row["Type"] == "REPORT"}
     assert sorted(reports) == sorted(f"{s} 40 s" for s in STRATEGIES)
-    failures = {row["Name"]: row["Error"] for row in run["failures"]}
-    assert set(failures) == {"rest 40 s", "sse 40 s"}
-    assert all("gateway_timeout" in error for error in failures.values())
+    failures = {(row["Method"], row["Name"]): row["Error"] for row in run["failures"]}
+    assert failures.keys() == {
+        ("REPORT", "rest 40 s"),
+        ("REPORT", "sse 40 s"),
+        ("HTTP", "rest POST /reports"),  # the step the gateway cut
+        ("HTTP", "sse GET /reports/jobs/{id}/events"),
+    }
+    assert all(
+        ("gateway_timeout" if kind == "REPORT" else "HTTP 504") in error
+        for (kind, _), error in failures.items()
+    )
     for name in ("rest 40 s", "sse 40 s"):
         assert reports[name]["Failure Count"] == reports[name]["Request Count"]
+    steps = {(row["Type"], row["Name"]): row for row in run["stats"] if row["Type"] != "REPORT"}
+    for strategy in STRATEGIES:
+        connect = "websocket" if strategy == "websocket" else "tcp"
+        assert int(steps["CONNECT", f"{strategy} {connect}"]["Request Count"]) >= 1
+    cut = steps["HTTP", "rest POST /reports"]
+    assert cut["Failure Count"] == cut["Request Count"] == reports["rest 40 s"]["Request Count"]
+    assert float(cut["Min Response Time"]) >= 29_000  # emulated ms: the gateway's 29 s
+    polls = int(steps["POLL", "short_poll GET /reports/jobs/{id}"]["Request Count"])
+    assert polls > int(reports["short_poll 40 s"]["Request Count"])
+    pushed = steps["WS", "websocket result"]
+    assert pushed["Request Count"] == reports["websocket 40 s"]["Request Count"]
+    assert float(pushed["Min Response Time"]) >= 40_000
     costs = {row["strategy"]: row for row in run["costs"]}
     assert sorted(costs) == STRATEGIES
     for strategy, row in costs.items():

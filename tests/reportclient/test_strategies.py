@@ -170,6 +170,52 @@ def test_a_websocket_dropped_by_the_server_mid_job_still_delivers_after_reconnec
     assert result.costs.bytes_received == ws["wire_bytes_out"]
 
 
+STEPS = {  # strategy -> the (kind, name, failed) steps of one 40 s report, in order, polls merged
+    "rest": [("connect", "tcp", False), ("request", "POST /reports", True)],
+    "short_poll": [
+        ("connect", "tcp", False),
+        ("request", "POST /reports/jobs", False),
+        ("poll", "GET /reports/jobs/{id}", False),
+    ],
+    "long_poll": [
+        ("connect", "tcp", False),
+        ("request", "POST /reports/jobs", False),
+        ("poll", "GET /reports/jobs/{id}?waitSeconds=20", False),
+    ],
+    "sse": [
+        ("connect", "tcp", False),
+        ("request", "POST /reports/jobs", False),
+        ("request", "GET /reports/jobs/{id}/events", True),
+    ],
+    "websocket": [
+        ("connect", "websocket", False),
+        ("message", "accepted", False),
+        ("message", "result", False),
+    ],
+}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_step_is_told_as_it_ends_with_its_time_and_bytes(stack, strategy):
+    steps = []
+    result = fetch(stack, strategy, 40, on_step=steps.append)
+    merged = [(s.kind, s.name, s.error is not None) for s in steps]
+    merged = [step for i, step in enumerate(merged) if i == 0 or step != merged[i - 1]]
+    assert merged == STEPS[strategy]
+    assert sum(s.kind == "connect" for s in steps) == result.costs.tcp_connections
+    if strategy in ("short_poll", "long_poll"):
+        polls = [s for s in steps if s.kind == "poll"]
+        assert len(polls) == result.costs.empty_polls + 1
+    failed = [s for s in steps if s.error]
+    assert all(s.error == "HTTP 504" and s.elapsed_s >= 29 for s in failed)
+    last = steps[-1]
+    assert last.bytes_received > 0
+    # Each step is timed in emulated seconds; none outlasts the report.
+    assert all(0 <= s.elapsed_s <= result.costs.time_to_result_s for s in steps)
+    if strategy == "websocket":
+        assert last.elapsed_s >= 40  # the result, timed from the message that asked for it
+
+
 def test_unknown_strategies_are_refused():
     with pytest.raises(ValueError, match="choose one of rest, short_poll"):
         fetch_report("carrier_pigeon", Endpoints("http://x", "ws://x"), {})
