@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# MiniStack (a LocalStack-compatible emulator without Docker) pins its own botocore, so it lives in
+# a venv of its own, as the separate program it is; the tests run the remote-Lambda mode on it.
+MINISTACK_VENV ?= .venv-ministack
+MINISTACK_SPEC ?= ministack>=1.5.33,<1.6
 
-.PHONY: demo up test lint bench clean
+.PHONY: demo up test lint bench clean ministack
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +25,14 @@ lint: $(BIN)/timeoutlab
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+$(MINISTACK_VENV)/bin/ministack:
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --upgrade pip
+	$(MINISTACK_VENV)/bin/pip install --quiet '$(MINISTACK_SPEC)' boto3
+
+ministack: $(MINISTACK_VENV)/bin/ministack
+
+test: lint ministack
 	$(BIN)/pytest
 
 # WebSocket capacity of one Locust process and the emulator on this machine (~2 min; see benchmarks/).
@@ -29,4 +40,4 @@ bench: $(BIN)/timeoutlab
 	$(BIN)/python benchmarks/websocket_capacity.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from emulator.arguments import positive, time_scale
 from emulator.backends.endpoint import BackendError
+from emulator.backends.localstack_container import LOCALSTACK_IMAGE
 from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.service import ServiceError, default_service_path
-from emulator.stack import Stack, StackConfig
+from emulator.stack import LAMBDA_MODES, Stack, StackConfig
 from scenarios import cli as scenarios_cli
 
 
@@ -62,10 +63,31 @@ def _add_stack_options(
         "http://127.0.0.1:4566",
     )
     add(
+        "--lambda",
+        dest="lambda_mode",
+        choices=LAMBDA_MODES,
+        default="local",
+        help="local: run the handlers in this process (default); remote: deploy them as Lambda "
+        "functions on the backend (LocalStack, MiniStack) and invoke them through its Invoke API",
+    )
+    add(
+        "--callback-host",
+        metavar="HOST",
+        help="with --lambda remote: the host name the remote functions reach this emulator by, "
+        "for @connections and async invocations (default: --host; under Docker Compose: emulator)",
+    )
+    add(
         "--backend-port",
         type=_port,
         default=ports[2],
-        help="port of the embedded moto server (default: %(default)s; 0 = any free port)",
+        help="port of the embedded moto server, or of the LocalStack container of "
+        "--start-localstack (default: %(default)s; 0 = any free port)",
+    )
+    add(
+        "--start-localstack",
+        action="store_true",
+        help=f"with --backend localstack: start {LOCALSTACK_IMAGE} in Docker (needs a Docker "
+        "engine) on 127.0.0.1:--backend-port, and stop and remove it at exit",
     )
     add(
         "--integration-timeout",
@@ -162,6 +184,9 @@ def _config(args: argparse.Namespace) -> StackConfig:
         service_path=args.service,
         stage=args.stage,
         tls=args.tls,
+        lambda_mode=args.lambda_mode,
+        callback_host=args.callback_host,
+        start_localstack=args.start_localstack,
     )
 
 
@@ -199,9 +224,17 @@ def banner(stack: Stack) -> str:
         f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB)",
-        f"            handlers reach it through {proxy.url if proxy else '?'}, "
-        "which counts what AWS would bill",
     ]
+    if stack.config.lambda_mode == "remote":
+        lines.append(
+            "            handlers deployed to its Lambda and invoked there; they reach this "
+            f"emulator at {stack.handler_environment()['AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI']}"
+        )
+    else:
+        lines.append(
+            f"            handlers reach it through {proxy.url if proxy else '?'}, "
+            "which counts what AWS would bill"
+        )
     trust = ""
     if stack.certificate is not None:
         lines.append(f"  TLS       self-signed certificate {stack.certificate.certfile}")

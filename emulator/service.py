@@ -58,6 +58,7 @@ class FunctionSpec:
     timeout: float
     memory_mb: int
     environment: dict[str, str]
+    runtime: str = "python3.12"  # Lambda's runtime identifier, for deploying it as a function
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,9 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
             raise ServiceError(
                 f"{fwhere}: runtime {fn_runtime} is not Python; only Python runs here"
             )
-        functions[key] = _function(key, spec, provider, service, stage, directory, fwhere)
+        functions[key] = _function(
+            key, spec, provider, service, stage, directory, fn_runtime, fwhere
+        )
         for event in spec.get("events") or []:
             if isinstance(event, dict) and "http" in event:
                 routes.append(_http_route(event["http"], key, fwhere))
@@ -292,7 +295,14 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
 
 
 def _function(
-    key: str, spec: dict, provider: dict, service: str, stage: str, directory: Path, where: str
+    key: str,
+    spec: dict,
+    provider: dict,
+    service: str,
+    stage: str,
+    directory: Path,
+    runtime: str,
+    where: str,
 ) -> FunctionSpec:
     module, _, attribute = str(spec["handler"]).rpartition(".")
     if not module or not attribute:
@@ -318,6 +328,7 @@ def _function(
         timeout=timeout,
         memory_mb=memory,
         environment={str(k): str(v) for k, v in environment.items()},
+        runtime=runtime,
     )
 
 

@@ -16,7 +16,17 @@ from pathlib import Path
 from aiohttp import web
 
 from emulator.backends.bootstrap import bootstrap
-from emulator.backends.endpoint import Backend, localstack_endpoint, validate_endpoint_url
+from emulator.backends.endpoint import (
+    Backend,
+    BackendError,
+    localstack_endpoint,
+    validate_endpoint_url,
+)
+from emulator.backends.localstack_container import (
+    HOST_GATEWAY_FLAGS,
+    LocalStackContainer,
+    StartedLocalStack,
+)
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.backends.usage_proxy import UsageProxy
 from emulator.clock import ScaledClock
@@ -38,6 +48,8 @@ from emulator.gateway.wire import counting_factory
 from emulator.metrics import Metrics
 from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.inprocess import InProcessRuntime
+from emulator.runtime.invocation import Runtime
+from emulator.runtime.remote import RemoteRuntime
 from emulator.service import default_service_path, load_service
 from emulator.tls import Certificate, self_signed
 
@@ -60,17 +72,48 @@ class StackConfig:
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
     tls: bool = False  # serve https:// and wss:// with a self-signed certificate made at start
+    # "local": handlers run in this process; "remote": deployed to the backend's Lambda and
+    # invoked through its Invoke API.
+    lambda_mode: str = "local"
+    # The host name remote Lambdas reach this emulator by (its @connections and Invoke APIs);
+    # None: ``host``. Under Docker Compose, the emulator's service name.
+    callback_host: str | None = None
+    # With backend "localstack": start a LocalStack container (Docker SDK) on ``backend_port``.
+    start_localstack: bool = False
+
+
+LAMBDA_MODES = ("local", "remote")
 
 
 def make_backend(config: StackConfig, region: str) -> Backend:
+    if config.lambda_mode not in LAMBDA_MODES:
+        raise BackendError(f"--lambda must be one of {', '.join(LAMBDA_MODES)}")
+    if config.start_localstack and config.backend != "localstack":
+        raise BackendError("--start-localstack goes with --backend localstack")
     if config.backend == "moto":
+        if config.lambda_mode == "remote":
+            raise BackendError(
+                "--lambda remote needs a backend with Lambda (--backend localstack or a URL such "
+                "as MiniStack's); the embedded moto server does not run functions"
+            )
         port = config.backend_port or free_port(config.host)
         return EmbeddedMoto(config.host, port, region).start()
-    if config.backend == "localstack":
+    if config.start_localstack:
+        container = LocalStackContainer(
+            host="127.0.0.1" if config.host == "0.0.0.0" else config.host,
+            port=config.backend_port,
+            environment=HOST_GATEWAY_FLAGS,
+        )
+        backend = StartedLocalStack(container, region).start()
+    elif config.backend == "localstack":
         backend = Backend("localstack", localstack_endpoint(), region)
     else:
         backend = Backend("url", validate_endpoint_url(config.backend), region)
-    backend.check()
+    try:
+        backend.check(lambdas=config.lambda_mode == "remote")
+    except BackendError:
+        backend.close()  # a container started here goes with it
+        raise
     return backend
 
 
@@ -90,7 +133,7 @@ class Stack:
         )
         self.backend: Backend | None = None
         self.backend_proxy: UsageProxy | None = None  # counts what the handlers ask of it
-        self.runtime: InProcessRuntime | None = None
+        self.runtime: Runtime | None = None
         self.invoker: AsyncInvoker | None = None
         self.websocket: WebSocketGateway | None = None
         self._runner: web.AppRunner | None = None
@@ -117,24 +160,57 @@ class Stack:
     @property
     def connections_url(self) -> str:
         """The @connections endpoint, as boto3's apigatewaymanagementapi takes it."""
+        return self._connections_url(self.config.host)
+
+    def _connections_url(self, host: str) -> str:
         scheme = "https" if self.config.tls else "http"
-        return f"{scheme}://{self.config.host}:{self.ws_port}/{self.service.stage}"
+        return f"{scheme}://{host}:{self.ws_port}/{self.service.stage}"
+
+    def handler_environment(self) -> dict[str, str]:
+        """Every endpoint the handlers need, known once the ports are.
+
+        Local handlers reach S3 and DynamoDB through the usage proxy, so what they ask of the
+        backend is counted; remote ones reach the backend as their Lambda lets them, and this
+        emulator (the Invoke API for async invocations, @connections) by ``callback_host``."""
+        assert self.backend is not None
+        host = self.config.host
+        environment = {**self.backend.handler_environment(), **self.clock.handler_environment()}
+        if self.config.lambda_mode == "remote":
+            host = self.config.callback_host or host
+        elif self.backend_proxy is not None:
+            environment["AWS_ENDPOINT_URL"] = self.backend_proxy.url
+        scheme = "https" if self.config.tls else "http"
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = f"{scheme}://{host}:{self.http_port}"
+        environment["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self._connections_url(host)
+        if self.certificate is not None and self.config.lambda_mode == "local":
+            environment["AWS_CA_BUNDLE"] = str(self.certificate.certfile)
+        return environment
 
     async def start(self) -> Stack:
         try:
             self.backend = await asyncio.to_thread(make_backend, self.config, self.service.region)
             await asyncio.to_thread(bootstrap, self.service, self.backend)
-            self.backend_proxy = UsageProxy(
-                self.backend.endpoint_url, self.metrics, self.config.host
-            )
-            await self.backend_proxy.start()
-            self.runtime = InProcessRuntime(
-                self.service,
-                self.clock,
-                self.metrics,
-                {},
-                concurrency=self.config.lambda_concurrency,
-            )
+            if self.config.lambda_mode == "remote":
+                self.runtime = RemoteRuntime(
+                    self.service,
+                    self.clock,
+                    self.metrics,
+                    self.backend,
+                    {},
+                    concurrency=self.config.lambda_concurrency,
+                )
+            else:
+                self.backend_proxy = UsageProxy(
+                    self.backend.endpoint_url, self.metrics, self.config.host
+                )
+                await self.backend_proxy.start()
+                self.runtime = InProcessRuntime(
+                    self.service,
+                    self.clock,
+                    self.metrics,
+                    {},
+                    concurrency=self.config.lambda_concurrency,
+                )
             self.invoker = AsyncInvoker(
                 self.runtime, self.clock, self.metrics, self.config.async_retries
             )
@@ -142,19 +218,9 @@ class Stack:
                 self.certificate = await asyncio.to_thread(self_signed, self.config.host)
             await self._serve()
             # Handlers learn every endpoint only now that the ports are known.
-            if self.certificate is not None:
-                self.runtime.environment["AWS_CA_BUNDLE"] = str(self.certificate.certfile)
-            self.runtime.environment.update(
-                {
-                    **self.backend.handler_environment(),
-                    # Handlers reach S3 and DynamoDB through the proxy, so their usage is counted.
-                    "AWS_ENDPOINT_URL": self.backend_proxy.url,
-                    **self.clock.handler_environment(),
-                    "AWS_ENDPOINT_URL_LAMBDA": self.http_url,
-                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url,
-                }
-            )
-            self.runtime.start()
+            self.runtime.environment.update(self.handler_environment())
+            # Remote: deploys the functions, which takes a while; local: imports the handlers.
+            await asyncio.to_thread(self.runtime.start)
         except BaseException:
             await self.stop()
             raise
@@ -255,6 +321,7 @@ class Stack:
             "time_scale": self.clock.scale,
             "integration_timeout_s": self.timeouts.default,
             "lambda_concurrency": self.config.lambda_concurrency,
+            "lambda": self.config.lambda_mode,
             "tls_certificate": str(self.certificate.certfile) if self.certificate else None,
         }
 

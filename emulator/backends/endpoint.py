@@ -32,11 +32,15 @@ class Backend:
     endpoint_url: str
     region: str = "us-east-1"
 
-    def client(self, service: str, *, timeout: float = 10.0):
+    def client(
+        self, service: str, *, timeout: float = 10.0, attempts: int = 3, connections: int = 10
+    ):
+        """A boto3 client for ``service`` here; ``attempts`` counts the first call and retries."""
         config = Config(
-            connect_timeout=timeout,
+            connect_timeout=min(timeout, 10.0),
             read_timeout=timeout,
-            retries={"max_attempts": 2},
+            retries={"total_max_attempts": attempts},
+            max_pool_connections=connections,
             s3={"addressing_style": "path"},
         )
         return boto3.client(
@@ -53,14 +57,17 @@ class Backend:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-            "AWS_SESSION_TOKEN": "test",
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
 
-    def check(self) -> None:
-        """Fail clearly, naming the endpoint and the service, when the backend cannot serve us."""
-        for service, call in (("s3", "list_buckets"), ("dynamodb", "list_tables")):
+    def check(self, *, lambdas: bool = False) -> None:
+        """Fail clearly, naming the endpoint and the service, when the backend cannot serve us
+        (S3 and DynamoDB, and Lambda too when ``lambdas``)."""
+        services = [("s3", "list_buckets"), ("dynamodb", "list_tables")]
+        if lambdas:
+            services.append(("lambda", "list_functions"))
+        for service, call in services:
             try:
                 getattr(self.client(service, timeout=3.0), call)()
             except (BotoCoreError, ClientError) as exc:

@@ -16,14 +16,14 @@ from emulator.core import lambda_api
 from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
 from emulator.gateway.http import BodyTooLarge, read_body, to_aiohttp
 from emulator.runtime.async_invoker import AsyncInvoker
-from emulator.runtime.inprocess import InProcessRuntime, Throttled
+from emulator.runtime.invocation import Runtime, Throttled
 
 log = logging.getLogger("timeoutlab.lambda.api")
 PATH = "/2015-03-31/functions/{name}/invocations"
 
 
 class LambdaApi:
-    def __init__(self, runtime: InProcessRuntime, invoker: AsyncInvoker, region: str) -> None:
+    def __init__(self, runtime: Runtime, invoker: AsyncInvoker, region: str) -> None:
         self.runtime = runtime
         self.invoker = invoker
         self.region = region

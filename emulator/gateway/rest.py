@@ -28,7 +28,7 @@ from emulator.core.responses import HttpResponse
 from emulator.core.routing import RestRouter
 from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
-from emulator.runtime.inprocess import InProcessRuntime, Throttled
+from emulator.runtime.invocation import Runtime, Throttled
 
 log = logging.getLogger("timeoutlab.gateway")
 
@@ -40,7 +40,7 @@ class RestGateway:
         self,
         router: RestRouter,
         api: ApiIdentity,
-        runtime: InProcessRuntime,
+        runtime: Runtime,
         timeouts: IntegrationTimeouts,
         metrics: Metrics,
         clock: ScaledClock,

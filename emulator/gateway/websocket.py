@@ -40,7 +40,7 @@ from emulator.core.websocket_events import (
 from emulator.core.websocket_routes import CONNECT, DISCONNECT, WebSocketRouter
 from emulator.gateway.ws_connection import WebSocketConnection
 from emulator.metrics import Metrics
-from emulator.runtime.inprocess import InProcessRuntime, InvocationResult, Throttled
+from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
 
 log = logging.getLogger("timeoutlab.websocket")
 
@@ -69,7 +69,7 @@ class WebSocketGateway:
         *,
         router: WebSocketRouter,
         api: ApiIdentity,
-        runtime: InProcessRuntime,
+        runtime: Runtime,
         timeouts: IntegrationTimeouts,
         limits: WebSocketLimits,
         metrics: Metrics,

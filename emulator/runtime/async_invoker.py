@@ -15,7 +15,7 @@ from emulator.clock import ScaledClock
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.events import new_request_id
 from emulator.metrics import Metrics
-from emulator.runtime.inprocess import InProcessRuntime, Throttled
+from emulator.runtime.invocation import Runtime, Throttled
 
 log = logging.getLogger("timeoutlab.lambda.async")
 
@@ -23,7 +23,7 @@ log = logging.getLogger("timeoutlab.lambda.async")
 class AsyncInvoker:
     def __init__(
         self,
-        runtime: InProcessRuntime,
+        runtime: Runtime,
         clock: ScaledClock,
         metrics: Metrics,
         policy: AsyncRetryPolicy | None = None,

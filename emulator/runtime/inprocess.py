@@ -20,61 +20,29 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from emulator.clock import ScaledClock
-from emulator.core.events import new_request_id
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
 from emulator.runtime import logs
 from emulator.runtime.context import LambdaContext
+from emulator.runtime.invocation import (
+    Invocation,
+    InvocationResult,
+    end_record,
+    start_record,
+    timeout_error,
+)
 from emulator.service import FunctionSpec, ServiceError, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
 
 
-class Throttled(Exception):
-    """No concurrency left: Lambda refuses the invocation (429 TooManyRequestsException)."""
-
-
 class _Stopped(BaseException):
     """Raised inside a handler thread whose invocation hit the function timeout."""
-
-
-@dataclass
-class InvocationResult:
-    record: InvocationRecord
-    payload: Any = None  # what the handler returned
-    error: dict | None = None  # AWS's errorMessage/errorType shape when it failed
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class Invocation:
-    """A running invocation: its accounting record now, its result when it ends."""
-
-    record: InvocationRecord
-    task: asyncio.Task[InvocationResult]
-    _clock: ScaledClock = field(repr=False)
-
-    def caller_gone(self) -> None:
-        self.record.caller_gone(self._clock.now())
-
-    async def result_within(self, seconds: float) -> InvocationResult | None:
-        """The result if it comes within ``seconds`` (emulated); else None, and the caller has
-        given up: the invocation runs on, as on AWS, and its time counts as wasted."""
-        try:
-            return await asyncio.wait_for(asyncio.shield(self.task), self._clock.to_real(seconds))
-        except TimeoutError:
-            self.caller_gone()
-            return None
 
 
 class _Thread:
@@ -182,21 +150,9 @@ class InProcessRuntime:
         caller has given up: on AWS they hold their concurrency until they end).
         """
         spec = self.service.functions[function_key]
-        if len(self._tasks) >= self.concurrency:
-            self.metrics.invocation_throttled(spec.name)
-            log.warning(
-                "throttled %s: all %d units of concurrency in use", spec.name, self.concurrency
-            )
-            raise Throttled(spec.name)
-        record = InvocationRecord(
-            request_id=new_request_id(),
-            function=spec.name,
-            started_at=self.clock.now(),
-            timeout=spec.timeout,
-            memory_mb=spec.memory_mb,
-            invocation_type=invocation_type,
+        record = start_record(
+            spec, self.clock, self.metrics, invocation_type, len(self._tasks), self.concurrency
         )
-        self.metrics.invocation_started(record)
         task = asyncio.get_running_loop().create_task(self._run(spec, record, event, on_chunk))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -209,7 +165,6 @@ class InProcessRuntime:
         event: Any,
         on_chunk: Callable[[Any], None] | None,
     ) -> InvocationResult:
-        log.info("START RequestId: %s Version: $LATEST (%s)", record.request_id, spec.name)
         deadline = record.started_at + spec.timeout
         context = LambdaContext(
             function_name=spec.name,
@@ -232,24 +187,10 @@ class InProcessRuntime:
             stopper = asyncio.get_running_loop().create_task(_stop(thread))
             self._stoppers.add(stopper)
             stopper.add_done_callback(self._stoppers.discard)
-            payload, error = None, _timeout_error(record, spec.timeout)
+            payload, error = None, timeout_error(record, spec.timeout)
         finally:
             self._threads.discard(thread)
-        self.metrics.invocation_finished(record)
-        log.info("END RequestId: %s", record.request_id)
-        log.info(
-            "REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB%s%s",
-            record.request_id,
-            record.duration_ms,
-            record.billed_ms,
-            spec.memory_mb,
-            f" Status: {record.outcome}" if record.outcome is not Outcome.SUCCESS else "",
-            (
-                f" (caller gave up {record.after_caller_gone_ms:.0f} ms before the end: wasted)"
-                if record.caller_gone_at is not None
-                else ""
-            ),
-        )
+        end_record(record, spec, self.metrics)
         return InvocationResult(record, payload, error)
 
 
@@ -301,14 +242,6 @@ def _call_handler(
             "requestId": context.aws_request_id,
             "stackTrace": traceback.format_tb(exc.__traceback__),
         }
-
-
-def _timeout_error(record: InvocationRecord, timeout: float) -> dict:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return {
-        "errorMessage": f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds",
-        "errorType": "Sandbox.Timedout",
-    }
 
 
 def _forget_modules_of(directory: Path) -> None:

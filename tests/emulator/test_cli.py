@@ -1,5 +1,6 @@
 """The console script as users run it: real processes, real ports."""
 
+import contextlib
 import json
 import os
 import re
@@ -7,10 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.sync.client import connect
+
+from emulator.backends.moto_server import free_port
+from tests.support import aws_client
 
 TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
 
@@ -70,25 +77,18 @@ def test_demo_shows_every_strategy_with_rest_and_buffered_sse_failing_at_29_s():
             assert int(requests) >= 1
 
 
-def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
+@contextmanager
+def up(*args: str, env: dict | None = None) -> Iterator[tuple[str, list[str]]]:
+    """``timeoutlab up`` on free ports until the block ends (then Ctrl-C): its banner, and the
+    log lines it printed after it (filled in when it has stopped)."""
     process = subprocess.Popen(
-        [
-            *TIMEOUTLAB,
-            "up",
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-            "--backend-port",
-            "0",
-            "--time-scale",
-            "0.02",
-        ],
+        [*TIMEOUTLAB, "up", "--http-port", "0", "--ws-port", "0", "--time-scale", "0.02", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+    after: list[str] = []
     try:
         banner = ""
         deadline = time.monotonic() + 60
@@ -97,22 +97,83 @@ def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
             if not line:
                 break
             banner += line
-        match = re.search(r"POST (http://127\.0\.0\.1:\d+/dev/reports)", banner)
-        assert match, banner
+        yield banner, after
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+        after.append(rest)
+    assert process.returncode == 0, banner + rest
+
+
+def endpoints(banner: str) -> tuple[str, str]:
+    """The REST API's /reports URL and the WebSocket API's URL, from the banner."""
+    match = re.search(r"POST (http://127\.0\.0\.1:\d+/dev/reports)", banner)
+    assert match, banner
+    return match.group(1), re.search(r"WebSocket (ws://127\.0\.0\.1:\d+/dev)", banner).group(1)
+
+
+def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
+    with up("--backend-port", "0") as (banner, after):
+        reports, ws_url = endpoints(banner)
         assert "backend   moto at http://127.0.0.1:" in banner
-        response = httpx.post(match.group(1), json={"delay": 1000, "amountOfRows": 3}, timeout=30)
+        response = httpx.post(reports, json={"delay": 1000, "amountOfRows": 3}, timeout=30)
         assert response.status_code == 200
         assert httpx.get(response.json()["url"]).text.count("\n") == 4
-        ws_url = re.search(r"WebSocket (ws://127\.0\.0\.1:\d+/dev)", banner).group(1)
         with connect(ws_url) as ws:
             ws.send(json.dumps({"action": "generateReport", "delay": 40000, "amountOfRows": 2}))
             assert json.loads(ws.recv(timeout=30))["status"] == "accepted"
             assert "url" in json.loads(ws.recv(timeout=30))
+    assert "POST /dev/reports -> 200" in after[0]
+
+
+@pytest.fixture
+def separate_moto() -> Iterator[str]:
+    """A moto server a user started themselves: a process of its own, not timeoutlab's."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/moto-api/data.json", timeout=1).is_success:
+                    break
+            assert time.monotonic() < deadline, "moto server did not start"
+            time.sleep(0.05)
+        yield url
     finally:
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, banner + rest
-    assert "POST /dev/reports -> 200" in rest
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_up_on_an_external_endpoint_bootstraps_it_once_and_leaves_it_running(separate_moto):
+    with up("--backend", separate_moto) as (banner, _):
+        reports, _ = endpoints(banner)
+        assert f"backend   url at {separate_moto} (S3, DynamoDB)" in banner
+        assert httpx.post(reports, json={"delay": 5000, "amountOfRows": 2}, timeout=30).is_success
+        cut = httpx.post(reports, json={"delay": 40000, "amountOfRows": 2}, timeout=30)
+        assert cut.status_code == 504
+    # The resources are on the user's server, and stay there when timeoutlab stops.
+    s3 = aws_client("s3", separate_moto)
+    assert "timeoutlab-reports-dev" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    # Both reports were written: the 40 s one's Lambda ran on after the gateway's 504.
+    assert len(s3.list_objects_v2(Bucket="timeoutlab-reports-dev")["Contents"]) == 2
+    tables = set(aws_client("dynamodb", separate_moto).list_tables()["TableNames"])
+    assert {"timeoutlab-connections-dev", "timeoutlab-jobs-dev"} <= tables
+    # Found again as localstack-client finds LocalStack; bootstrapping twice changes nothing.
+    host = separate_moto.removeprefix("http://")
+    with up("--backend", "localstack", env={"LOCALSTACK_HOST": host}) as (banner, _):
+        reports, ws_url = endpoints(banner)
+        assert f"backend   localstack at {separate_moto}" in banner
+        with connect(ws_url) as ws:
+            ws.send(json.dumps({"action": "generateReport", "delay": 40000, "amountOfRows": 2}))
+            assert json.loads(ws.recv(timeout=30))["status"] == "accepted"
+            assert "url" in json.loads(ws.recv(timeout=30))
+    assert len(s3.list_objects_v2(Bucket="timeoutlab-reports-dev")["Contents"]) == 3
 
 
 def test_bad_options_and_backends_exit_2_with_a_message():
@@ -125,6 +186,21 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     down = run("up", "--http-port", "0", "--backend", "http://127.0.0.1:9")
     assert down.returncode == 2
     assert "timeoutlab: error: url backend at http://127.0.0.1:9 does not serve s3" in down.stderr
+    remote = run("up", "--http-port", "0", "--backend-port", "0", "--lambda", "remote")
+    assert remote.returncode == 2
+    assert "--lambda remote needs a backend with Lambda" in remote.stderr
+    alone = run("up", "--http-port", "0", "--start-localstack")
+    assert alone.returncode == 2
+    assert "--start-localstack goes with --backend localstack" in alone.stderr
+    no_engine = subprocess.run(
+        [*TIMEOUTLAB, "up", "--http-port", "0", "--backend", "localstack", "--start-localstack"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"},
+    )
+    assert no_engine.returncode == 2
+    assert "--start-localstack needs a Docker engine, and none answered" in no_engine.stderr
     missing = run("up", "--service", "/nonexistent/serverless.yml")
     assert missing.returncode == 2
     assert "cannot read /nonexistent/serverless.yml" in missing.stderr

@@ -1,0 +1,138 @@
+"""What every Lambda runtime here shares: how an invocation starts, is accounted and is logged.
+
+The gateways and the Invoke API see a ``Runtime``: the in-process one runs the handlers in threads
+of this process, the remote one invokes them deployed on a backend's Lambda. Both keep the same
+books, so timings, waste and the ``START``/``END``/``REPORT`` lines read the same either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from emulator.clock import ScaledClock
+from emulator.core.events import new_request_id
+from emulator.core.invocations import InvocationRecord, Outcome
+from emulator.metrics import Metrics
+from emulator.service import FunctionSpec, ServiceSpec
+
+log = logging.getLogger("timeoutlab.lambda")
+
+
+class Throttled(Exception):
+    """No concurrency left: Lambda refuses the invocation (429 TooManyRequestsException)."""
+
+
+@dataclass
+class InvocationResult:
+    record: InvocationRecord
+    payload: Any = None  # what the handler returned
+    error: dict | None = None  # AWS's errorMessage/errorType shape when it failed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Invocation:
+    """A running invocation: its accounting record now, its result when it ends."""
+
+    record: InvocationRecord
+    task: asyncio.Task[InvocationResult]
+    _clock: ScaledClock = field(repr=False)
+
+    def caller_gone(self) -> None:
+        self.record.caller_gone(self._clock.now())
+
+    async def result_within(self, seconds: float) -> InvocationResult | None:
+        """The result if it comes within ``seconds`` (emulated); else None, and the caller has
+        given up: the invocation runs on, as on AWS, and its time counts as wasted."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.task), self._clock.to_real(seconds))
+        except TimeoutError:
+            self.caller_gone()
+            return None
+
+
+class Runtime(Protocol):
+    """Where the service's functions run, as the gateways and the Invoke API use it."""
+
+    service: ServiceSpec
+    environment: dict[str, str]
+
+    @property
+    def running(self) -> int: ...
+
+    def key_for_name(self, function_name: str) -> str | None: ...
+
+    def invoke(
+        self,
+        function_key: str,
+        event: Any,
+        invocation_type: str = "RequestResponse",
+        on_chunk: Callable[[Any], None] | None = None,
+    ) -> Invocation: ...
+
+    def start(self) -> None: ...
+
+    async def close(self, grace_seconds: float = 5.0) -> None: ...
+
+
+def start_record(
+    spec: FunctionSpec,
+    clock: ScaledClock,
+    metrics: Metrics,
+    invocation_type: str,
+    running: int,
+    concurrency: int,
+) -> InvocationRecord:
+    """The record of an invocation starting now, or Throttled when ``running`` takes every unit
+    of concurrency (invocations whose caller has gone included: on AWS they hold theirs)."""
+    if running >= concurrency:
+        metrics.invocation_throttled(spec.name)
+        log.warning("throttled %s: all %d units of concurrency in use", spec.name, concurrency)
+        raise Throttled(spec.name)
+    record = InvocationRecord(
+        request_id=new_request_id(),
+        function=spec.name,
+        started_at=clock.now(),
+        timeout=spec.timeout,
+        memory_mb=spec.memory_mb,
+        invocation_type=invocation_type,
+    )
+    metrics.invocation_started(record)
+    log.info("START RequestId: %s Version: $LATEST (%s)", record.request_id, spec.name)
+    return record
+
+
+def end_record(record: InvocationRecord, spec: FunctionSpec, metrics: Metrics) -> None:
+    """Count a finished invocation and log its ``END`` and ``REPORT`` lines, as Lambda does."""
+    metrics.invocation_finished(record)
+    log.info("END RequestId: %s", record.request_id)
+    log.info(
+        "REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB%s%s",
+        record.request_id,
+        record.duration_ms,
+        record.billed_ms,
+        spec.memory_mb,
+        f" Status: {record.outcome}" if record.outcome is not Outcome.SUCCESS else "",
+        (
+            f" (caller gave up {record.after_caller_gone_ms:.0f} ms before the end: wasted)"
+            if record.caller_gone_at is not None
+            else ""
+        ),
+    )
+
+
+def timeout_error(record: InvocationRecord, timeout: float) -> dict:
+    """Lambda's error for an invocation stopped at its function timeout."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {
+        "errorMessage": f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds",
+        "errorType": "Sandbox.Timedout",
+    }

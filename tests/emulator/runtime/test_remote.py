@@ -1,0 +1,194 @@
+"""The remote-Lambda mode end to end on MiniStack, a separate process: the handlers deployed as
+real Lambda functions and run in MiniStack's Lambda, S3 and DynamoDB on MiniStack too (the
+external-endpoint mode), and this emulator still the gateway in front: REST is cut at 29 s while
+the function runs on, and the WebSocket delivers the 40 s report."""
+
+import asyncio
+import json
+import math
+import time
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from emulator.backends.endpoint import Backend
+from emulator.backends.lambda_deploy import code_sha256, deploy, package
+from emulator.backends.moto_server import free_port
+from emulator.clock import ScaledClock
+from emulator.metrics import Metrics
+from emulator.runtime.invocation import InvocationResult
+from emulator.runtime.remote import RemoteRuntime
+from emulator.service import default_service_path, load_service
+from emulator.stack import StackThread
+from tests.support import aws_client, stack_config, write_service
+
+#: Remote invocations pay real cold starts (about 0.5 s): at this scale they stay well inside 29 s.
+SCALE = 0.05
+REPORT_FUNCTION = "timeoutlab-reports-dev-generateReport"
+
+
+@pytest.fixture(scope="module")
+def stack(ministack):
+    config = stack_config(ministack.endpoint_url, lambda_mode="remote", time_scale=SCALE)
+    with StackThread(config) as running:
+        yield running
+
+
+def settled(stack, function: str, invocations: int, timeout: float = 30.0) -> dict:
+    """The function's figures once it has ``invocations`` finished and none running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        figures = stack.metrics.snapshot()["lambda"]["functions"].get(function, {})
+        finished = figures.get("invocations", 0) - figures.get("running", 0)
+        if finished >= invocations and not figures.get("running"):
+            return figures
+        assert time.monotonic() < deadline, f"{function} did not finish: {figures}"
+        time.sleep(0.05)
+
+
+def test_every_function_is_deployed_on_the_backend_as_serverless_yml_says(stack, ministack):
+    lambdas = aws_client("lambda", ministack.endpoint_url)
+    deployed = {f["FunctionName"] for f in lambdas.list_functions()["Functions"]}
+    assert {spec.name for spec in stack.service.functions.values()} <= deployed
+    config = lambdas.get_function(FunctionName=REPORT_FUNCTION)["Configuration"]
+    assert (config["Handler"], config["Runtime"], config["MemorySize"]) == (
+        "report.handler",
+        "python3.12",
+        1024,
+    )
+    # Its own timeout, serverless.yml's on the scaled clock.
+    spec = next(s for s in stack.service.functions.values() if s.name == REPORT_FUNCTION)
+    assert config["Timeout"] == math.ceil(spec.timeout * SCALE)
+    assert config["CodeSha256"] == code_sha256(package(stack.service.directory))
+    variables = config["Environment"]["Variables"]
+    assert variables["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] == stack.connections_url
+    assert variables["AWS_ENDPOINT_URL_LAMBDA"] == stack.http_url
+    assert variables["AWS_ENDPOINT_URL"] == ministack.endpoint_url
+    assert float(variables["TIMEOUTLAB_TIME_SCALE"]) == SCALE
+    assert variables["REPORTS_BUCKET"] == "timeoutlab-reports-dev"
+    assert "AWS_ACCESS_KEY_ID" not in variables  # reserved: Lambda sets it
+
+
+def test_rest_delivers_a_5_s_report_written_to_the_backends_s3(stack, ministack):
+    response = httpx.post(
+        f"{stack.rest_url}/reports", json={"delay": 5000, "amountOfRows": 4}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    url = response.json()["url"]
+    assert url.startswith(f"{ministack.endpoint_url}/timeoutlab-reports-dev/reports/")
+    csv = httpx.get(url, timeout=10)
+    assert csv.status_code == 200
+    assert csv.text.splitlines()[0] == "id,customer,amount,created_at"
+    assert len(csv.text.splitlines()) == 5
+
+
+def test_rest_is_cut_at_29_s_while_the_remote_function_runs_on(stack):
+    before = stack.metrics.snapshot()["lambda"]["functions"].get(REPORT_FUNCTION, {})
+    started = time.monotonic()
+    response = httpx.post(
+        f"{stack.rest_url}/reports", json={"delay": 40000, "amountOfRows": 4}, timeout=30
+    )
+    emulated = (time.monotonic() - started) / SCALE
+    assert response.status_code == 504
+    assert response.json() == {"message": "Endpoint request timed out"}
+    assert 29 <= emulated < 34
+    figures = settled(stack, REPORT_FUNCTION, before.get("invocations", 0) + 1)
+    assert figures["outcomes"].get("success", 0) > before.get("outcomes", {}).get("success", 0)
+    # It ran to its end in MiniStack's Lambda, after the gateway had given up: wasted.
+    assert figures["wasted_ms"] - before.get("wasted_ms", 0) >= 40_000
+
+
+def test_the_websocket_delivers_the_40_s_report_from_the_remote_lambda(stack, ministack):
+    with connect(stack.ws_url, open_timeout=30) as ws:
+        ws.send(json.dumps({"action": "generateReport", "delay": 40000, "amountOfRows": 4}))
+        accepted = json.loads(ws.recv(timeout=30))
+        assert accepted["status"] == "accepted"
+        pushed = json.loads(ws.recv(timeout=30))
+    assert pushed["jobId"] == accepted["jobId"]
+    assert httpx.get(pushed["url"], timeout=10).status_code == 200
+    # The job's state lives in the backend's DynamoDB, written by the functions running there.
+    jobs = aws_client("dynamodb", ministack.endpoint_url)
+    item = jobs.get_item(TableName="timeoutlab-jobs-dev", Key={"jobId": {"S": accepted["jobId"]}})[
+        "Item"
+    ]
+    assert item["status"]["S"] == "succeeded"
+    figures = settled(stack, "timeoutlab-reports-dev-deliverReport", 1)
+    assert figures["async_events"]
+
+
+def test_deploying_again_updates_the_functions_in_place(stack, ministack):
+    lambdas = aws_client("lambda", ministack.endpoint_url)
+    before = lambdas.get_function(FunctionName=REPORT_FUNCTION)["Configuration"]
+    environment = {**stack.runtime.environment, "EXTRA": "yes"}
+    deploy(stack.service, stack.backend, environment, SCALE)
+    after = lambdas.get_function(FunctionName=REPORT_FUNCTION)["Configuration"]
+    assert after["CodeSha256"] == before["CodeSha256"]
+    assert after["Environment"]["Variables"]["EXTRA"] == "yes"
+    deploy(stack.service, stack.backend, stack.runtime.environment, SCALE)
+    again = lambdas.get_function(FunctionName=REPORT_FUNCTION)["Configuration"]
+    assert "EXTRA" not in again["Environment"]["Variables"]
+
+
+def test_a_remote_function_that_fails_or_times_out_is_a_502_and_the_emulator_serves_on(
+    ministack, tmp_path
+):
+    service = write_service(
+        tmp_path,
+        """
+        import time
+
+        def fail(event, context):
+            raise ValueError("no such customer")
+
+        def slow(event, context):
+            time.sleep(3)  # past its own 1 s timeout on the backend
+            return {"statusCode": 200, "body": "late"}
+
+        def fine(event, context):
+            return {"statusCode": 200, "body": "ok"}
+        """,
+        """
+        fail:
+          handler: app.fail
+          events: [{http: "GET fail"}]
+        slow:
+          handler: app.slow
+          timeout: 1
+          events: [{http: "GET slow"}]
+        fine:
+          handler: app.fine
+          events: [{http: "GET fine"}]
+        """,
+        extra="custom:\n  timeoutlab:\n    integrationTimeout: 29\n",
+    )
+    config = stack_config(
+        ministack.endpoint_url, lambda_mode="remote", time_scale=1.0, service_path=service
+    )
+    with StackThread(config) as stack:
+        for route in ("fail", "slow"):
+            response = httpx.get(f"{stack.rest_url}/{route}", timeout=30)
+            assert response.status_code == 502, route
+            assert response.json() == {"message": "Internal server error"}
+        assert httpx.get(f"{stack.rest_url}/fine", timeout=30).text == "ok"
+        functions = stack.metrics.snapshot()["lambda"]["functions"]
+        assert functions["inline-dev-fail"]["errors"] == 1
+        assert functions["inline-dev-slow"]["timeouts"] == 1
+
+
+def test_a_backend_lambda_that_is_down_gives_an_aws_shaped_error_not_a_crash():
+    async def invoke_on_a_dead_endpoint() -> InvocationResult:
+        service = load_service(default_service_path())
+        clock = ScaledClock(SCALE)
+        backend = Backend("url", f"http://127.0.0.1:{free_port()}")
+        runtime = RemoteRuntime(service, clock, Metrics(clock.now), backend, {})
+        try:
+            return await runtime.invoke("connect", {}).task
+        finally:
+            await runtime.close()
+
+    result = asyncio.run(invoke_on_a_dead_endpoint())
+    assert not result.ok
+    assert "failed to invoke timeoutlab-reports-dev-connect" in result.error["errorMessage"]
+    assert result.error["errorType"] == "EndpointConnectionError"
+    assert result.record.outcome == "error"
