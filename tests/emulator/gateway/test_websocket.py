@@ -75,6 +75,7 @@ boom:
   events: [{{websocket: {{route: boom, routeResponseSelectionExpression: $default}}}}]
 push:
   handler: app.push
+  timeout: 29  # its first boto3 client loads botocore's models: more than 6 s at this scale
   events: [{{websocket: push}}]
 """
 
