@@ -90,7 +90,10 @@ def _outcome(result: ReportResult) -> str:
     if result.ok:
         return "delivered"
     failure = result.failure
-    return "gateway timeout" if failure and failure.kind == "gateway_timeout" else str(failure)
+    assert failure is not None  # a result without a URL has its failure
+    if failure.kind == "gateway_timeout":
+        return "gateway timeout"
+    return f"{failure.kind.replace('_', ' ')} {failure.status or ''}".rstrip()  # "http error 502"
 
 
 def format_table(rows: list[Row]) -> str:
