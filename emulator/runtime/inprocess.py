@@ -29,13 +29,7 @@ from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
 from emulator.runtime import logs
 from emulator.runtime.context import LambdaContext
-from emulator.runtime.invocation import (
-    Invocation,
-    InvocationResult,
-    end_record,
-    start_record,
-    timeout_error,
-)
+from emulator.runtime.invocation import InvocationResult, Runtime, end_record, timeout_error
 from emulator.service import FunctionSpec, ServiceError, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
@@ -62,7 +56,7 @@ class _Thread:
             return True
 
 
-class InProcessRuntime:
+class InProcessRuntime(Runtime):
     """Invokes the service's handlers in threads of this process."""
 
     def __init__(
@@ -73,17 +67,10 @@ class InProcessRuntime:
         environment: dict[str, str],
         concurrency: int = 1000,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"Lambda concurrency must be at least 1, got {concurrency}")
-        self.service = service
-        self.clock = clock
-        self.metrics = metrics
-        self.environment = _merged_environment(service, environment)
-        self.concurrency = concurrency
+        merged = _merged_environment(service, environment)
+        super().__init__(service, clock, metrics, merged, concurrency)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
-        self._keys_by_name = {spec.name: key for key, spec in service.functions.items()}
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
-        self._tasks: set[asyncio.Task] = set()
         self._threads: set[_Thread] = set()
         self._stoppers: set[asyncio.Task] = set()
         self._started = False
@@ -124,39 +111,7 @@ class InProcessRuntime:
             self._started = False
             self._release()
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
-    def key_for_name(self, function_name: str) -> str | None:
-        """The serverless.yml key of a deployed function name (as the Lambda API names it)."""
-        return self._keys_by_name.get(function_name)
-
     # -- invoking ----------------------------------------------------------------------------
-
-    def invoke(
-        self,
-        function_key: str,
-        event: Any,
-        invocation_type: str = "RequestResponse",
-        on_chunk: Callable[[Any], None] | None = None,
-    ) -> Invocation:
-        """Start an invocation now; the caller decides how long it waits for the result.
-
-        With ``on_chunk`` the invocation streams its response: a handler that is a generator
-        has each item it yields passed to ``on_chunk`` as it comes (from the handler's thread).
-
-        Raises Throttled when every unit of concurrency is taken (including by invocations whose
-        caller has given up: on AWS they hold their concurrency until they end).
-        """
-        spec = self.service.functions[function_key]
-        record = start_record(
-            spec, self.clock, self.metrics, invocation_type, len(self._tasks), self.concurrency
-        )
-        task = asyncio.get_running_loop().create_task(self._run(spec, record, event, on_chunk))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return Invocation(record, task, self.clock)
 
     async def _run(
         self,

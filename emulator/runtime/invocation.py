@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from emulator.clock import ScaledClock
 from emulator.core.events import new_request_id
@@ -59,16 +59,43 @@ class Invocation:
             return None
 
 
-class Runtime(Protocol):
-    """Where the service's functions run, as the gateways and the Invoke API use it."""
+class Runtime:
+    """Where the service's functions run, as the gateways and the Invoke API use it.
 
-    service: ServiceSpec
-    environment: dict[str, str]
+    It keeps the books alike for every runtime: each invocation starts a record (or is throttled)
+    and runs as a task; a subclass says how one runs (``_run``), starts and closes."""
+
+    def __init__(
+        self,
+        service: ServiceSpec,
+        clock: ScaledClock,
+        metrics: Metrics,
+        environment: dict[str, str],
+        concurrency: int = 1000,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"Lambda concurrency must be at least 1, got {concurrency}")
+        self.service = service
+        self.clock = clock
+        self.metrics = metrics
+        self.environment = environment
+        self.concurrency = concurrency
+        self._keys_by_name = {spec.name: key for key, spec in service.functions.items()}
+        self._tasks: set[asyncio.Task] = set()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        raise NotImplementedError
 
     @property
-    def running(self) -> int: ...
+    def running(self) -> int:
+        return len(self._tasks)
 
-    def key_for_name(self, function_name: str) -> str | None: ...
+    def key_for_name(self, function_name: str) -> str | None:
+        """The serverless.yml key of a deployed function name (as the Lambda API names it)."""
+        return self._keys_by_name.get(function_name)
 
     def invoke(
         self,
@@ -76,11 +103,32 @@ class Runtime(Protocol):
         event: Any,
         invocation_type: str = "RequestResponse",
         on_chunk: Callable[[Any], None] | None = None,
-    ) -> Invocation: ...
+    ) -> Invocation:
+        """Start an invocation now; the caller decides how long it waits for the result.
 
-    def start(self) -> None: ...
+        With ``on_chunk`` the invocation streams its response: a handler that is a generator
+        has each item it yields passed to ``on_chunk`` as it comes (from the handler's thread).
 
-    async def close(self, grace_seconds: float = 5.0) -> None: ...
+        Raises Throttled when every unit of concurrency is taken (including by invocations whose
+        caller has given up: on AWS they hold their concurrency until they end).
+        """
+        spec = self.service.functions[function_key]
+        record = start_record(
+            spec, self.clock, self.metrics, invocation_type, len(self._tasks), self.concurrency
+        )
+        task = asyncio.get_running_loop().create_task(self._run(spec, record, event, on_chunk))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return Invocation(record, task, self.clock)
+
+    async def _run(
+        self,
+        spec: FunctionSpec,
+        record: InvocationRecord,
+        event: Any,
+        on_chunk: Callable[[Any], None] | None,
+    ) -> InvocationResult:
+        raise NotImplementedError
 
 
 def start_record(

@@ -25,13 +25,7 @@ from emulator.backends.lambda_deploy import deploy, remote_timeout
 from emulator.clock import ScaledClock
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
-from emulator.runtime.invocation import (
-    Invocation,
-    InvocationResult,
-    end_record,
-    start_record,
-    timeout_error,
-)
+from emulator.runtime.invocation import InvocationResult, Runtime, end_record, timeout_error
 from emulator.service import FunctionSpec, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
@@ -39,7 +33,7 @@ log = logging.getLogger("timeoutlab.lambda")
 CALL_MARGIN_S = 30.0
 
 
-class RemoteRuntime:
+class RemoteRuntime(Runtime):
     """Invokes the service's functions where ``backend`` runs them."""
 
     def __init__(
@@ -51,17 +45,10 @@ class RemoteRuntime:
         environment: dict[str, str],
         concurrency: int = 1000,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"Lambda concurrency must be at least 1, got {concurrency}")
-        self.service = service
-        self.clock = clock
-        self.metrics = metrics
+        # ``environment`` is what the deployed functions get; complete it before ``start``.
+        super().__init__(service, clock, metrics, dict(environment), concurrency)
         self.backend = backend
-        self.environment = dict(environment)  # what the deployed functions get; set before start
-        self.concurrency = concurrency
-        self._keys_by_name = {spec.name: key for key, spec in service.functions.items()}
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda-call")
-        self._tasks: set[asyncio.Task] = set()
         longest = max(
             (remote_timeout(s, clock.scale) for s in service.functions.values()), default=1
         )
@@ -93,34 +80,15 @@ class RemoteRuntime:
                     task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
-    def key_for_name(self, function_name: str) -> str | None:
-        return self._keys_by_name.get(function_name)
-
-    def invoke(
-        self,
-        function_key: str,
-        event: Any,
-        invocation_type: str = "RequestResponse",
-        on_chunk: Callable[[Any], None] | None = None,
-    ) -> Invocation:
-        """Start an invocation now. ``on_chunk`` is accepted but never called: Lambda's Python
-        runtime cannot stream a response, so a generator handler fails to marshal, as on AWS."""
-        spec = self.service.functions[function_key]
-        record = start_record(
-            spec, self.clock, self.metrics, invocation_type, len(self._tasks), self.concurrency
-        )
-        task = asyncio.get_running_loop().create_task(self._run(spec, record, event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return Invocation(record, task, self.clock)
-
     async def _run(
-        self, spec: FunctionSpec, record: InvocationRecord, event: Any
+        self,
+        spec: FunctionSpec,
+        record: InvocationRecord,
+        event: Any,
+        on_chunk: Callable[[Any], None] | None,
     ) -> InvocationResult:
+        """One Invoke; ``on_chunk`` is never called: Lambda's Python runtime cannot stream a
+        response, so a generator handler fails to marshal there, as on AWS."""
         deadline = record.started_at + spec.timeout
         call = asyncio.get_running_loop().run_in_executor(self._pool, self._call, spec, event)
         try:
