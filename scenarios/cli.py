@@ -13,6 +13,7 @@ from pathlib import Path
 
 from emulator.arguments import positive, time_scale
 from emulator.backends.endpoint import BackendError
+from emulator.stack import LAMBDA_MODES
 from scenarios import catalog, report
 from scenarios.pricing import PricingError, load_prices
 from scenarios.runner import ScenarioError, run_scenario
@@ -63,6 +64,13 @@ def add_parser(commands) -> None:
     add("--ws-url", help="its WebSocket API URL (default: as its /_emulator/health says)")
     add("--cafile", help="CA to trust for https/wss (a --tls emulator's certificate)")
     add("--backend", default="moto", help="backend of the emulator started here (default: moto)")
+    add(
+        "--lambda",
+        dest="lambda_mode",
+        choices=LAMBDA_MODES,
+        default="local",
+        help="where its handlers run: local (default) or remote, in the backend's Lambda",
+    )
     add("--prices", type=Path, help="TOML file of AWS rates replacing the bundled ones")
     add("--json", type=Path, metavar="FILE", help="write the results as JSON")
     add("--chart", type=Path, metavar="FILE", help="write a PNG chart (default: beside --json)")
@@ -97,6 +105,7 @@ def main(args: argparse.Namespace) -> int:
             run_time_s=args.run_time,
             time_scale=args.time_scale,
             backend=args.backend,
+            lambda_mode=args.lambda_mode,
             host=args.host,
             ws_url=args.ws_url,
             cafile=args.cafile,

@@ -93,12 +93,22 @@ class ScenarioResult:
 
 @contextlib.contextmanager
 def emulator(
-    time_scale: float, backend: str, host: str | None, ws_url: str | None, cafile: str | None
+    time_scale: float,
+    backend: str,
+    host: str | None,
+    ws_url: str | None,
+    cafile: str | None,
+    lambda_mode: str = "local",
 ) -> Iterator[Target]:
     """The emulator to load: the one at ``host``, else one started here on free ports."""
     if not host:
         config = StackConfig(
-            http_port=0, ws_port=0, backend_port=0, backend=backend, time_scale=time_scale
+            http_port=0,
+            ws_port=0,
+            backend_port=0,
+            backend=backend,
+            time_scale=time_scale,
+            lambda_mode=lambda_mode,
         )
         with StackThread(config) as stack:
             yield Target(stack.rest_url, stack.ws_url)
@@ -201,6 +211,7 @@ def run_scenario(
     run_time_s: float | None = None,
     time_scale: float | None = None,
     backend: str = "moto",
+    lambda_mode: str = "local",
     host: str | None = None,
     ws_url: str | None = None,
     cafile: str | None = None,
@@ -217,7 +228,7 @@ def run_scenario(
         "prices": {"region": prices.region, "checked": prices.checked},
     }
     phases = []
-    with emulator(settings["time_scale"], backend, host, ws_url, cafile) as target:
+    with emulator(settings["time_scale"], backend, host, ws_url, cafile, lambda_mode) as target:
         health = target.get("health")
         timeout_s = health["integration_timeout_s"]
         settings.update(emulator=target.rest_url, integration_timeout_s=timeout_s)

@@ -98,3 +98,8 @@ def test_scenarios_are_listed_and_a_bad_name_or_run_time_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["scenario", "run", "reproduction", "--run-time", "soon"])
     assert "not a duration" in capsys.readouterr().err
+
+
+def test_handlers_in_a_lambda_need_a_backend_that_has_one(capsys):
+    assert main(["scenario", "run", "reproduction", "--lambda", "remote"]) == 2
+    assert "--lambda remote needs a backend with Lambda" in capsys.readouterr().err
