@@ -221,6 +221,11 @@ class Stack:
             self.runtime.environment.update(self.handler_environment())
             # Remote: deploys the functions, which takes a while; local: imports the handlers.
             await asyncio.to_thread(self.runtime.start)
+            # Only now may requests come: until here the ports were bound but not listening.
+            assert self.websocket is not None
+            assert self._http_server is not None
+            await self.websocket.serve()
+            await self._http_server.start_serving()
         except BaseException:
             await self.stop()
             raise
@@ -273,6 +278,7 @@ class Stack:
             host,
             self.config.http_port,
             ssl=ssl,
+            start_serving=False,
         )
         self.http_port = self._http_server.sockets[0].getsockname()[1]
         # The domain name in events is the bound address, known only now for port 0.

@@ -91,8 +91,16 @@ class WebSocketGateway:
     # -- server lifecycle ----------------------------------------------------------------------
 
     async def start(self, host: str, port: int, ssl: Any = None) -> int:
-        self._server = await asyncio.start_server(self._client, host, port, ssl=ssl)
+        """Bind the port (the handlers must know it before they can run) without listening yet:
+        ``serve`` opens it once they can."""
+        self._server = await asyncio.start_server(
+            self._client, host, port, ssl=ssl, start_serving=False
+        )
         return self._server.sockets[0].getsockname()[1]
+
+    async def serve(self) -> None:
+        assert self._server is not None
+        await self._server.start_serving()
 
     async def stop(self) -> None:
         for connection in list(self.connections.values()):

@@ -1,0 +1,53 @@
+"""The stack's start: nothing is served before the handlers can run."""
+
+import threading
+import time
+
+import httpx
+from websockets.sync.client import connect
+
+from emulator.backends.moto_server import free_port
+from emulator.stack import StackThread
+from tests.support import stack_config, write_service
+
+
+def test_no_connection_is_taken_before_the_handlers_are_loaded(moto_server, tmp_path):
+    service = write_service(
+        tmp_path,
+        """
+        import time
+
+        time.sleep(1.0)  # a slow cold start: the ports are bound long before this ends
+
+        def connect(event, context):
+            return {"statusCode": 200}
+        """,
+        """
+        connect:
+          handler: app.connect
+          events: [{websocket: $connect}]
+        """,
+    )
+    http_port, ws_port = free_port(), free_port()
+    config = stack_config(
+        moto_server.endpoint_url, http_port=http_port, ws_port=ws_port, service_path=service
+    )
+    stack = StackThread(config)
+    starting = threading.Thread(target=stack.start)
+    starting.start()
+    try:
+        refused, deadline = 0, time.monotonic() + 30
+        while True:  # until the stack serves, a connection is refused, never taken and dropped
+            try:
+                with connect(f"ws://127.0.0.1:{ws_port}/dev", open_timeout=10):
+                    break
+            except ConnectionRefusedError:
+                refused += 1
+                assert time.monotonic() < deadline, "the WebSocket API never opened"
+                time.sleep(0.01)
+        assert refused > 0  # the test did knock while the handlers were loading
+        health = httpx.get(f"http://127.0.0.1:{http_port}/_emulator/health")
+        assert health.status_code == 200
+    finally:
+        starting.join()
+        stack.stop()
