@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 def banner(stack: Stack) -> str:
     """What `timeoutlab up` tells the user: every endpoint, and how to try it."""
     rest, backend, proxy = stack.rest_url, stack.backend, stack.backend_proxy
+    remote = stack.config.lambda_mode == "remote"
     lines = [
         f"timeoutlab is up: service {stack.service.name}, stage {stack.service.stage}, "
         f"time scale {stack.clock.scale:g}, integration timeout {stack.timeouts.default:g} s",
@@ -223,9 +224,9 @@ def banner(stack: Stack) -> str:
         f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",
         f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
         f"  backend   {backend.kind if backend else '?'} at "
-        f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB)",
+        f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB{', Lambda' if remote else ''})",
     ]
-    if stack.config.lambda_mode == "remote":
+    if remote:
         lines.append(
             "            handlers deployed to its Lambda and invoked there; they reach this "
             f"emulator at {stack.handler_environment()['AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI']}"

@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 from emulator.backends.endpoint import Backend
 from emulator.backends.lambda_deploy import code_sha256, deploy, package
 from emulator.backends.moto_server import free_port
+from emulator.cli import banner
 from emulator.clock import ScaledClock
 from emulator.metrics import Metrics
 from emulator.runtime.invocation import InvocationResult
@@ -192,3 +193,11 @@ def test_a_backend_lambda_that_is_down_gives_an_aws_shaped_error_not_a_crash():
     assert "failed to invoke timeoutlab-reports-dev-connect" in result.error["errorMessage"]
     assert result.error["errorType"] == "EndpointConnectionError"
     assert result.record.outcome == "error"
+
+
+def test_up_says_where_the_handlers_run_and_how_they_call_back(stack, ministack):
+    said = banner(stack)
+    assert f"backend   url at {ministack.endpoint_url} (S3, DynamoDB, Lambda)" in said
+    assert f"they reach this emulator at {stack.connections_url}" in said
+    assert stack.describe()["lambda"] == "remote"
+    assert stack.describe()["backend_proxy"] is None  # the functions talk to the backend directly
