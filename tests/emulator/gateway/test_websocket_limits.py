@@ -82,8 +82,10 @@ def test_new_connections_beyond_the_rate_are_refused_with_429(limited):
 
 
 def test_a_configured_message_limit_applies_to_clients_and_to_connections_posts(limited):
-    wait_for_new_connection_allowance(limited)
+    # The client first: making one loads botocore's models, slower than the 20 s (0.4 s real)
+    # idle timeout of a loaded machine, which would close the connection before the test speaks.
     management = aws_client("apigatewaymanagementapi", limited.connections_url)
+    wait_for_new_connection_allowance(limited)
     with connect(limited.ws_url, max_size=None) as ws:
         (connection_id,) = limited.websocket.connections
         with pytest.raises(management.exceptions.PayloadTooLargeException):
