@@ -12,13 +12,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/timeoutlab
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY emulator/ emulator/
 COPY reportapp/ reportapp/
 COPY reportclient/ reportclient/
 COPY scenarios/ scenarios/
 COPY locustfiles/ locustfiles/
-RUN /opt/timeoutlab/bin/pip install --no-cache-dir /src
+# Every dependency at the version constraints.txt names: one source, one image.
+RUN /opt/timeoutlab/bin/pip install --no-cache-dir -c constraints.txt /src
 
 # Runtime stage: same base (the venv's interpreter path must exist), non-root, no build tools.
 FROM python:3.11.14-slim-trixie

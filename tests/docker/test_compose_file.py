@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from emulator.backends.localstack_container import (
     LOCALSTACK_ENVIRONMENT,
@@ -419,7 +422,22 @@ def test_dockerfile_installs_the_project_from_its_source() -> None:
     packages = {
         p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     }
-    assert {"pyproject.toml", "README.md", *packages} <= copied
+    assert {"pyproject.toml", "README.md", "constraints.txt", *packages} <= copied
+    assert all("-c constraints.txt" in args for args in installs)
+
+
+def test_the_images_pinned_versions_meet_the_projects_ranges() -> None:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = Version(version)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for dependency in pyproject["project"]["dependencies"]:
+        requirement = Requirement(dependency)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"constraints.txt does not pin {requirement.name}"
+        assert requirement.specifier.contains(pinned), f"{requirement.name}=={pinned}: {dependency}"
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
