@@ -50,9 +50,39 @@ COUNTED = (
 )
 #: A step's kind -> the request type its Locust event carries.
 STEP_TYPES = {"connect": "CONNECT", "request": "HTTP", "poll": "POLL", "message": "WS"}
+
+
+def shared_totals(key: str) -> dict[str, Counter]:
+    """Counters per label, summed in this process; a worker sends its own to the master with
+    each report (under ``key``) and starts again from zero, and a new test starts at zero."""
+    totals: dict[str, Counter] = defaultdict(Counter)
+
+    @events.report_to_master.add_listener
+    def _send(client_id, data) -> None:
+        data[key] = {label: dict(counts) for label, counts in totals.items()}
+        totals.clear()
+
+    @events.worker_report.add_listener
+    def _merge(client_id, data) -> None:
+        for label, counts in data.get(key, {}).items():
+            totals[label].update(counts)
+
+    @events.test_start.add_listener
+    def _reset(environment, **_) -> None:
+        totals.clear()
+
+    return totals
+
+
+def reports_here(environment) -> bool:
+    """Whether this process prints the totals when the test stops: not a worker, whose totals
+    the master has."""
+    return environment.runner is None or environment.runner.__class__.__name__ != "WorkerRunner"
+
+
 #: strategy -> {"requested" (started, so in flight too), "reports" (finished), "delivered",
 #: "gateway_timeouts", <COUNTED>...}, in this process.
-TOTALS: dict[str, Counter] = defaultdict(Counter)
+TOTALS = shared_totals("timeoutlab_costs")
 
 
 def add_report(strategy: str, costs: dict, delivered: bool, failure: str | None) -> None:
@@ -62,18 +92,6 @@ def add_report(strategy: str, costs: dict, delivered: bool, failure: str | None)
     totals["gateway_timeouts"] += failure == "gateway_timeout"
     for kind in COUNTED:
         totals[kind] += costs[kind]
-
-
-@events.report_to_master.add_listener
-def _send_totals(client_id, data) -> None:
-    data["timeoutlab_costs"] = {k: dict(v) for k, v in TOTALS.items()}
-    TOTALS.clear()
-
-
-@events.worker_report.add_listener
-def _merge_totals(client_id, data) -> None:
-    for strategy, counts in data.get("timeoutlab_costs", {}).items():
-        TOTALS[strategy].update(counts)
 
 
 costs_view.register(events)  # the web UI's live Costs tab, fed by TOTALS
@@ -95,15 +113,10 @@ def cost_rows() -> list[dict]:
     return rows
 
 
-@events.test_start.add_listener
-def _reset_totals(environment, **_) -> None:
-    TOTALS.clear()
-
-
 @events.test_stop.add_listener
 def _report_costs(environment, **_) -> None:
-    if environment.runner is not None and environment.runner.__class__.__name__ == "WorkerRunner":
-        return  # the master reports for everyone
+    if not reports_here(environment):
+        return
     rows = cost_rows()
     if not rows:
         return

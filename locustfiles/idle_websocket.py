@@ -24,21 +24,21 @@ from locust import User, events, task
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from locustfiles.common import ws_url_for
+from locustfiles.common import reports_here, shared_totals, ws_url_for
 from reportclient.results import Costs
 from reportclient.wire import counting_socket, counting_ssl_context
+from scenarios.catalog import IDLE_LABEL as LABEL
 
-LABEL = "websocket-idle"
 GOING_AWAY = 1001
 #: label -> counts, in this process: connections, tcp_connections, tls_handshakes, bytes_sent,
 #: bytes_received, ws_connection_s (emulated), idle_closes, early_closes, late_closes,
 #: other_closes, refused, messages_received.
-IDLE_TOTALS: dict[str, Counter] = {}
+IDLE_TOTALS = shared_totals("timeoutlab_idle_costs")
 
 
 def add_idle_counts(counts: dict[str, float]) -> None:
     """One connection's counts, summed here (workers send theirs to the master)."""
-    IDLE_TOTALS.setdefault(LABEL, Counter()).update(counts)
+    IDLE_TOTALS[LABEL].update(counts)
 
 
 @events.init_command_line_parser.add_listener
@@ -52,27 +52,10 @@ def _options(parser) -> None:
     )
 
 
-@events.test_start.add_listener
-def _reset(environment, **_) -> None:
-    IDLE_TOTALS.clear()
-
-
-@events.report_to_master.add_listener
-def _send(client_id, data) -> None:
-    data["timeoutlab_idle_costs"] = {k: dict(v) for k, v in IDLE_TOTALS.items()}
-    IDLE_TOTALS.clear()
-
-
-@events.worker_report.add_listener
-def _merge(client_id, data) -> None:
-    for label, counts in data.get("timeoutlab_idle_costs", {}).items():
-        IDLE_TOTALS.setdefault(label, Counter()).update(counts)
-
-
 @events.test_stop.add_listener
 def _report(environment, **_) -> None:
-    if environment.runner is not None and environment.runner.__class__.__name__ == "WorkerRunner":
-        return  # the master reports for everyone
+    if not reports_here(environment):
+        return
     counts = IDLE_TOTALS.get(LABEL)
     if not counts:
         return
