@@ -1,6 +1,5 @@
 """The console script as users run it: real processes, real ports."""
 
-import contextlib
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from emulator.backends.moto_server import free_port
+from emulator.backends.moto_server import EmbeddedMoto, free_port
 from tests.support import aws_client
 
 TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
@@ -128,26 +127,10 @@ def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
 
 @pytest.fixture
 def separate_moto() -> Iterator[str]:
-    """A moto server a user started themselves: a process of its own, not timeoutlab's."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/moto-api/data.json", timeout=1).is_success:
-                    break
-            assert time.monotonic() < deadline, "moto server did not start"
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    """A moto server in a process of its own that outlives every ``up`` here, as a user's would."""
+    server = EmbeddedMoto(port=free_port()).start()
+    yield server.endpoint_url
+    server.close()
 
 
 def test_up_on_an_external_endpoint_bootstraps_it_once_and_leaves_it_running(separate_moto):
