@@ -23,7 +23,6 @@ import io
 import json
 import logging
 import math
-import re
 import ssl
 import urllib.request
 from argparse import ArgumentTypeError
@@ -34,6 +33,7 @@ from urllib.error import URLError
 from urllib.parse import urlsplit, urlunsplit
 
 from scenarios.pricing import Prices, Usage, load_prices, price
+from scenarios.results import dollars_per_million, seconds, split_report_name
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,6 @@ SERVER_FIELDS = (
     "s3_tier1_requests",
     "s3_tier2_requests",
 )
-#: A report's Locust request name: "<label> <delay> s" (see common.ReportUser).
-REPORT_NAME = re.compile(r"^(?P<label>.+) (?P<delay>\d+(?:\.\d+)?) s$")
 
 PRICED_WITH_SERVER = "gateway (clients) + Lambda, DynamoDB, S3 (emulator) since the test started"
 PRICED_GATEWAY_SHARED = f"gateway only, as its clients counted; server side: '{SERVER_ROW}'"
@@ -111,20 +109,16 @@ def report_times(entries: Iterable[Any]) -> dict[str, dict]:
     """Per label: Locust's ``REPORT`` entries of every delay merged ({rounded ms: count})."""
     merged: dict[str, Counter] = {}
     for entry in entries:
-        match = REPORT_NAME.match(entry.name) if entry.method == "REPORT" else None
-        if match:
-            merged.setdefault(match["label"], Counter()).update(entry.response_times)
+        split = split_report_name(entry.name) if entry.method == "REPORT" else None
+        if split:
+            merged.setdefault(split[0], Counter()).update(entry.response_times)
     return {
         label: {
-            "p50_s": _seconds(_percentile(times, 0.5)),
-            "p95_s": _seconds(_percentile(times, 0.95)),
+            "p50_s": seconds(_percentile(times, 0.5)),
+            "p95_s": seconds(_percentile(times, 0.95)),
         }
         for label, times in merged.items()
     }
-
-
-def _seconds(ms: float | None) -> float | None:
-    return None if ms is None else round(ms / 1000, 3)
 
 
 def _ordered(labels: Iterable[str]) -> list[str]:
@@ -154,11 +148,7 @@ def _per(total: float, reports: int) -> float | None:
 def _dollars(usage: Usage, prices: Prices, reports: int) -> dict:
     if not reports:
         return {"usd_per_million_reports": None, "wasted_usd_per_million_reports": None}
-    bill = price(usage, prices)
-    return {
-        "usd_per_million_reports": round(bill.per_million(reports), 4),
-        "wasted_usd_per_million_reports": round(bill.wasted_usd / reports * 1e6, 4),
-    }
+    return dollars_per_million(price(usage, prices), reports)
 
 
 def strategy_rows(

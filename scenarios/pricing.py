@@ -178,6 +178,10 @@ class Bill:
         """Total per million reports, the figure that compares strategies at any run length."""
         return self.total / reports * 1e6 if reports else 0.0
 
+    def wasted_per_million(self, reports: int) -> float:
+        """The wasted part of ``per_million``."""
+        return self.wasted_usd / reports * 1e6 if reports else 0.0
+
     def as_dict(self) -> dict:
         return {"items": dict(self.items), "wasted_usd": self.wasted_usd, "total": self.total}
 

@@ -7,6 +7,7 @@ the costs the users counted at their sockets, and the priced usage the emulator 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 from scenarios.catalog import Expectation
@@ -16,6 +17,7 @@ from scenarios.pricing import Bill, Usage
 GATEWAY_TIMEOUT = "gateway_timeout"
 #: How late, at most, the gateway may cut a request at the integration timeout.
 GATEWAY_PRECISION = 1.02
+_REPORT_NAME = re.compile(r"^(?P<label>.+) (?P<delay>\d+(?:\.\d+)?) s$")
 
 
 def failure_kind(error: str | None) -> str | None:
@@ -35,8 +37,22 @@ def report_name(label: str, delay_s: float) -> str:
     return f"{label} {delay_s:g} s"
 
 
-def _seconds(ms: float | None) -> float | None:
+def split_report_name(name: str) -> tuple[str, float] | None:
+    """The label and delay (s) of a report name such as "rest 40 s"; None for other names."""
+    match = _REPORT_NAME.match(name)
+    return (match["label"], float(match["delay"])) if match else None
+
+
+def seconds(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000, 3)
+
+
+def dollars_per_million(bill: Bill, reports: int) -> dict:
+    """A strategy's dollar figures: its bill, and the wasted part of it, per million reports."""
+    return {
+        "usd_per_million_reports": round(bill.per_million(reports), 4),
+        "wasted_usd_per_million_reports": round(bill.wasted_per_million(reports), 4),
+    }
 
 
 def outcome_figures(reports: list[dict]) -> dict:
@@ -48,10 +64,10 @@ def outcome_figures(reports: list[dict]) -> dict:
         "reports_delivered": len(delivered),
         "gateway_timeouts": sum(failure_kind(r["error"]) == GATEWAY_TIMEOUT for r in reports),
         "failures": dict(Counter(failure_kind(r["error"]) for r in reports if r["error"])),
-        "time_to_result_p50_s": _seconds(percentile(delivered, 0.5)),
-        "time_to_result_p95_s": _seconds(percentile(delivered, 0.95)),
-        "time_to_failure_min_s": _seconds(min(failed, default=None)),
-        "time_to_failure_max_s": _seconds(max(failed, default=None)),
+        "time_to_result_p50_s": seconds(percentile(delivered, 0.5)),
+        "time_to_result_p95_s": seconds(percentile(delivered, 0.95)),
+        "time_to_failure_min_s": seconds(min(failed, default=None)),
+        "time_to_failure_max_s": seconds(max(failed, default=None)),
     }
 
 
@@ -72,8 +88,7 @@ def strategy_figures(
                 count("ws_messages_sent") + count("ws_messages_received")
             ),
             "bytes_per_report": per_report(count("bytes_sent") + count("bytes_received")),
-            "usd_per_million_reports": round(bill.per_million(n), 4),
-            "wasted_usd_per_million_reports": round(bill.wasted_usd / n * 1e6, 4) if n else 0.0,
+            **dollars_per_million(bill, n),
             "by_delay": {
                 name.removeprefix(f"{label} "): outcome_figures(
                     [r for r in reports if r["name"] == name]
@@ -89,8 +104,9 @@ def strategy_figures(
 
 
 def _delay_of(name: str) -> float:
-    """The delay in seconds of a report name such as "rest 40 s"."""
-    return float(name.split()[-2])
+    split = split_report_name(name)
+    assert split is not None, f"not a report name: {name!r}"
+    return split[1]
 
 
 def check_expectation(
