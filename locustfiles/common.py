@@ -31,6 +31,7 @@ from locust import User, events, task
 
 from locustfiles import costs_view
 from reportclient import Endpoints, Step, fetch_report
+from scenarios.results import report_name
 
 #: The measured costs summed per strategy.
 COUNTED = (
@@ -231,7 +232,7 @@ class ReportUser(User):
         failure = result.failure
         self.environment.events.request.fire(
             request_type="REPORT",
-            name=f"{self.label} {delay_ms / 1000:g} s",
+            name=report_name(self.label, delay_ms / 1000),
             response_time=result.costs.time_to_result_s * 1000,
             response_length=result.costs.bytes_received,
             exception=None if result.ok else RuntimeError(f"{failure.kind}: {failure.detail[:80]}"),

@@ -33,7 +33,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def report_name(label: str, delay_s: float) -> str:
-    """The Locust request name a report gets (see locustfiles.common.ReportUser)."""
+    """The Locust request name of a report (locustfiles.common.ReportUser names them so)."""
     return f"{label} {delay_s:g} s"
 
 
