@@ -28,6 +28,7 @@ from locustfiles.common import reports_here, shared_totals, ws_url_for
 from reportclient.results import Costs
 from reportclient.wire import counting_socket, counting_ssl_context
 from scenarios.catalog import IDLE_LABEL as LABEL
+from scenarios.results import IDLE_CLOSE
 
 GOING_AWAY = 1001
 #: label -> counts, in this process: connections, tcp_connections, tls_handshakes, bytes_sent,
@@ -189,8 +190,8 @@ class IdleWebsocketUser(User):
 
     def _fire(self, response_time_ms: float, length: int, failure: str | None) -> None:
         self.environment.events.request.fire(
-            request_type="WS",
-            name="idle close",
+            request_type=IDLE_CLOSE[0],
+            name=IDLE_CLOSE[1],
             response_time=response_time_ms,
             response_length=length,
             exception=None if failure is None else RuntimeError(failure),

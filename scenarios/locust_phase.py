@@ -21,6 +21,7 @@ from locust.env import Environment
 from locust.log import setup_logging
 
 from locustfiles import common, idle_websocket  # their options and counters
+from scenarios.results import recorded
 from scenarios.shapes import Stage
 
 
@@ -59,6 +60,8 @@ def run(spec: dict) -> dict:
     samples: list[dict] = []
 
     def collect(request_type, name, response_time, exception, **_) -> None:
+        if not recorded(request_type, name):
+            return
         samples.append(
             {
                 "type": request_type,

@@ -18,6 +18,14 @@ GATEWAY_TIMEOUT = "gateway_timeout"
 #: How late, at most, the gateway may cut a request at the integration timeout.
 GATEWAY_PRECISION = 1.02
 _REPORT_NAME = re.compile(r"^(?P<label>.+) (?P<delay>\d+(?:\.\d+)?) s$")
+#: The (request type, name) of the event an idle user fires for each close it sees.
+IDLE_CLOSE = ("WS", "idle close")
+
+
+def recorded(request_type: str, name: str) -> bool:
+    """Whether a phase's figures are made of this Locust event: a report's outcome, or an idle
+    close (the steps on the way to a report are not)."""
+    return request_type == "REPORT" or (request_type, name) == IDLE_CLOSE
 
 
 def failure_kind(error: str | None) -> str | None:
@@ -151,7 +159,7 @@ def check_expectation(
 
 def _check_idle_closes(samples: list[dict]) -> str | None:
     """The idle users judge each close themselves (1001, not early, not late): none may fail."""
-    closes = [s for s in samples if s["type"] == "WS" and s["name"] == "idle close"]
+    closes = [s for s in samples if (s["type"], s["name"]) == IDLE_CLOSE]
     if not closes:
         return "idle connections: none was closed during the run (run longer than the idle timeout)"
     failed = [c for c in closes if c["error"]]
