@@ -142,9 +142,13 @@ class Stack:
         self.ws_port: int | None = None
         self.certificate: Certificate | None = None
 
+    def _http(self, host: str, port: int | None) -> str:
+        """``http(s)://host:port``, as whoever calls in from ``host``'s side reaches us."""
+        return f"{'https' if self.config.tls else 'http'}://{host}:{port}"
+
     @property
     def http_url(self) -> str:
-        return f"{'https' if self.config.tls else 'http'}://{self.config.host}:{self.http_port}"
+        return self._http(self.config.host, self.http_port)
 
     @property
     def rest_url(self) -> str:
@@ -160,11 +164,7 @@ class Stack:
     @property
     def connections_url(self) -> str:
         """The @connections endpoint, as boto3's apigatewaymanagementapi takes it."""
-        return self._connections_url(self.config.host)
-
-    def _connections_url(self, host: str) -> str:
-        scheme = "https" if self.config.tls else "http"
-        return f"{scheme}://{host}:{self.ws_port}/{self.service.stage}"
+        return f"{self._http(self.config.host, self.ws_port)}/{self.service.stage}"
 
     def handler_environment(self) -> dict[str, str]:
         """Every endpoint the handlers need, known once the ports are.
@@ -179,9 +179,10 @@ class Stack:
             host = self.config.callback_host or host
         elif self.backend_proxy is not None:
             environment["AWS_ENDPOINT_URL"] = self.backend_proxy.url
-        scheme = "https" if self.config.tls else "http"
-        environment["AWS_ENDPOINT_URL_LAMBDA"] = f"{scheme}://{host}:{self.http_port}"
-        environment["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self._connections_url(host)
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = self._http(host, self.http_port)
+        environment["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = (
+            f"{self._http(host, self.ws_port)}/{self.service.stage}"
+        )
         if self.certificate is not None and self.config.lambda_mode == "local":
             environment["AWS_CA_BUNDLE"] = str(self.certificate.certfile)
         return environment
