@@ -10,6 +10,7 @@ import asyncio
 import logging
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from emulator.backends.localstack_container import (
 )
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.backends.usage_proxy import UsageProxy
-from emulator.clock import ScaledClock
+from emulator.clock import Clock, ScaledClock
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import (
@@ -50,7 +51,7 @@ from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.inprocess import InProcessRuntime
 from emulator.runtime.invocation import Runtime
 from emulator.runtime.remote import RemoteRuntime
-from emulator.service import default_service_path, load_service
+from emulator.service import ServiceSpec, default_service_path, load_service
 from emulator.tls import Certificate, self_signed
 
 log = logging.getLogger("timeoutlab")
@@ -83,6 +84,9 @@ class StackConfig:
 
 
 LAMBDA_MODES = ("local", "remote")
+
+#: Makes the runtime of a stack that runs without a backend: (service, clock, metrics) -> Runtime.
+RuntimeFactory = Callable[[ServiceSpec, Clock, Metrics], Runtime]
 
 
 def make_backend(config: StackConfig, region: str) -> Backend:
@@ -118,10 +122,27 @@ def make_backend(config: StackConfig, region: str) -> Backend:
 
 
 class Stack:
-    def __init__(self, config: StackConfig) -> None:
+    """The gateways, the Lambda runtime and the backend of one service, on one event loop.
+
+    ``clock`` is the emulated clock (default: real time at ``config.time_scale``); with
+    ``runtime_factory`` the stack starts no backend and runs its functions in the runtime that
+    factory makes (the tests' in-loop runtime on a virtual clock). ``start`` raises
+    ``BackendError`` for a backend that cannot be used and ``ServiceError`` for a service that
+    cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        config: StackConfig,
+        *,
+        clock: Clock | None = None,
+        runtime_factory: RuntimeFactory | None = None,
+    ) -> None:
         self.config = config
         self.service = load_service(config.service_path, stage=config.stage)
-        self.clock = ScaledClock(config.time_scale)
+        self.clock: Clock = clock or ScaledClock(config.time_scale)
+        self._runtime_factory = runtime_factory
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.metrics = Metrics(self.clock.now)
         default_timeout = config.integration_timeout or self.service.integration_timeout
         self.timeouts = IntegrationTimeouts(
@@ -188,49 +209,57 @@ class Stack:
         return environment
 
     async def start(self) -> Stack:
+        self._loop = asyncio.get_running_loop()
         try:
-            self.backend = await asyncio.to_thread(make_backend, self.config, self.service.region)
-            await asyncio.to_thread(bootstrap, self.service, self.backend)
-            if self.config.lambda_mode == "remote":
-                self.runtime = RemoteRuntime(
-                    self.service,
-                    self.clock,
-                    self.metrics,
-                    self.backend,
-                    {},
-                    concurrency=self.config.lambda_concurrency,
-                )
+            if self._runtime_factory is None:
+                self.runtime = await self._start_backend()
             else:
-                self.backend_proxy = UsageProxy(
-                    self.backend.endpoint_url, self.metrics, self.config.host
-                )
-                await self.backend_proxy.start()
-                self.runtime = InProcessRuntime(
-                    self.service,
-                    self.clock,
-                    self.metrics,
-                    {},
-                    concurrency=self.config.lambda_concurrency,
-                )
+                self.runtime = self._runtime_factory(self.service, self.clock, self.metrics)
             self.invoker = AsyncInvoker(
                 self.runtime, self.clock, self.metrics, self.config.async_retries
             )
             if self.config.tls:
                 self.certificate = await asyncio.to_thread(self_signed, self.config.host)
             await self._serve()
-            # Handlers learn every endpoint only now that the ports are known.
-            self.runtime.environment.update(self.handler_environment())
-            # Remote: deploys the functions, which takes a while; local: imports the handlers.
-            await asyncio.to_thread(self.runtime.start)
-            # Only now may requests come: until here the ports were bound but not listening.
-            assert self.websocket is not None
-            assert self._http_server is not None
-            await self.websocket.serve()
-            await self._http_server.start_serving()
+            if self.backend is None:
+                self.runtime.start()
+            else:
+                # Handlers learn every endpoint only now that the ports are known.
+                self.runtime.environment.update(self.handler_environment())
+                # Remote: deploys the functions, which takes a while; local: imports handlers.
+                await asyncio.to_thread(self.runtime.start)
+            await self._open()
         except BaseException:
             await self.stop()
             raise
         return self
+
+    async def _start_backend(self) -> Runtime:
+        """Start (or reach) the backend, create the service's resources, and return the runtime
+        that runs the functions against it."""
+        self.backend = await asyncio.to_thread(make_backend, self.config, self.service.region)
+        await asyncio.to_thread(bootstrap, self.service, self.backend)
+        if self.config.lambda_mode == "remote":
+            return RemoteRuntime(
+                self.service,
+                self.clock,
+                self.metrics,
+                self.backend,
+                {},
+                concurrency=self.config.lambda_concurrency,
+            )
+        self.backend_proxy = UsageProxy(self.backend.endpoint_url, self.metrics, self.config.host)
+        await self.backend_proxy.start()
+        return InProcessRuntime(
+            self.service, self.clock, self.metrics, {}, concurrency=self.config.lambda_concurrency
+        )
+
+    async def _open(self) -> None:
+        """Only now may requests come: until here the ports were bound but not listening."""
+        assert self.websocket is not None
+        assert self._http_server is not None
+        await self.websocket.serve()
+        await self._http_server.start_serving()
 
     async def _serve(self) -> None:
         assert self.runtime is not None
@@ -313,6 +342,34 @@ class Stack:
         if self.certificate is not None:
             shutil.rmtree(self.certificate.certfile.parent, ignore_errors=True)
             self.certificate = None
+
+    def busy(self) -> dict[str, int]:
+        """What is still going on: running invocations, async invocations queued or waiting to be
+        retried, and open WebSocket connections; only the non-zero counts."""
+        counts = {
+            "running invocations": self.runtime.running if self.runtime else 0,
+            "pending async invocations": self.invoker.pending if self.invoker else 0,
+            "open WebSocket connections": len(self.websocket.connections) if self.websocket else 0,
+        }
+        return {what: count for what, count in counts.items() if count}
+
+    async def idle(self, timeout_s: float = 30.0, poll_s: float = 0.005) -> None:
+        """Return once nothing is ``busy()``, on the stack's own event loop; ``timeout_s`` and
+        ``poll_s`` are seconds of that loop's time (real, or virtual in the tests). Raises
+        TimeoutError naming what is still busy when ``timeout_s`` passes first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while busy := self.busy():
+            if loop.time() >= deadline:
+                raise TimeoutError(f"the emulator is still busy after {timeout_s:g} s: {busy}")
+            await asyncio.sleep(poll_s)
+
+    def wait_idle(self, timeout_s: float = 30.0) -> None:
+        """``idle`` for a caller outside the stack's event loop (a test, the demo): blocks up to
+        ``timeout_s`` real seconds; raises TimeoutError naming what is still busy."""
+        if self._loop is None:
+            return  # never started: nothing can be busy
+        asyncio.run_coroutine_threadsafe(self.idle(timeout_s), self._loop).result()
 
     def describe(self) -> dict:
         return {

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core.deadlines import IntegrationTimeouts, InvalidTimeout
 from emulator.core.responses import json_response
 from emulator.gateway.http import to_aiohttp
@@ -30,7 +30,7 @@ class ControlApi:
         metrics: Metrics,
         timeouts: IntegrationTimeouts,
         route_keys: list[str],
-        clock: ScaledClock,
+        clock: Clock,
         describe: Callable[[], dict],
     ) -> None:
         self.metrics = metrics

@@ -14,7 +14,7 @@ import logging
 from aiohttp import web
 from multidict import CIMultiDict
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core import responses
 from emulator.core.deadlines import IntegrationTimeouts, StreamLimits
 from emulator.core.events import (
@@ -43,7 +43,7 @@ class RestGateway:
         runtime: Runtime,
         timeouts: IntegrationTimeouts,
         metrics: Metrics,
-        clock: ScaledClock,
+        clock: Clock,
         streaming_routes: frozenset[str] = frozenset(),
         stream_limits: StreamLimits | None = None,
     ) -> None:

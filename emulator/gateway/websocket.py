@@ -22,7 +22,7 @@ from websockets.http11 import Request as WsRequest
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core import management
 from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter, WebSocketLimits
 from emulator.core.deadlines import IntegrationTimeouts
@@ -73,7 +73,7 @@ class WebSocketGateway:
         timeouts: IntegrationTimeouts,
         limits: WebSocketLimits,
         metrics: Metrics,
-        clock: ScaledClock,
+        clock: Clock,
     ) -> None:
         self.router = router
         self.api = api

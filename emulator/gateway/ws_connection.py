@@ -11,7 +11,7 @@ import asyncio
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core.connection_limits import Lifetime, WebSocketLimits
 from emulator.core.websocket_events import ConnectionInfo
 from emulator.metrics import Metrics
@@ -26,7 +26,7 @@ class WebSocketConnection:
         *,
         limits: WebSocketLimits,
         metrics: Metrics,
-        clock: ScaledClock,
+        clock: Clock,
     ) -> None:
         self.info = info
         self.id = info.connection_id

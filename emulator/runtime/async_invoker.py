@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.events import new_request_id
 from emulator.metrics import Metrics
@@ -24,7 +24,7 @@ class AsyncInvoker:
     def __init__(
         self,
         runtime: Runtime,
-        clock: ScaledClock,
+        clock: Clock,
         metrics: Metrics,
         policy: AsyncRetryPolicy | None = None,
     ) -> None:

@@ -17,19 +17,24 @@ import logging
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
 from emulator.runtime import logs
 from emulator.runtime.context import LambdaContext
-from emulator.runtime.invocation import InvocationResult, Runtime, end_record, timeout_error
+from emulator.runtime.invocation import (
+    InvocationResult,
+    Runtime,
+    end_record,
+    handler_error,
+    timeout_error,
+)
 from emulator.service import FunctionSpec, ServiceError, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
@@ -62,7 +67,7 @@ class InProcessRuntime(Runtime):
     def __init__(
         self,
         service: ServiceSpec,
-        clock: ScaledClock,
+        clock: Clock,
         metrics: Metrics,
         environment: dict[str, str],
         concurrency: int = 1000,
@@ -191,12 +196,7 @@ def _call_handler(
         return None, {"errorMessage": "stopped at the function timeout", "errorType": "Stopped"}
     except Exception as exc:
         log.error("[ERROR] %s: %s (RequestId: %s)", type(exc).__name__, exc, context.aws_request_id)
-        return None, {
-            "errorMessage": str(exc),
-            "errorType": type(exc).__name__,
-            "requestId": context.aws_request_id,
-            "stackTrace": traceback.format_tb(exc.__traceback__),
-        }
+        return None, handler_error(exc, context.aws_request_id)
 
 
 def _forget_modules_of(directory: Path) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core.events import new_request_id
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
@@ -44,7 +45,7 @@ class Invocation:
 
     record: InvocationRecord
     task: asyncio.Task[InvocationResult]
-    _clock: ScaledClock = field(repr=False)
+    _clock: Clock = field(repr=False)
 
     def caller_gone(self) -> None:
         self.record.caller_gone(self._clock.now())
@@ -68,7 +69,7 @@ class Runtime:
     def __init__(
         self,
         service: ServiceSpec,
-        clock: ScaledClock,
+        clock: Clock,
         metrics: Metrics,
         environment: dict[str, str],
         concurrency: int = 1000,
@@ -133,7 +134,7 @@ class Runtime:
 
 def start_record(
     spec: FunctionSpec,
-    clock: ScaledClock,
+    clock: Clock,
     metrics: Metrics,
     invocation_type: str,
     running: int,
@@ -183,4 +184,15 @@ def timeout_error(record: InvocationRecord, timeout: float) -> dict:
     return {
         "errorMessage": f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds",
         "errorType": "Sandbox.Timedout",
+    }
+
+
+def handler_error(exc: BaseException, request_id: str) -> dict:
+    """An error raised by a handler, in the shape AWS's runtimes report it (errorMessage,
+    errorType, requestId, stackTrace)."""
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
     }

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.backends.endpoint import Backend
 from emulator.backends.lambda_deploy import deploy, remote_timeout
-from emulator.clock import ScaledClock
+from emulator.clock import Clock
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, end_record, timeout_error
@@ -39,7 +39,7 @@ class RemoteRuntime(Runtime):
     def __init__(
         self,
         service: ServiceSpec,
-        clock: ScaledClock,
+        clock: Clock,
         metrics: Metrics,
         backend: Backend,
         environment: dict[str, str],

@@ -1,14 +1,17 @@
-"""The stack's start: nothing is served before the handlers can run."""
+"""The stack's start (nothing is served before the handlers can run) and its idle wait."""
 
 import threading
 import time
 
+import aiohttp
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from emulator.backends.moto_server import free_port
 from emulator.stack import StackThread
 from tests.support import stack_config, write_service
+from tests.virtual import run_virtual, service_file, virtual_stack
 
 
 def test_no_connection_is_taken_before_the_handlers_are_loaded(moto_server, tmp_path):
@@ -51,3 +54,26 @@ def test_no_connection_is_taken_before_the_handlers_are_loaded(moto_server, tmp_
     finally:
         starting.join()
         stack.stop()
+
+
+def test_idle_waits_for_running_invocations_and_names_what_is_still_busy(tmp_path):
+    async def slow(event, context):
+        await context.sleep(40)
+        return {"statusCode": 200, "body": "done"}
+
+    functions = "slow:\n  handler: app.slow\n  timeout: 60\n  events: [{http: GET slow}]\n"
+
+    async def main():
+        async with virtual_stack(service_file(tmp_path, functions), {"slow": slow}) as stack:
+            assert stack.busy() == {}
+            async with aiohttp.ClientSession() as http, http.get(f"{stack.rest_url}/slow") as got:
+                assert got.status == 504  # at 29 s; the Lambda runs on to 40 s
+            assert stack.busy() == {"running invocations": 1}
+            with pytest.raises(TimeoutError, match="running invocations': 1"):
+                await stack.idle(timeout_s=5)
+            started = stack.clock.now()
+            await stack.idle(timeout_s=30)
+            assert stack.busy() == {}
+            return stack.clock.now() - started
+
+    assert run_virtual(main) == pytest.approx(40 - 29 - 5, abs=0.01)  # polled every 5 ms
