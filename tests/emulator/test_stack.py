@@ -39,14 +39,13 @@ def test_no_connection_is_taken_before_the_handlers_are_loaded(moto_server, tmp_
     starting = threading.Thread(target=stack.start)
     starting.start()
     try:
-        refused, deadline = 0, time.monotonic() + 30
+        refused = 0
         while True:  # until the stack serves, a connection is refused, never taken and dropped
             try:
                 with connect(f"ws://127.0.0.1:{ws_port}/dev", open_timeout=10):
                     break
             except ConnectionRefusedError:
-                refused += 1
-                assert time.monotonic() < deadline, "the WebSocket API never opened"
+                refused += 1  # (pytest-timeout ends the test if it never opens)
                 time.sleep(0.01)
         assert refused > 0  # the test did knock while the handlers were loading
         health = httpx.get(f"http://127.0.0.1:{http_port}/_emulator/health")
