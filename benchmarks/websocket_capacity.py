@@ -349,10 +349,13 @@ class IdleResult:
         held = [lv for lv in self.levels if lv.held and lv.emulator_rss_kb is not None]
         if len(held) >= 2:
             low, high = held[0], held[-1]
+            assert low.emulator_rss_kb is not None  # held: measured
+            assert high.emulator_rss_kb is not None
             slope = (high.emulator_rss_kb - low.emulator_rss_kb) / (high.users - low.users)
             return slope, f"RSS slope from {low.users} to {high.users} open connections"
         if held and self.baseline_rss_kb is not None:
             level = held[0]
+            assert level.emulator_rss_kb is not None  # held: measured
             per = (level.emulator_rss_kb - self.baseline_rss_kb) / level.users
             return per, f"RSS from 0 to {level.users} open connections"
         return None, "no level held"
@@ -362,7 +365,10 @@ class IdleResult:
         held = [lv for lv in self.levels if lv.held and lv.locust_rss_kb is not None]
         if len(held) < 2:
             return None
-        return (held[-1].locust_rss_kb - held[0].locust_rss_kb) / (held[-1].users - held[0].users)
+        low, high = held[0], held[-1]
+        assert low.locust_rss_kb is not None  # held: measured
+        assert high.locust_rss_kb is not None
+        return (high.locust_rss_kb - low.locust_rss_kb) / (high.users - low.users)
 
 
 def set_level(control: Path, value: str) -> None:

@@ -22,7 +22,7 @@ from reportclient import Endpoints, ReportResult, fetch_report
 DEMO_TIME_SCALE = 0.1
 DEMO_DELAYS_S = (5, 40)
 #: (label, strategy, options): SSE twice, in the article's buffered world and with streaming.
-DEMO_RUNS = (
+DEMO_RUNS: tuple[tuple[str, str, dict], ...] = (
     ("rest", "rest", {}),
     ("short_poll", "short_poll", {}),
     ("long_poll", "long_poll", {}),

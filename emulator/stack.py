@@ -108,7 +108,7 @@ def make_backend(config: StackConfig, region: str) -> Backend:
             port=config.backend_port,
             environment=HOST_GATEWAY_FLAGS,
         )
-        backend = StartedLocalStack(container, region).start()
+        backend: Backend = StartedLocalStack(container, region).start()
     elif config.backend == "localstack":
         backend = Backend("localstack", localstack_endpoint(), region)
     else:

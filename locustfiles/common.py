@@ -230,15 +230,19 @@ class ReportUser(User):
             **self.options,
         )
         failure = result.failure
+        exception = None
+        if not result.ok:
+            assert failure is not None  # a report without a URL always says why
+            exception = RuntimeError(f"{failure.kind}: {failure.detail[:80]}")
         self.environment.events.request.fire(
             request_type="REPORT",
             name=report_name(self.label, delay_ms / 1000),
             response_time=result.costs.time_to_result_s * 1000,
             response_length=result.costs.bytes_received,
-            exception=None if result.ok else RuntimeError(f"{failure.kind}: {failure.detail[:80]}"),
+            exception=exception,
             context={"strategy": self.label},
         )
-        add_report(self.label, result.costs.as_dict(), result.ok, failure and failure.kind)
+        add_report(self.label, result.costs.as_dict(), result.ok, failure.kind if failure else None)
 
     def step(self, step: Step) -> None:
         """Each connect, request, poll and message, as it ends, as a Locust request of its own."""

@@ -167,7 +167,9 @@ def strategy_rows(
     worker's), ``prices`` to the bundled ones or ``--prices``.
     """
     if totals is None:
-        from locustfiles.common import TOTALS as totals  # here: it imports Locust
+        from locustfiles.common import TOTALS  # here: it imports Locust
+
+        totals = TOTALS
     if prices is None:
         options = getattr(environment, "parsed_options", None)
         prices = load_prices(getattr(options, "prices", None) or None)
@@ -221,7 +223,7 @@ def strategy_rows(
 
 def _server_row(rows: list[dict], server: Usage | None, prices: Prices, note: str) -> dict:
     finished = sum(r["reports_finished"] for r in rows)
-    row = {key: None for key, _ in COLUMNS}
+    row: dict[str, Any] = {key: None for key, _ in COLUMNS}
     row.update(
         {
             "strategy": SERVER_ROW,

@@ -18,6 +18,7 @@ import csv
 import ssl
 import time
 from collections import Counter
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from locust import User, events, task
@@ -37,7 +38,7 @@ GOING_AWAY = 1001
 IDLE_TOTALS = shared_totals("timeoutlab_idle_costs")
 
 
-def add_idle_counts(counts: dict[str, float]) -> None:
+def add_idle_counts(counts: Mapping[str, float]) -> None:
     """One connection's counts, summed here (workers send theirs to the master)."""
     IDLE_TOTALS[LABEL].update(counts)
 
@@ -170,7 +171,9 @@ class IdleWebsocketUser(User):
             self._fire(held_s * 1000, costs.bytes_received, failure)
         finally:  # also when Locust stops the user mid-wait: count what was held
             if opened_at is not None:
-                counts["ws_connection_s"] += (time.monotonic() - opened_at) / self.time_scale
+                open_s = (time.monotonic() - opened_at) / self.time_scale
+                # typeshed types Counter values as int; Counter itself sums any number.
+                counts["ws_connection_s"] += open_s  # type: ignore[assignment]
             for kind in ("tcp_connections", "tls_handshakes", "bytes_sent", "bytes_received"):
                 counts[kind] += getattr(costs, kind)
             add_idle_counts(counts)

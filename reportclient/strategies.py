@@ -27,7 +27,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 from websockets.sync.client import ClientConnection, connect
 
-from reportclient.results import Costs, Failure, ReportResult, Step, StepKind
+from reportclient.results import Costs, Failure, FailureKind, ReportResult, Step, StepKind
 from reportclient.wire import counting_socket, counting_ssl_context, http_client
 
 STRATEGIES = ("rest", "short_poll", "long_poll", "sse", "websocket")
@@ -329,7 +329,7 @@ def websocket(run: _Run, definition: dict) -> ReportResult:
                     if "error" in message or message.get("status") == "failed":
                         return run.finish(failure=Failure("job_failed", message.get("error", "")))
                     if "message" in message:  # the gateway's own error reply
-                        kind = (
+                        kind: FailureKind = (
                             "gateway_timeout" if "timed out" in message["message"] else "http_error"
                         )
                         return run.finish(failure=Failure(kind, message["message"]))

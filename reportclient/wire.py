@@ -104,8 +104,8 @@ class _CountsBytes:
 
     costs: Costs
 
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        data = super().recv(bufsize, flags)  # type: ignore[misc]
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:  # SSLSocket's signature
+        data = super().recv(buflen, flags)  # type: ignore[misc]
         self.costs.bytes_received += len(data)
         return data
 

@@ -7,6 +7,7 @@ built on those counts is suspect: the scenario fails loudly rather than print it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from scenarios.catalog import IDLE_LABEL
 
@@ -32,7 +33,7 @@ class Check:
 
 def number_at(snapshot: dict, path: str) -> float:
     """The number at a dotted path of a metrics snapshot (a dict of numbers: their sum; else 0)."""
-    value: object = snapshot
+    value: Any = snapshot
     for key in path.split("."):
         value = value.get(key, 0) if isinstance(value, dict) else 0
     if isinstance(value, dict):

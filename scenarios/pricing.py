@@ -246,9 +246,9 @@ def _quotes(
                 raise PricingError(f"{path}: {key}.{field}: unknown field")
         old = (base or {}).get(name)
         usd = _amount(rate.get("usd"), f"{key}.usd", path, positive=False)
-        per = _amount(rate.get("per", old and old.per), f"{key}.per", path, positive=True)
-        unit = _text(rate, "unit", path, key, old and old.unit)
-        source = _text(rate, "source", path, key, old and str(path))
+        per = _amount(rate.get("per", old.per if old else None), f"{key}.per", path, positive=True)
+        unit = _text(rate, "unit", path, key, old.unit if old else None)
+        source = _text(rate, "source", path, key, str(path) if old else None)
         stamp = _date(rate["checked"], f"{key}.checked", path) if "checked" in rate else checked
         quotes[name] = Quote(usd=usd, per=per, unit=unit, source=source, checked=stamp)
     return quotes

@@ -217,7 +217,7 @@ def run_scenario(
     cafile: str | None = None,
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> ScenarioResult:
-    settings = {
+    settings: dict = {
         "users": users or scenario.users,
         "spawn_rate": spawn_rate or scenario.spawn_rate,
         "run_time_s": run_time_s or scenario.run_time_s,

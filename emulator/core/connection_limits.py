@@ -66,11 +66,13 @@ class MessageAssembler:
 
     def __init__(self, limits: WebSocketLimits) -> None:
         self.limits = limits
-        self._parts: list[bytes] = []
+        self._parts: list[bytes | bytearray | memoryview] = []
         self._size = 0
         self._binary = False
 
-    def frame(self, data: bytes, *, first: bool, binary: bool, fin: bool) -> bytes | Close | None:
+    def frame(
+        self, data: bytes | bytearray | memoryview, *, first: bool, binary: bool, fin: bool
+    ) -> bytes | Close | None:
         """The whole message when ``fin``; a Close when a limit is passed; else None."""
         if len(data) > self.limits.max_frame_bytes:
             return Close(

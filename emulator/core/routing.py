@@ -41,7 +41,8 @@ def normalize_resource(path: str) -> str:
 class _CompiledRoute:
     def __init__(self, route: RestRoute) -> None:
         self.route = route
-        pattern, names, score = ["^"], [], []
+        pattern, score = ["^"], []
+        names: list[str] = []
         parts = [p for p in route.resource.split("/") if p]
         for i, part in enumerate(parts):
             param = _PARAM.match(part)

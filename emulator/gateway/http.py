@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -39,7 +41,9 @@ def incoming(request: web.Request, body: bytes) -> IncomingRequest:
     )
 
 
-def to_aiohttp(response: HttpResponse, extra_headers: list[tuple[str, str]] = ()) -> web.Response:
+def to_aiohttp(
+    response: HttpResponse, extra_headers: Sequence[tuple[str, str]] = ()
+) -> web.Response:
     headers = CIMultiDict(response.headers)
     for name, value in extra_headers:
         headers.setdefault(name, value)

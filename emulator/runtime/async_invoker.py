@@ -72,6 +72,7 @@ class AsyncInvoker:
             if result.ok:
                 self.metrics.async_event(name, "delivered")
                 return
+            assert result.error is not None  # not ok: the invocation failed
             delay = self.policy.after_error(attempts, self.clock.now() - queued_at)
             if delay is None:
                 self._drop(

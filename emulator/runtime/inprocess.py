@@ -123,7 +123,7 @@ class InProcessRuntime(Runtime):
         spec: FunctionSpec,
         record: InvocationRecord,
         event: Any,
-        on_chunk: Callable[[Any], None] | None,
+        on_chunk: Callable[[Any], object] | None,
     ) -> InvocationResult:
         deadline = record.started_at + spec.timeout
         context = LambdaContext(
@@ -169,7 +169,7 @@ def _call_handler(
     event: Any,
     context: LambdaContext,
     thread: _Thread,
-    on_chunk: Callable[[Any], None] | None,
+    on_chunk: Callable[[Any], object] | None,
 ) -> tuple[Any, dict | None]:
     """Runs on a pool thread: the handler's result, or its error as AWS reports it."""
     try:

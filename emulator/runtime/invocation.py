@@ -103,7 +103,7 @@ class Runtime:
         function_key: str,
         event: Any,
         invocation_type: str = "RequestResponse",
-        on_chunk: Callable[[Any], None] | None = None,
+        on_chunk: Callable[[Any], object] | None = None,
     ) -> Invocation:
         """Start an invocation now; the caller decides how long it waits for the result.
 
@@ -127,7 +127,7 @@ class Runtime:
         spec: FunctionSpec,
         record: InvocationRecord,
         event: Any,
-        on_chunk: Callable[[Any], None] | None,
+        on_chunk: Callable[[Any], object] | None,
     ) -> InvocationResult:
         raise NotImplementedError
 

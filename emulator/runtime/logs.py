@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 _current = threading.local()
 _install_lock = threading.Lock()
@@ -20,7 +21,7 @@ _installs = 0
 
 
 class _RoutedStdout(io.TextIOBase):
-    def __init__(self, original: io.TextIOBase) -> None:
+    def __init__(self, original: TextIO) -> None:
         self.original = original
 
     def write(self, text: str) -> int:

@@ -85,7 +85,7 @@ class RemoteRuntime(Runtime):
         spec: FunctionSpec,
         record: InvocationRecord,
         event: Any,
-        on_chunk: Callable[[Any], None] | None,
+        on_chunk: Callable[[Any], object] | None,
     ) -> InvocationResult:
         """One Invoke; ``on_chunk`` is never called: Lambda's Python runtime cannot stream a
         response, so a generator handler fails to marshal there, as on AWS."""
