@@ -81,7 +81,7 @@ def get_report(event, context):
     message = _message(event) or {}
     job_id = message.get("jobId")
     job = jobs_table.get(job_id) if isinstance(job_id, str) else None
-    if job is None:
+    if job is None or not isinstance(job_id, str):
         return _reply({"error": f"job {json.dumps(job_id)} not found", "jobId": job_id}, 404)
     connection_id = event["requestContext"]["connectionId"]
     connections_table.remember(connection_id)
