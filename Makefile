@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 MINISTACK_VENV ?= .venv-ministack
 MINISTACK_SPEC ?= ministack>=1.5.33,<1.6
 
-.PHONY: demo up test lint bench clean ministack
+.PHONY: demo up test lint bench stress clean ministack
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: lint ministack
 # WebSocket capacity of one Locust process and the emulator on this machine (~2 min; see benchmarks/).
 bench: $(BIN)/timeoutlab
 	$(BIN)/python benchmarks/websocket_capacity.py
+
+# The test suite (no linters) 10 times in a row under 2 CPU hogs (~30 min; see benchmarks/).
+stress: $(BIN)/timeoutlab ministack
+	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2
 
 clean:
 	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info
