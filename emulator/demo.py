@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from emulator.metrics import format_precision
 from emulator.stack import Stack, StackConfig, StackThread
 from reportclient import Endpoints, ReportResult, fetch_report
 
@@ -149,7 +150,9 @@ def run_demo(config: StackConfig, rows: int = 1000) -> list[Row]:
                     file=sys.stderr,
                     flush=True,
                 )
+        precision = stack.metrics.snapshot()["precision"]
     print(format_table(results))
+    print(format_precision(precision))
     print(
         "\nREST and buffered SSE hold one request open for the whole report, so API Gateway cuts"
         " them at 29 s while their Lambdas run on, billed and wasted. The others answer at once"

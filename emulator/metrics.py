@@ -1,22 +1,79 @@
 """What the gateway and the Lambda runtime measured, as served by ``/_emulator/metrics``.
 
-Counts come from the requests and invocations themselves, never from a formula. All durations
-are in emulated milliseconds.
+Counts come from the requests and invocations themselves, never from a formula. Durations are
+in emulated milliseconds, except the gateway's precision figures (``precision``: lateness at its
+deadlines, processing overhead per request), which are emulated seconds as defined in
+``emulator.core.precision``.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from emulator.core import precision
 from emulator.core.invocations import InvocationRecord, Outcome
 
 UNMATCHED_ROUTE = "(no route)"
 #: AWS bills WebSocket messages, either way, in increments of this many bytes.
 WS_MESSAGE_UNIT_BYTES = 32 * 1024
+#: The precision figures' medians and percentiles are over the last this many samples of each kind.
+PRECISION_WINDOW = 4096
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+@dataclass
+class SampleWindow:
+    """Samples of one figure (emulated seconds): every one counted, the latest kept for the
+    median and percentiles, the largest ever seen kept apart."""
+
+    count: int = 0
+    largest: float | None = None
+    latest: deque[float] = field(default_factory=lambda: deque(maxlen=PRECISION_WINDOW))
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.largest = value if self.largest is None else max(self.largest, value)
+        self.latest.append(value)
+
+    def lateness(self) -> dict:
+        return {
+            "median": _rounded(precision.median(self.latest)),
+            "max": _rounded(self.largest),
+            "samples": self.count,
+        }
+
+    def spread(self) -> dict:
+        return {
+            "median": _rounded(precision.median(self.latest)),
+            "p95": _rounded(precision.percentile(self.latest, 0.95)),
+            "samples": self.count,
+        }
+
+
+@dataclass
+class PrecisionStats:
+    """What ``emulator.core.precision`` defines, as measured at the gateways."""
+
+    timeouts: SampleWindow = field(default_factory=SampleWindow)  # lateness of integration timeouts
+    closes: SampleWindow = field(default_factory=SampleWindow)  # lateness of idle/max-age closes
+    overhead: SampleWindow = field(default_factory=SampleWindow)  # per request with a result
+
+    def as_dict(self) -> dict:
+        return {
+            "integration_timeouts": self.timeouts.count,
+            "lateness_s": self.timeouts.lateness(),
+            "connection_limit_closes": self.closes.count,
+            "close_lateness_s": self.closes.lateness(),
+            "overhead_s": self.overhead.spread(),
+            "window": PRECISION_WINDOW,
+        }
 
 
 @dataclass
@@ -108,6 +165,23 @@ class BackendStats:
         }
 
 
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def format_precision(figures: dict) -> str:
+    """The gateway's measured precision in one line, from the ``precision`` part of
+    ``Metrics.snapshot()`` (or of ``/_emulator/metrics``): the lateness of its integration
+    timeouts and its processing overhead per request, in emulated seconds."""
+    late, added = figures["lateness_s"], figures["overhead_s"]
+    return (
+        f"gateway precision (emulated s): {figures['integration_timeouts']} integration "
+        f"timeout(s) answered late by median {_figure(late['median'])}, max "
+        f"{_figure(late['max'])}; processing overhead median {_figure(added['median'])}, "
+        f"p95 {_figure(added['p95'])} per request ({added['samples']} requests)"
+    )
+
+
 class Metrics:
     """Thread-safe counters: invocations finish on runtime threads, requests on the event loop.
 
@@ -124,6 +198,7 @@ class Metrics:
         self._open: dict[str, float] = {}  # connection id -> opened at (emulated)
         self._http: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by kind of client
         self._backend = BackendStats()
+        self._precision = PrecisionStats()
 
     def reset(self) -> None:
         """Zero the counters; open connections stay counted as open, from now on."""
@@ -133,6 +208,7 @@ class Metrics:
             self._ws = WebSocketStats()
             self._http.clear()
             self._backend = BackendStats()
+            self._precision = PrecisionStats()
             now = self._now()
             self._open = dict.fromkeys(self._open, now)
 
@@ -244,6 +320,32 @@ class Metrics:
             stats.latency_ms_max = max(stats.latency_ms_max, latency_ms)
             stats.integration_timeouts += integration_timeout
 
+    # -- the gateway's precision (emulator.core.precision) -------------------------------------
+
+    def integration_timeout_answered(self, deadline: float, answered_at: float) -> None:
+        """The gateway answered an integration timeout (REST 504, WebSocket route) at
+        ``answered_at``; it was due at ``deadline`` (invocation start + the route's timeout).
+        Both are emulated seconds on the emulator's clock."""
+        late = precision.lateness(deadline, answered_at)
+        with self._lock:
+            self._precision.timeouts.add(late)
+
+    def connection_limit_close(self, deadline: float, closed_at: float) -> None:
+        """The gateway closed a WebSocket at ``closed_at``, its idle or maximum-duration deadline
+        being ``deadline`` (emulated seconds)."""
+        late = precision.lateness(deadline, closed_at)
+        with self._lock:
+            self._precision.closes.add(late)
+
+    def lambda_answered(
+        self, received_at: float, answered_at: float, record: InvocationRecord
+    ) -> None:
+        """A request received at ``received_at`` had its response ready at ``answered_at``
+        (emulated seconds), made of the result of the invocation ``record``."""
+        added = precision.overhead(received_at, answered_at, record.duration_ms / 1000)
+        with self._lock:
+            self._precision.overhead.add(added)
+
     def invocation_started(self, record: InvocationRecord) -> None:
         with self._lock:
             self._functions.setdefault(record.function, FunctionStats()).invocations += 1
@@ -304,4 +406,5 @@ class Metrics:
                 "websocket": self._ws_snapshot(),
                 "lambda": {"functions": functions},
                 "backend": self._backend.as_dict(),
+                "precision": self._precision.as_dict(),
             }

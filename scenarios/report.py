@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from emulator.metrics import format_precision
 from scenarios.runner import ScenarioResult
 
 _COLUMNS = (
@@ -90,6 +91,8 @@ def format_summary(result: ScenarioResult) -> str:
         f"DynamoDB, S3) at {s['prices']['region']} rates checked {s['prices']['checked']}; "
         "'wasted' is Lambda time billed after the gateway gave up.",
     ]
+    if result.precision is not None:
+        lines.append(format_precision(result.precision) + ", over the whole run")
     mismatches = result.mismatches
     checks = sum(len(p.checks) for p in result.phases)
     lines.append(

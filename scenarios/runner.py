@@ -70,6 +70,9 @@ class ScenarioResult:
     settings: dict
     phases: list[PhaseResult]
     expectation_failures: list[str]
+    #: The gateway's precision (``emulator.core.precision``) as ``/_emulator/metrics`` gave it at
+    #: the end of the run: over every phase (and, for a running emulator, since its last reset).
+    precision: dict | None = None
 
     @property
     def mismatches(self) -> list:
@@ -88,6 +91,7 @@ class ScenarioResult:
                 "passed": not self.expectation_failures,
                 "failures": self.expectation_failures,
             },
+            "gateway_precision": self.precision,
         }
 
 
@@ -241,6 +245,7 @@ def run_scenario(
             phases.append(
                 run_phase(target, scenario, phase.label, phase.user_classes, settings, prices)
             )
+        precision = target.get("metrics").get("precision")  # an older emulator has none
     samples = [s for p in phases for s in p.samples]
     gateway = {p.label: p.figures.get("gateway") for p in phases}
     failures = [
@@ -248,4 +253,4 @@ def run_scenario(
         for e in scenario.expectations
         if (why := results.check_expectation(e, samples, timeout_s, gateway.get(e.label)))
     ]
-    return ScenarioResult(scenario, settings, phases, failures)
+    return ScenarioResult(scenario, settings, phases, failures, precision)

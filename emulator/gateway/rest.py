@@ -59,7 +59,7 @@ class RestGateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = self.clock.now()
         request_id = new_request_id()
-        route_key, response, timed_out = await self._respond(request, request_id)
+        route_key, response, timed_out = await self._respond(request, request_id, started)
         elapsed = self.clock.now() - started
         self.metrics.record_request(
             route_key, response.status, elapsed * 1000, integration_timeout=timed_out
@@ -78,7 +78,7 @@ class RestGateway:
         return to_aiohttp(response, _aws_headers(request_id))
 
     async def _respond(
-        self, request: web.Request, request_id: str
+        self, request: web.Request, request_id: str, received_at: float
     ) -> tuple[str, HttpResponse | web.StreamResponse, bool]:
         try:
             body = await read_body(request, responses.REST_PAYLOAD_LIMIT)
@@ -115,6 +115,8 @@ class RestGateway:
         timeout = self.timeouts.for_route(route.key)
         result = await invocation.result_within(timeout)
         if result is None:
+            deadline = invocation.record.started_at + timeout
+            self.metrics.integration_timeout_answered(deadline, self.clock.now())
             log.warning(
                 "%s: integration timed out after %.3f s; Lambda %s runs on (RequestId %s)",
                 route.key,
@@ -123,7 +125,9 @@ class RestGateway:
                 invocation.record.request_id,
             )
             return route.key, responses.integration_timeout(), True
-        return route.key, _mapped(route.key, result.payload, result.error), False
+        mapped = _mapped(route.key, result.payload, result.error)
+        self.metrics.lambda_answered(received_at, self.clock.now(), result.record)
+        return route.key, mapped, False
 
     async def _stream(
         self, request: web.Request, route_key: str, function: str, event: dict, request_id: str
@@ -149,6 +153,8 @@ class RestGateway:
             )
         except TimeoutError:
             invocation.caller_gone()
+            deadline = invocation.record.started_at + self.timeouts.for_route(route_key)
+            self.metrics.integration_timeout_answered(deadline, self.clock.now())
             return responses.integration_timeout(), True
         if first is done:  # the handler returned without streaming
             result = invocation.task.result()

@@ -371,12 +371,13 @@ class WebSocketGateway:
         elif outcome is not None:
             connection.activity()
             self.metrics.ws_message("in", len(outcome))
-            self._spawn(self._dispatch(connection, outcome, assembler.binary))
+            self._spawn(self._dispatch(connection, outcome, assembler.binary, self.clock.now()))
 
     async def _dispatch(
-        self, connection: WebSocketConnection, message: bytes, binary: bool
+        self, connection: WebSocketConnection, message: bytes, binary: bool, received_at: float
     ) -> None:
-        """Route one message to its Lambda and answer as AWS does."""
+        """Route one message (received at ``received_at``, emulated) to its Lambda and answer
+        as AWS does."""
         request_id = new_request_id()
         text = None if binary else message.decode("utf-8", errors="replace")
         route = self.router.select(message if text is None else text)
@@ -407,6 +408,8 @@ class WebSocketGateway:
             answer = _route_response(result.payload)
             if answer is not None:
                 connection.send_message(answer)
+        if result is not None:
+            self.metrics.lambda_answered(received_at, self.clock.now(), result.record)
 
     async def _disconnect_route(
         self, connection: WebSocketConnection, code: int, reason: str
@@ -436,6 +439,8 @@ class WebSocketGateway:
         timeout = self.timeouts.for_route(route_key)
         result = await invocation.result_within(timeout)
         if result is None:
+            deadline = invocation.record.started_at + timeout
+            self.metrics.integration_timeout_answered(deadline, self.clock.now())
             self.metrics.ws_route(route_key, "integration_timeout")
             log.warning("%s: integration timed out after %g s; Lambda runs on", route_key, timeout)
             return "integration_timeout", None
@@ -451,6 +456,8 @@ class WebSocketGateway:
             if close is not None:
                 log.info("closing %s with %d: %s", connection.id, close.code, close.reason)
                 connection.close(close.code, close.reason)
+                deadline = connection.lifetime.next_deadline()
+                self.metrics.connection_limit_close(deadline, self.clock.now())
                 return
 
 

@@ -74,6 +74,21 @@ def test_demo_shows_every_strategy_with_rest_and_buffered_sse_failing_at_29_s():
             assert (int(requests), int(messages)) == (0, 3)
         else:
             assert int(requests) >= 1
+    # The gateway's own precision, measured at the gateway: REST and buffered SSE 40 s reports
+    # made two integration timeouts; every delivered request was answered with a Lambda's result.
+    precision = re.search(
+        r"^gateway precision \(emulated s\): (\d+) integration timeout\(s\) answered late by "
+        r"median (\d+\.\d+), max (\d+\.\d+); processing overhead median (\d+\.\d+), "
+        r"p95 (\d+\.\d+) per request \((\d+) requests\)$",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert precision, result.stdout
+    timeouts, late_median, late_max, added_median, added_p95, requests_measured = precision.groups()
+    assert int(timeouts) == 2
+    assert 0 <= float(late_median) <= float(late_max)  # never early at the gateway
+    assert 0 <= float(added_median) <= float(added_p95)
+    assert int(requests_measured) >= 1
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 from emulator.clock import ManualClock
 from emulator.core.invocations import InvocationRecord, Outcome
-from emulator.metrics import Metrics
+from emulator.metrics import PRECISION_WINDOW, Metrics
 
 
 def test_requests_and_invocations_add_up_and_reset_clears_them():
@@ -74,3 +74,39 @@ def test_backend_usage_adds_up_by_service_and_reset_clears_it():
     backend = metrics.snapshot()["backend"]
     assert (backend["s3"]["tier1_requests"], backend["dynamodb"]["operations"]) == (0, {})
     assert backend["errors"] == {}
+
+
+def test_precision_figures_are_summarised_in_emulated_seconds_and_reset():
+    clock, metrics = ManualClock(), Metrics()
+    empty = metrics.snapshot()["precision"]
+    assert empty["integration_timeouts"] == 0
+    assert empty["lateness_s"] == {"median": None, "max": None, "samples": 0}
+    assert empty["overhead_s"] == {"median": None, "p95": None, "samples": 0}
+
+    for late in (0.5, 0.125, 0.25):
+        metrics.integration_timeout_answered(deadline=29.0, answered_at=29.0 + late)
+    metrics.connection_limit_close(deadline=600.0, closed_at=600.0625)
+    for i, added in enumerate((0.01, 0.02, 0.03, 0.04)):
+        record = InvocationRecord(f"r{i}", "fn", clock.now() + 1.0, 900, 1024)
+        record.finish(record.started_at + 5.0, Outcome.SUCCESS)
+        metrics.lambda_answered(clock.now(), clock.now() + 1.0 + 5.0 + added, record)
+
+    figures = metrics.snapshot()["precision"]
+    assert figures["integration_timeouts"] == 3
+    assert figures["lateness_s"] == {"median": 0.25, "max": 0.5, "samples": 3}
+    assert figures["connection_limit_closes"] == 1
+    assert figures["close_lateness_s"] == {"median": 0.0625, "max": 0.0625, "samples": 1}
+    # the receiving, the start of the Lambda (1 s later here) and the answering are the gateway's
+    assert figures["overhead_s"] == {"median": 1.025, "p95": 1.04, "samples": 4}
+
+    metrics.reset()
+    assert metrics.snapshot()["precision"] == empty
+
+
+def test_precision_keeps_the_latest_samples_and_the_largest_ever():
+    metrics = Metrics()
+    metrics.integration_timeout_answered(0.0, 100.0)
+    for _ in range(PRECISION_WINDOW):
+        metrics.integration_timeout_answered(0.0, 1.0)
+    figures = metrics.snapshot()["precision"]
+    assert figures["lateness_s"] == {"median": 1.0, "max": 100.0, "samples": PRECISION_WINDOW + 1}

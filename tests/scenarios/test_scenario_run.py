@@ -4,6 +4,7 @@ Bounded: a few users, a few emulated minutes at a time scale that plays them in 
 """
 
 import json
+import re
 import threading
 
 import httpx
@@ -60,6 +61,20 @@ def test_reproduction_rest_dies_at_29_s_and_websocket_delivers(moto_server, tmp_
     assert websocket["wasted_usd_per_million_reports"] == 0
     assert all(check["ok"] for checks in result["cross_check"].values() for check in checks)
     assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+
+    # The gateway's precision over the run, as measured at the gateway: figures, no upper bounds.
+    precision = result["gateway_precision"]
+    assert precision["integration_timeouts"] >= late_40["gateway_timeouts"]
+    assert 0 <= precision["lateness_s"]["median"] <= precision["lateness_s"]["max"]
+    assert precision["overhead_s"]["samples"] >= rest["by_delay"]["5 s"]["reports_delivered"]
+    assert 0 <= precision["overhead_s"]["median"] <= precision["overhead_s"]["p95"]
+    assert re.search(
+        r"^gateway precision \(emulated s\): \d+ integration timeout\(s\) answered late by "
+        r"median \d+\.\d+, max \d+\.\d+; processing overhead median \d+\.\d+, p95 \d+\.\d+ "
+        r"per request \(\d+ requests\), over the whole run$",
+        printed.out,
+        re.MULTILINE,
+    ), printed.out
 
 
 def test_a_running_emulator_with_traffic_the_clients_did_not_make_fails_the_cross_check(
