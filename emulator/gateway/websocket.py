@@ -336,7 +336,9 @@ class WebSocketGateway:
                 self.metrics.ws_wire(received=len(data))
                 protocol.receive_data(data)
             for event in protocol.events_received():
-                if isinstance(event, Frame):
+                # A read may hold frames that follow one that failed the connection (1009):
+                # once failed, they are dropped unprocessed, as the protocol's own parser does.
+                if isinstance(event, Frame) and not connection.failed:
                     self._on_frame(connection, assembler, event)
             connection.flush()
             await connection.writer.drain()

@@ -38,6 +38,7 @@ class WebSocketConnection:
         self.lifetime = Lifetime(clock.now(), limits)
         self.last_active_epoch = info.connected_at_ms / 1000
         self.established = False  # until $connect accepted it, @connections says Gone
+        self.failed = False  # closed for breaking a rule: nothing more it sent is processed
 
     def establish(self) -> None:
         """The handshake succeeded: the connection's timers start now."""
@@ -94,7 +95,14 @@ class WebSocketConnection:
             self.flush()
 
     def fail(self, code: int, reason: str) -> None:
-        """Close at once because the peer broke a rule (e.g. 1009 for a message too big)."""
+        """Close at once because the peer broke a rule (e.g. 1009 for a message too big).
+
+        The close frame goes out first, then end of stream. Frames that came in the same read
+        as the offending one are not processed (``failed``): RFC 6455 section 7.1.7 says an
+        endpoint that fails a connection "MUST NOT continue to attempt to process data" from
+        the peer, and AWS closes the connection at the message that passed its size quota
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html)."""
+        self.failed = True
         if self.protocol.state in (State.OPEN, State.CLOSING):
             self.protocol.fail(code, reason)
             self.flush()
