@@ -8,13 +8,45 @@ from __future__ import annotations
 
 import asyncio
 
+from websockets.frames import CloseCode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from emulator.clock import Clock
-from emulator.core.connection_limits import Lifetime, WebSocketLimits
+from emulator.core.connection_limits import Lifetime, WebSocketLimits, frame_too_big
 from emulator.core.websocket_events import ConnectionInfo
 from emulator.metrics import Metrics
+
+
+class LimitedProtocol(ServerProtocol):
+    """websockets' protocol for an open connection, whose own size limit is only a backstop.
+
+    The core's limits (``MessageAssembler``) see a frame once it has been read whole, so the
+    library keeps a size limit of its own (a message limit plus one frame) against a peer that
+    announces a huge frame. Only a frame over the frame limit can reach it first, and AWS closes
+    a connection for a frame over 32 KB with 1009
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): the library's
+    close then says what the core would have said, not the library's own wording.
+    """
+
+    def __init__(self, limits: WebSocketLimits) -> None:
+        super().__init__(
+            state=State.OPEN, max_size=limits.max_message_bytes + limits.max_frame_bytes
+        )
+        self._frame_close = frame_too_big(limits)
+        self._parsing = False
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        self._parsing = True
+        try:
+            super().receive_data(data)
+        finally:
+            self._parsing = False
+
+    def fail(self, code: int, reason: str = "") -> None:
+        if self._parsing and code == CloseCode.MESSAGE_TOO_BIG:  # the library's backstop
+            code, reason = self._frame_close.code, self._frame_close.reason
+        super().fail(code, reason)
 
 
 class WebSocketConnection:

@@ -285,6 +285,23 @@ def test_disconnect_runs_with_the_close_code(tmp_path):
     assert disconnects == [[connection_id, 1000]]
 
 
+def test_the_idle_timer_starts_when_connect_accepts_and_disconnect_is_told_1001(tmp_path):
+    async def scenario(stack, app):
+        async with open_ws(stack, "wait=20") as ws:  # $connect takes 20 s
+            accepted = stack.clock.now()
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            idle_for = stack.clock.now() - accepted
+        await stack.idle()
+        return accepted, idle_for, closed.value.rcvd, app.disconnects
+
+    accepted, idle_for, close, disconnects = run(tmp_path, scenario)
+    assert accepted == pytest.approx(20.0, abs=EXACT)
+    assert idle_for == pytest.approx(600.0, abs=EXACT)  # AWS's 10 minutes, from the handshake
+    assert close.code == 1001
+    assert [code for _, code in disconnects] == [1001]
+
+
 # -- @connections and metrics ---------------------------------------------------------------------
 
 

@@ -174,10 +174,14 @@ async def send_then_receive(ws, messages) -> None:
     await ws.recv()
 
 
-def test_a_frame_over_32_kb_closes_with_1009_after_the_close_frame(tmp_path):
+@pytest.mark.parametrize("size", [32 * KB + 1, 200 * KB], ids=["just over", "over 128 KB"])
+def test_a_frame_over_32_kb_closes_with_1009_after_the_close_frame(tmp_path, size):
+    """Whatever the frame's size: a frame over 128 KB + 32 KB is refused by the protocol library
+    before it is read whole, with the same close."""
+
     async def scenario(stack, http, calls):
         async with open_ws(stack) as ws:
-            return await close_of(ws, "x" * (32 * KB + 1)), ws.close_code, calls
+            return await close_of(ws, "x" * size), ws.close_code, calls
 
     closed, close_code, calls = run(tmp_path, scenario)
     assert closed.rcvd is not None
