@@ -61,6 +61,11 @@ class Lifetime:
         return None
 
 
+def frame_too_big(limits: WebSocketLimits) -> Close:
+    """How a connection is closed for a frame over ``limits.max_frame_bytes``."""
+    return Close(MESSAGE_TOO_BIG, f"Frame size limit exceeded ({_kb(limits.max_frame_bytes)})")
+
+
 class MessageAssembler:
     """Frames in, whole messages out, refusing what AWS refuses."""
 
@@ -75,9 +80,7 @@ class MessageAssembler:
     ) -> bytes | Close | None:
         """The whole message when ``fin``; a Close when a limit is passed; else None."""
         if len(data) > self.limits.max_frame_bytes:
-            return Close(
-                MESSAGE_TOO_BIG, f"Frame size limit exceeded ({_kb(self.limits.max_frame_bytes)})"
-            )
+            return frame_too_big(self.limits)
         if first:
             self._parts, self._size, self._binary = [], 0, binary
         self._size += len(data)

@@ -38,7 +38,7 @@ from emulator.core.websocket_events import (
     new_message_id,
 )
 from emulator.core.websocket_routes import CONNECT, DISCONNECT, WebSocketRouter
-from emulator.gateway.ws_connection import WebSocketConnection
+from emulator.gateway.ws_connection import LimitedProtocol, WebSocketConnection
 from emulator.metrics import Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
 
@@ -253,9 +253,7 @@ class WebSocketGateway:
         # speaks the frames (its parser must not wait for an HTTP request it will never see).
         handshaker = ServerProtocol()
         handshake = handshaker.accept(WsRequest(target, Headers(headers)))
-        # The library's own size check is only a backstop: the core's limits trigger first.
-        backstop = self.limits.max_message_bytes + self.limits.max_frame_bytes
-        protocol = ServerProtocol(state=State.OPEN, max_size=backstop)
+        protocol = LimitedProtocol(self.limits)  # the core's limits trigger first
         split = urlsplit(target)
         peer = writer.get_extra_info("peername")
         info = ConnectionInfo(
@@ -336,7 +334,9 @@ class WebSocketGateway:
                 self.metrics.ws_wire(received=len(data))
                 protocol.receive_data(data)
             for event in protocol.events_received():
-                if isinstance(event, Frame):
+                # A read may hold frames that follow one that failed the connection (1009):
+                # once failed, they are dropped unprocessed, as the protocol's own parser does.
+                if isinstance(event, Frame) and not connection.failed:
                     self._on_frame(connection, assembler, event)
             connection.flush()
             await connection.writer.drain()

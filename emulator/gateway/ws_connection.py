@@ -8,13 +8,45 @@ from __future__ import annotations
 
 import asyncio
 
+from websockets.frames import CloseCode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from emulator.clock import Clock
-from emulator.core.connection_limits import Lifetime, WebSocketLimits
+from emulator.core.connection_limits import Lifetime, WebSocketLimits, frame_too_big
 from emulator.core.websocket_events import ConnectionInfo
 from emulator.metrics import Metrics
+
+
+class LimitedProtocol(ServerProtocol):
+    """websockets' protocol for an open connection, whose own size limit is only a backstop.
+
+    The core's limits (``MessageAssembler``) see a frame once it has been read whole, so the
+    library keeps a size limit of its own (a message limit plus one frame) against a peer that
+    announces a huge frame. Only a frame over the frame limit can reach it first, and AWS closes
+    a connection for a frame over 32 KB with 1009
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): the library's
+    close then says what the core would have said, not the library's own wording.
+    """
+
+    def __init__(self, limits: WebSocketLimits) -> None:
+        super().__init__(
+            state=State.OPEN, max_size=limits.max_message_bytes + limits.max_frame_bytes
+        )
+        self._frame_close = frame_too_big(limits)
+        self._parsing = False
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        self._parsing = True
+        try:
+            super().receive_data(data)
+        finally:
+            self._parsing = False
+
+    def fail(self, code: int, reason: str = "") -> None:
+        if self._parsing and code == CloseCode.MESSAGE_TOO_BIG:  # the library's backstop
+            code, reason = self._frame_close.code, self._frame_close.reason
+        super().fail(code, reason)
 
 
 class WebSocketConnection:
@@ -38,6 +70,7 @@ class WebSocketConnection:
         self.lifetime = Lifetime(clock.now(), limits)
         self.last_active_epoch = info.connected_at_ms / 1000
         self.established = False  # until $connect accepted it, @connections says Gone
+        self.failed = False  # closed for breaking a rule: nothing more it sent is processed
 
     def establish(self) -> None:
         """The handshake succeeded: the connection's timers start now."""
@@ -94,7 +127,14 @@ class WebSocketConnection:
             self.flush()
 
     def fail(self, code: int, reason: str) -> None:
-        """Close at once because the peer broke a rule (e.g. 1009 for a message too big)."""
+        """Close at once because the peer broke a rule (e.g. 1009 for a message too big).
+
+        The close frame goes out first, then end of stream. Frames that came in the same read
+        as the offending one are not processed (``failed``): RFC 6455 section 7.1.7 says an
+        endpoint that fails a connection "MUST NOT continue to attempt to process data" from
+        the peer, and AWS closes the connection at the message that passed its size quota
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html)."""
+        self.failed = True
         if self.protocol.state in (State.OPEN, State.CLOSING):
             self.protocol.fail(code, reason)
             self.flush()
