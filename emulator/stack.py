@@ -345,11 +345,13 @@ class Stack:
 
     def busy(self) -> dict[str, int]:
         """What is still going on: running invocations, async invocations queued or waiting to be
-        retried, and open WebSocket connections; only the non-zero counts."""
+        retried, open WebSocket connections and the $disconnect routes of closed ones; only the
+        non-zero counts."""
         counts = {
             "running invocations": self.runtime.running if self.runtime else 0,
             "pending async invocations": self.invoker.pending if self.invoker else 0,
             "open WebSocket connections": len(self.websocket.connections) if self.websocket else 0,
+            "$disconnect routes": self.websocket.disconnecting if self.websocket else 0,
         }
         return {what: count for what, count in counts.items() if count}
 

@@ -86,7 +86,13 @@ class WebSocketGateway:
         self._rate = RateLimiter(limits.new_connections_per_second, clock.now())
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._disconnects: set[asyncio.Task] = set()  # $disconnect routes not finished yet
         self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def disconnecting(self) -> int:
+        """Closed connections whose $disconnect route has not finished yet."""
+        return len(self._disconnects)
 
     # -- server lifecycle ----------------------------------------------------------------------
 
@@ -299,7 +305,11 @@ class WebSocketGateway:
             reason = protocol.close_reason if protocol.state is State.CLOSED else ""
             self.metrics.ws_closed(info.connection_id, code or 1005)
             log.info("disconnected %s (%s %s)", info.connection_id, code, reason)
-            self._spawn(self._disconnect_route(connection, code or 1005, reason or ""))
+            # Counted from the moment the connection leaves ``connections``, so whoever waits
+            # for the gateway to be idle never sees a gap before the $disconnect Lambda starts.
+            disconnect = self._spawn(self._disconnect_route(connection, code or 1005, reason or ""))
+            self._disconnects.add(disconnect)
+            disconnect.add_done_callback(self._disconnects.discard)
 
     async def _connect_route(self, connection: WebSocketConnection) -> None:
         """Run $connect; a non-2xx answer, an error or a timeout refuses the handshake."""

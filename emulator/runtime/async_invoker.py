@@ -57,7 +57,13 @@ class AsyncInvoker:
         while True:
             age = self.clock.now() - queued_at
             try:
-                invocation = self.runtime.invoke(key, event, invocation_type="Event")
+                # Every attempt runs under the event's request id, the one Invoke answered 202
+                # with: "duplicate invocations that return an error or time out and have the same
+                # request ID indicate that the Lambda service retried the function"
+                # (https://repost.aws/knowledge-center/lambda-function-duplicate-invocations).
+                invocation = self.runtime.invoke(
+                    key, event, invocation_type="Event", request_id=event_id
+                )
             except Throttled:
                 throttles += 1
                 delay = self.policy.after_throttle(throttles, age)

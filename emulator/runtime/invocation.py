@@ -104,18 +104,26 @@ class Runtime:
         event: Any,
         invocation_type: str = "RequestResponse",
         on_chunk: Callable[[Any], object] | None = None,
+        request_id: str | None = None,
     ) -> Invocation:
         """Start an invocation now; the caller decides how long it waits for the result.
 
         With ``on_chunk`` the invocation streams its response: a handler that is a generator
         has each item it yields passed to ``on_chunk`` as it comes (from the handler's thread).
+        ``request_id`` is the one an asynchronous event keeps across its retries (else new).
 
         Raises Throttled when every unit of concurrency is taken (including by invocations whose
         caller has given up: on AWS they hold their concurrency until they end).
         """
         spec = self.service.functions[function_key]
         record = start_record(
-            spec, self.clock, self.metrics, invocation_type, len(self._tasks), self.concurrency
+            spec,
+            self.clock,
+            self.metrics,
+            invocation_type,
+            len(self._tasks),
+            self.concurrency,
+            request_id,
         )
         task = asyncio.get_running_loop().create_task(self._run(spec, record, event, on_chunk))
         self._tasks.add(task)
@@ -139,15 +147,17 @@ def start_record(
     invocation_type: str,
     running: int,
     concurrency: int,
+    request_id: str | None = None,
 ) -> InvocationRecord:
     """The record of an invocation starting now, or Throttled when ``running`` takes every unit
-    of concurrency (invocations whose caller has gone included: on AWS they hold theirs)."""
+    of concurrency (invocations whose caller has gone included: on AWS they hold theirs).
+    ``request_id`` names it (an async event's, kept across retries); by default a new one."""
     if running >= concurrency:
         metrics.invocation_throttled(spec.name)
         log.warning("throttled %s: all %d units of concurrency in use", spec.name, concurrency)
         raise Throttled(spec.name)
     record = InvocationRecord(
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
         function=spec.name,
         started_at=clock.now(),
         timeout=spec.timeout,

@@ -1,5 +1,6 @@
 """The stack's start (nothing is served before the handlers can run) and its idle wait."""
 
+import asyncio
 import threading
 import time
 
@@ -76,3 +77,44 @@ def test_idle_waits_for_running_invocations_and_names_what_is_still_busy(tmp_pat
             return stack.clock.now() - started
 
     assert run_virtual(main) == pytest.approx(40 - 29 - 5, abs=0.01)  # polled every 5 ms
+
+
+def test_idle_counts_a_closed_connections_disconnect_route_until_it_ends(tmp_path):
+    """Between a connection leaving the gateway and its $disconnect Lambda starting there is
+    no moment at which the stack looks idle: watched at every turn of the loop."""
+    ended = []
+
+    async def connect(event, context):
+        return {"statusCode": 200}
+
+    async def disconnect(event, context):
+        await context.sleep(3)
+        ended.append(context.aws_request_id)
+        return {"statusCode": 200}
+
+    functions = (
+        "connect:\n  handler: app.connect\n  events: [{websocket: $connect}]\n"
+        "disconnect:\n  handler: app.disconnect\n  events: [{websocket: $disconnect}]\n"
+    )
+    handlers = {"connect": connect, "disconnect": disconnect}
+
+    async def main():
+        async with virtual_stack(service_file(tmp_path, functions), handlers) as stack:
+            async with aiohttp.ClientSession() as http, http.ws_connect(stack.ws_url):
+                pass
+            seen = [stack.busy()]
+            for _ in range(10_000):  # every turn of the loop (no loop time passes) ...
+                if "running invocations" in seen[-1]:
+                    break  # ... until the $disconnect Lambda runs
+                await asyncio.sleep(0)
+                seen.append(stack.busy())
+            started = stack.clock.now()
+            await stack.idle(timeout_s=10, poll_s=0.5)
+            return seen, ended, stack.clock.now() - started
+
+    seen, ended, waited = run_virtual(main)
+    assert {} not in seen, "the stack looked idle while its $disconnect route was still to run"
+    assert seen[-1] == {"$disconnect routes": 1, "running invocations": 1}
+    assert len(ended) == 1
+    # idle waited for the $disconnect Lambda's 3 s, to its next poll (virtual time: exact).
+    assert 3.0 <= waited <= 3.5 + 1e-6

@@ -14,6 +14,8 @@ from tests.support import stack_config
 
 import connections_table
 
+DELIVER = "timeoutlab-reports-dev-deliverReport"
+
 
 @pytest.fixture(scope="module")
 def stack(moto_server):
@@ -31,7 +33,9 @@ def item(table, connection_id):
     return client.get_item(TableName=name, Key={"connectionId": {"S": connection_id}}).get("Item")
 
 
-def until(condition, seconds=10.0):
+def until(condition, seconds=30.0):
+    """Whether ``condition()`` comes true (DynamoDB is polled); ``seconds`` is only a hang
+    guard, far longer than any of these waits takes on a loaded machine."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -46,6 +50,12 @@ def connection_of(stack, before: set[str]) -> str:
     return connection_id
 
 
+def delivered(stack) -> int:
+    """How many reports the deliverReport Lambda has finished making."""
+    functions = stack.metrics.snapshot()["lambda"]["functions"]
+    return functions.get(DELIVER, {}).get("outcomes", {}).get("success", 0)
+
+
 def request(ws, **definition) -> dict:
     ws.send(json.dumps({"action": "generateReport", **definition}))
     return json.loads(ws.recv(timeout=10))
@@ -55,20 +65,22 @@ def test_the_40_second_report_is_delivered_over_the_websocket(stack):
     with connect(stack.ws_url) as ws:  # warm the functions: cold starts are not the point here
         request(ws, delay=0, amountOfRows=1)
         assert "url" in json.loads(ws.recv(timeout=30))
+    stack.wait_idle()  # the warm-up's deliverReport has ended, not only posted its url
+    delivered_before = delivered(stack)
     with connect(stack.ws_url) as ws:
         started = time.monotonic()
         accepted = request(ws, delay=40_000, amountOfRows=321)
-        answered = stack.clock.to_emulated(time.monotonic() - started)
         assert accepted["status"] == "accepted"
-        assert answered < 29, "generateReport must answer at once, not after the report"
+        # At once, not after the report: when the answer came, the report was not made yet.
+        assert delivered(stack) == delivered_before, "generateReport waited for the report"
         result = json.loads(ws.recv(timeout=30))
         elapsed = stack.clock.to_emulated(time.monotonic() - started)
     assert result["jobId"] == accepted["jobId"]
-    assert 40 <= elapsed < 40 + 10  # 10 emulated s = 0.2 real s of processing at this scale
+    assert elapsed >= 40  # never early
     rows = list(csv.reader(io.StringIO(httpx.get(result["url"]).text)))
     assert len(rows) - 1 == 321
     fns = stack.metrics.snapshot()["lambda"]["functions"]
-    deliver = fns["timeoutlab-reports-dev-deliverReport"]
+    deliver = fns[DELIVER]
     assert deliver["async_events"]["delivered"] >= 1
     assert deliver["wasted_ms"] == 0
 
@@ -89,12 +101,15 @@ def test_bad_definitions_and_unknown_actions_are_answered_with_error(stack):
 
 def test_connect_stores_the_connection_with_a_ttl_and_disconnect_removes_it(stack, table):
     before = set(stack.websocket.connections)
+    asked = stack.clock.epoch()
     with connect(stack.ws_url):
+        connected = stack.clock.epoch()
         connection_id = connection_of(stack, before)
         stored = item(table, connection_id)
         assert stored is not None
         ttl = int(stored["ttl"]["N"])
-        assert ttl - stack.clock.epoch() == pytest.approx(3600, abs=120)
+        # An hour after $connect ran (emulated epoch seconds, whole): between the two readings.
+        assert int(asked) + 3600 <= ttl <= connected + 3600
     assert until(lambda: item(table, connection_id) is None), "$disconnect did not remove it"
 
 
@@ -130,6 +145,6 @@ def test_a_report_for_a_connection_that_went_away_removes_its_stale_record(stack
         },
     )
     # The report Lambda posts, gets GoneException, and forgets the connection.
-    assert until(lambda: item(table, connection_id) is None, seconds=15)
+    assert until(lambda: item(table, connection_id) is None)
     calls = stack.metrics.snapshot()["websocket"]["management_calls"]
     assert calls.get("POST 410", 0) >= 1

@@ -1,42 +1,50 @@
-"""Lambda proxy integration over real sockets, with inline handlers for each AWS rule."""
+"""Lambda proxy integration over real sockets, with inline handlers for each AWS rule.
 
+The handlers run in the loop (tests/virtual.py), so the function timeout and the per-route
+integration timeouts are asserted exactly on a virtual clock; the in-process runtime's own
+handling of a handler thread at its timeout is tested in tests/emulator/runtime.
+"""
+
+import asyncio
 import base64
 import json
-import time
 
-import httpx
+import aiohttp
 import pytest
 
-from emulator.stack import StackThread
-from tests.support import stack_config, write_service
+from tests.virtual import run_virtual, service_file, virtual_stack
 
-HANDLERS = """
-import base64
-import json
-import time
+EXACT = 1e-6  # the virtual clock's resolution: float rounding, not a tolerance for lateness
+INTERNAL_ERROR = {"message": "Internal server error"}
 
-def echo(event, context):
+
+async def echo(event, context):
     return {"statusCode": 200, "body": json.dumps(event)}
 
-def boom(event, context):
+
+async def boom(event, context):
     raise RuntimeError("handler exploded")
 
-def malformed(event, context):
+
+async def malformed(event, context):
     return {"statusCode": 200, "body": {"not": "a string"}}
 
-def nothing(event, context):
+
+async def nothing(event, context):
     return None
 
-def sleepy(event, context):
-    for _ in range(200):
-        time.sleep(0.005)
+
+async def sleepy(event, context):
+    await context.sleep(10)
     return {"statusCode": 200, "body": "late"}
 
-def dawdle(event, context):
-    time.sleep(0.2)
+
+async def dawdle(event, context):
+    await context.sleep(10)
     return {"statusCode": 200, "body": "eventually"}
 
-def binary(event, context):
+
+async def binary(event, context):
     return {
         "statusCode": 201,
         "headers": {"Content-Type": "application/octet-stream"},
@@ -44,7 +52,17 @@ def binary(event, context):
         "body": base64.b64encode(bytes(range(8))).decode(),
         "isBase64Encoded": True,
     }
-"""
+
+
+HANDLERS = {
+    "echo": echo,
+    "boom": boom,
+    "malformed": malformed,
+    "nothing": nothing,
+    "sleepy": sleepy,
+    "dawdle": dawdle,
+    "binary": binary,
+}
 
 FUNCTIONS = """
 echo:
@@ -83,18 +101,56 @@ custom:
 """
 
 
-@pytest.fixture(scope="module")
-def stack(moto_server, tmp_path_factory):
-    path = write_service(tmp_path_factory.mktemp("proxyapp"), HANDLERS, FUNCTIONS, extra=CUSTOM)
-    with StackThread(stack_config(moto_server.endpoint_url, service_path=path)) as running:
-        yield running
+class Answer:
+    """What a request got, read on the loop: status, headers, body, and when it came."""
+
+    def __init__(self, response: aiohttp.ClientResponse, body: bytes, elapsed: float) -> None:
+        self.status = response.status
+        self.headers = response.headers
+        self.content = body
+        self.elapsed = elapsed  # emulated seconds
+
+    def json(self):
+        return json.loads(self.content)
 
 
-def test_the_handler_receives_the_request_as_a_v1_proxy_event(stack, client):
-    response = client.get(
-        f"{stack.rest_url}/items/42?tag=a&tag=b", headers={"X-Trace": "t1", "User-Agent": "ua/1"}
-    )
-    assert response.status_code == 200
+class Client:
+    def __init__(self, stack, http: aiohttp.ClientSession) -> None:
+        self.stack = stack
+        self.http = http
+
+    async def request(self, method: str, path: str, **kwargs) -> Answer:
+        """``method`` on ``path`` under the stage (or the whole URL if it starts with http)."""
+        url = path if path.startswith("http") else f"{self.stack.rest_url}/{path}"
+        started = self.stack.clock.now()
+        async with self.http.request(method, url, **kwargs) as response:
+            body = await response.read()
+        return Answer(response, body, self.stack.clock.now() - started)
+
+    async def get(self, path: str, **kwargs) -> Answer:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs) -> Answer:
+        return await self.request("POST", path, **kwargs)
+
+
+def run(tmp_path, scenario):
+    path = service_file(tmp_path, FUNCTIONS, extra=CUSTOM)
+
+    async def main():
+        async with virtual_stack(path, HANDLERS) as stack, aiohttp.ClientSession() as http:
+            return await scenario(Client(stack, http))
+
+    return run_virtual(main)
+
+
+def test_the_handler_receives_the_request_as_a_v1_proxy_event(tmp_path):
+    async def scenario(c):
+        headers = {"X-Trace": "t1", "User-Agent": "ua/1"}
+        return await c.get("items/42?tag=a&tag=b", headers=headers), c.stack.clock.epoch()
+
+    response, epoch = run(tmp_path, scenario)
+    assert response.status == 200
     event = response.json()
     assert event["resource"] == "/items/{id}"
     assert event["path"] == "/items/42"
@@ -110,62 +166,98 @@ def test_the_handler_receives_the_request_as_a_v1_proxy_event(stack, client):
     assert ctx["identity"]["sourceIp"] == "127.0.0.1"
     assert ctx["identity"]["userAgent"] == "ua/1"
     assert ctx["requestId"] == response.headers["x-amzn-requestid"]
-    assert abs(ctx["requestTimeEpoch"] / 1000 - stack.clock.epoch()) < 60
+    # No time passed on the virtual clock: the request's time is the clock's, to the ms.
+    assert ctx["requestTimeEpoch"] == pytest.approx(epoch * 1000, abs=1)
 
 
-def test_post_bodies_arrive_as_text_or_base64(stack, client):
-    text = client.post(f"{stack.rest_url}/items", content=b'{"a": 1}').json()
-    assert (text["body"], text["isBase64Encoded"]) == ('{"a": 1}', False)
+def test_post_bodies_arrive_as_text_or_base64(tmp_path):
     raw = bytes([0xFF, 0xFE, 0x00])
-    binary = client.post(f"{stack.rest_url}/items", content=raw).json()
+
+    async def scenario(c):
+        return await c.post("items", data=b'{"a": 1}'), await c.post("items", data=raw)
+
+    text, binary = (answer.json() for answer in run(tmp_path, scenario))
+    assert (text["body"], text["isBase64Encoded"]) == ('{"a": 1}', False)
     assert binary["isBase64Encoded"] is True
     assert base64.b64decode(binary["body"]) == raw
 
 
-def test_response_headers_status_and_base64_bodies_are_mapped(stack, client):
-    response = client.get(f"{stack.rest_url}/binary")
-    assert response.status_code == 201
+def test_response_headers_status_and_base64_bodies_are_mapped(tmp_path):
+    async def scenario(c):
+        return await c.get("binary")
+
+    response = run(tmp_path, scenario)
+    assert response.status == 201
     assert response.content == bytes(range(8))
-    assert response.headers.get_list("x-tag") == ["a", "b"]
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers.getall("X-Tag") == ["a", "b"]
 
 
 @pytest.mark.parametrize("route", ["boom", "malformed", "nothing"])
-def test_errors_and_malformed_results_get_502_internal_server_error(stack, client, route):
-    response = client.get(f"{stack.rest_url}/{route}")
-    assert response.status_code == 502
-    assert response.json() == {"message": "Internal server error"}
+def test_errors_and_malformed_results_get_502_internal_server_error(tmp_path, route):
+    async def scenario(c):
+        return await c.get(route)
+
+    response = run(tmp_path, scenario)
+    assert response.status == 502
+    assert response.json() == INTERNAL_ERROR
     assert response.headers["x-amzn-errortype"] == "InternalServerErrorException"
+    assert response.elapsed == pytest.approx(0.0, abs=EXACT)
 
 
-def test_a_lambda_that_hits_its_own_timeout_first_is_a_502(stack, client):
-    started = time.monotonic()
-    response = client.get(f"{stack.rest_url}/sleepy")  # function timeout 1 s < 20 s integration
-    elapsed = stack.clock.to_emulated(time.monotonic() - started)
-    assert response.status_code == 502
-    assert 1.0 <= elapsed < 3.0
+def test_a_lambda_that_hits_its_own_timeout_first_is_a_502_at_that_timeout(tmp_path):
+    async def scenario(c):
+        answer = await c.get("sleepy")  # function timeout 1 s < 20 s integration timeout
+        return answer, c.stack.metrics.snapshot()
+
+    response, metrics = run(tmp_path, scenario)
+    assert response.status == 502
+    assert response.json() == INTERNAL_ERROR
+    assert response.elapsed == pytest.approx(1.0, abs=EXACT)
+    function = metrics["lambda"]["functions"]["inline-dev-sleepy"]
+    assert function["outcomes"] == {"timeout": 1}
+    assert function["billed_ms"] == 1_000
 
 
-def test_per_route_timeouts_come_from_serverless_yml(stack, client):
-    config = client.get(f"{stack.http_url}/_emulator/config").json()
+def test_per_route_timeouts_come_from_serverless_yml(tmp_path):
+    async def scenario(c):
+        config = await c.get(f"{c.stack.http_url}/_emulator/config")
+        short = await c.get("dawdle/short")  # the handler needs 10 s; this route allows 2
+        default = await c.get("dawdle")  # the service's 20 s
+        return config.json(), short, default
+
+    config, short, default = run(tmp_path, scenario)
     assert config["integrationTimeout"] == 20.0
     assert config["routes"]["GET /dawdle/short"] == {"integrationTimeout": 2.0, "source": "route"}
-    started = time.monotonic()
-    response = client.get(f"{stack.rest_url}/dawdle/short")  # the handler needs 10 emulated s
-    elapsed = stack.clock.to_emulated(time.monotonic() - started)
-    assert response.status_code == 504
-    assert 2.0 <= elapsed < 4.0
+    assert config["routes"]["GET /dawdle"] == {"integrationTimeout": 20.0, "source": "default"}
+    assert short.status == 504
+    assert short.json() == {"message": "Endpoint request timed out"}
+    assert short.elapsed == pytest.approx(2.0, abs=EXACT)
+    assert (default.status, default.content) == (200, b"eventually")
+    assert default.elapsed == pytest.approx(10.0, abs=EXACT)
 
 
-def test_an_event_over_lambdas_6_mb_gets_413_request_too_long(stack, client):
-    response = client.post(f"{stack.rest_url}/items", content=b"x" * (7 * 1024 * 1024))
-    assert response.status_code == 413
-    assert response.json() == {"message": "Request Too Long"}
-    assert response.headers["x-amzn-errortype"] == "BadRequestException"
-    assert client.get(f"{stack.rest_url}/items/1").status_code == 200
+def test_an_event_over_lambdas_6_mb_gets_413_request_too_long(tmp_path):
+    async def scenario(c):
+        return await c.post("items", data=b"x" * (7 * 1024 * 1024)), await c.get("items/1")
+
+    too_long, after = run(tmp_path, scenario)
+    assert too_long.status == 413
+    assert too_long.json() == {"message": "Request Too Long"}
+    assert too_long.headers["x-amzn-errortype"] == "BadRequestException"
+    assert after.status == 200
 
 
-def test_the_gateway_keeps_serving_through_client_hangups(stack):
-    with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=0.05) as impatient:
-        impatient.get(f"{stack.rest_url}/dawdle")
-    with httpx.Client() as c:
-        assert json.loads(c.get(f"{stack.rest_url}/items/7").text)["pathParameters"] == {"id": "7"}
+def test_the_gateway_keeps_serving_through_client_hangups(tmp_path):
+    async def scenario(c):
+        impatient = aiohttp.ClientTimeout(total=0.05)
+        with pytest.raises(asyncio.TimeoutError):
+            await c.get("dawdle", timeout=impatient)
+        served = await c.get("items/7")
+        await c.stack.idle()
+        return served, c.stack.metrics.snapshot()
+
+    served, metrics = run(tmp_path, scenario)
+    assert served.json()["pathParameters"] == {"id": "7"}
+    # The Lambda the client hung up on ran on to its end, as on AWS.
+    assert metrics["lambda"]["functions"]["inline-dev-dawdle"]["outcomes"] == {"success": 1}
