@@ -31,6 +31,8 @@ from emulator.core.runtime_api import (
 
 #: The content type of a streamed response that opens with an HTTP integration's metadata.
 HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+#: How long closing waits for requests in progress (real seconds): the process is gone by then.
+SHUTDOWN_S = 0.5
 
 
 @dataclass
@@ -61,6 +63,7 @@ class RuntimeApiServer:
         self._reply: asyncio.Future[Reply] | None = None
         self._sink: ChunkSink | None = None
         self._runner: web.AppRunner | None = None
+        self._parked: set[asyncio.Task] = set()  # handlers of ``next`` waiting for work
 
     @property
     def address(self) -> str:
@@ -73,7 +76,9 @@ class RuntimeApiServer:
         app.router.add_post(f"{API_PREFIX}/invocation/{{id}}/response", self._response)
         app.router.add_post(f"{API_PREFIX}/invocation/{{id}}/error", self._error)
         app.router.add_post(f"{API_PREFIX}/init/error", self._init_error)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_S
+        )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -82,6 +87,9 @@ class RuntimeApiServer:
         await web.SockSite(self._runner, sock).start()
 
     async def close(self) -> None:
+        """Stop serving; a ``next`` still parked (a warm environment's) is ended."""
+        for parked in list(self._parked):
+            parked.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -102,7 +110,13 @@ class RuntimeApiServer:
             return _refusal(exc)
         if init_done and not self.initialised.done():
             self.initialised.set_result(None)
-        assignment = await self._work.get()
+        task = asyncio.current_task()
+        assert task is not None
+        self._parked.add(task)
+        try:
+            assignment = await self._work.get()
+        finally:
+            self._parked.discard(task)
         self.state.handed_out(assignment.request_id)
         return web.Response(body=assignment.event, headers=assignment.headers())
 
