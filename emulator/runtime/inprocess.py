@@ -209,6 +209,11 @@ def _forget_modules_of(directory: Path) -> None:
 
 
 def _load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+    if not spec.runtime.startswith("python"):
+        raise ServiceError(
+            f"function {spec.key}: runtime {spec.runtime} runs only in execution environments "
+            "(processes speaking the Lambda Runtime API); this in-process runtime runs Python"
+        )
     module_name = f"_timeoutlab_lambda_{spec.key}"
     module_spec = importlib.util.spec_from_file_location(module_name, spec.module_path)
     if module_spec is None or module_spec.loader is None:
