@@ -17,6 +17,7 @@ from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.demo import DEMO_TIME_SCALE, run_demo
+from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
 from emulator.stack import LAMBDA_MODES, Stack, StackConfig
 from scenarios import cli as scenarios_cli
@@ -110,6 +111,21 @@ def _add_stack_options(
         help="Lambda invocations running at once before throttling (default: %(default)s)",
     )
     add(
+        "--max-environments",
+        type=positive(int),
+        default=DEFAULT_MAX_ENVIRONMENTS,
+        metavar="N",
+        help="execution environments (processes) alive at once on this machine; past it an "
+        "invocation waits for a free one (default: %(default)s)",
+    )
+    add(
+        "--environment-idle",
+        type=positive(float),
+        default=DEFAULT_ENVIRONMENT_IDLE_S,
+        metavar="SECONDS",
+        help="emulated seconds an execution environment stays warm unused (default: %(default)s)",
+    )
+    add(
         "--ws-idle-timeout",
         type=positive(float),
         default=limits.idle_timeout,
@@ -174,6 +190,8 @@ def _config(args: argparse.Namespace) -> StackConfig:
         integration_timeout=args.integration_timeout,
         time_scale=args.time_scale,
         lambda_concurrency=args.lambda_concurrency,
+        max_environments=args.max_environments,
+        environment_idle=args.environment_idle,
         websocket_limits=WebSocketLimits(
             idle_timeout=args.ws_idle_timeout,
             max_duration=args.ws_max_connection,

@@ -107,6 +107,10 @@ class FunctionStats:
     wasted_ms: int = 0
     after_caller_gone_ms: float = 0.0
     gb_seconds: float = 0.0
+    cold_starts: int = 0
+    warm_starts: int = 0
+    init_ms: float = 0.0  # the Init Duration of every cold start, summed (real = emulated ms)
+    environment_waits: int = 0  # invocations that waited for a free environment (machine cap)
 
     def add(self, record: InvocationRecord) -> None:
         self.outcomes[str(record.outcome)] += 1
@@ -356,6 +360,21 @@ class Metrics:
             self._running.pop(record.request_id, None)
             self._functions.setdefault(record.function, FunctionStats()).add(record)
 
+    def lambda_start(self, function: str, *, cold: bool, init_ms: float | None) -> None:
+        """An invocation got its environment: a new one (cold, ``init_ms`` of Init) or warm."""
+        with self._lock:
+            stats = self._functions.setdefault(function, FunctionStats())
+            if cold:
+                stats.cold_starts += 1
+                stats.init_ms += init_ms or 0.0
+            else:
+                stats.warm_starts += 1
+
+    def environment_wait(self, function: str) -> None:
+        """An invocation waits for an environment: the machine's cap is reached."""
+        with self._lock:
+            self._functions.setdefault(function, FunctionStats()).environment_waits += 1
+
     def invocation_throttled(self, function: str) -> None:
         with self._lock:
             self._functions.setdefault(function, FunctionStats()).throttles += 1
@@ -388,6 +407,10 @@ class Metrics:
                     "wasted_ms": stats.wasted_ms,
                     "after_caller_gone_ms": round(stats.after_caller_gone_ms, 3),
                     "gb_seconds": round(stats.gb_seconds, 6),
+                    "cold_starts": stats.cold_starts,
+                    "warm_starts": stats.warm_starts,
+                    "init_ms": round(stats.init_ms, 3),
+                    "environment_waits": stats.environment_waits,
                 }
             routes = {key: stats.as_dict() for key, stats in sorted(self._routes.items())}
             return {

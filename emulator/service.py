@@ -63,7 +63,10 @@ class FunctionSpec:
     timeout: float
     memory_mb: int
     environment: dict[str, str]
-    runtime: str = "python3.12"  # Lambda's runtime identifier, for deploying it as a function
+    runtime: str = "python3.12"  # Lambda's runtime identifier
+    #: ``reservedConcurrency``: at most this many invocations (and environments) at once; None
+    #: shares the account's concurrency.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,11 @@ def _function(
     if not 128 <= memory <= 10240:
         raise ServiceError(f"{where}: memorySize must be 128..10240 MB, got {memory}")
     environment = {**(provider.get("environment") or {}), **(spec.get("environment") or {})}
+    reserved = spec.get("reservedConcurrency")
+    if reserved is not None and (not isinstance(reserved, int) or reserved < 0):
+        raise ServiceError(
+            f"{where}: reservedConcurrency must be an integer >= 0, got {reserved!r}"
+        )
     return FunctionSpec(
         key=key,
         name=str(spec.get("name") or f"{service}-{stage}-{key}"),
@@ -329,6 +337,7 @@ def _function(
         memory_mb=memory,
         environment={str(k): str(v) for k, v in environment.items()},
         runtime=runtime,
+        reserved_concurrency=reserved,
     )
 
 

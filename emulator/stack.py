@@ -48,8 +48,12 @@ from emulator.gateway.websocket import WebSocketGateway
 from emulator.gateway.wire import counting_factory
 from emulator.metrics import Metrics
 from emulator.runtime.async_invoker import AsyncInvoker
-from emulator.runtime.inprocess import InProcessRuntime
 from emulator.runtime.invocation import Runtime
+from emulator.runtime.process import (
+    DEFAULT_ENVIRONMENT_IDLE_S,
+    DEFAULT_MAX_ENVIRONMENTS,
+    ProcessRuntime,
+)
 from emulator.runtime.remote import RemoteRuntime
 from emulator.service import ServiceSpec, default_service_path, load_service
 from emulator.tls import Certificate, self_signed
@@ -67,14 +71,16 @@ class StackConfig:
     integration_timeout: float | None = None  # None: serverless.yml's, else AWS's 29 s
     time_scale: float = 1.0
     lambda_concurrency: int = 1000  # AWS's default account concurrency
+    max_environments: int = DEFAULT_MAX_ENVIRONMENTS  # execution environments alive at once
+    environment_idle: float = DEFAULT_ENVIRONMENT_IDLE_S  # emulated s before a warm one is reaped
     websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
     async_retries: AsyncRetryPolicy = field(default_factory=AsyncRetryPolicy)
     stream_limits: StreamLimits = field(default_factory=StreamLimits)
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
     tls: bool = False  # serve https:// and wss:// with a self-signed certificate made at start
-    # "local": handlers run in this process; "remote": deployed to the backend's Lambda and
-    # invoked through its Invoke API.
+    # "local": handlers run in execution environments (child processes); "remote": deployed to
+    # the backend's Lambda and invoked through its Invoke API.
     lambda_mode: str = "local"
     # The host name remote Lambdas reach this emulator by (its @connections and Invoke APIs);
     # None: ``host``. Under Docker Compose, the emulator's service name.
@@ -226,7 +232,7 @@ class Stack:
             else:
                 # Handlers learn every endpoint only now that the ports are known.
                 self.runtime.environment.update(self.handler_environment())
-                # Remote: deploys the functions, which takes a while; local: imports handlers.
+                # Remote: deploys the functions, which takes a while; local: checks runtimes.
                 await asyncio.to_thread(self.runtime.start)
             await self._open()
         except BaseException:
@@ -250,8 +256,14 @@ class Stack:
             )
         self.backend_proxy = UsageProxy(self.backend.endpoint_url, self.metrics, self.config.host)
         await self.backend_proxy.start()
-        return InProcessRuntime(
-            self.service, self.clock, self.metrics, {}, concurrency=self.config.lambda_concurrency
+        return ProcessRuntime(
+            self.service,
+            self.clock,
+            self.metrics,
+            {},
+            concurrency=self.config.lambda_concurrency,
+            max_environments=self.config.max_environments,
+            idle_seconds=self.config.environment_idle,
         )
 
     async def _open(self) -> None:
@@ -387,6 +399,8 @@ class Stack:
             "time_scale": self.clock.scale,
             "integration_timeout_s": self.timeouts.default,
             "lambda_concurrency": self.config.lambda_concurrency,
+            "max_environments": self.config.max_environments,
+            "environment_idle_s": self.config.environment_idle,
             "lambda": self.config.lambda_mode,
             "tls_certificate": str(self.certificate.certfile) if self.certificate else None,
         }

@@ -28,6 +28,29 @@ class InvocationRecord:
     ended_at: float | None = None
     outcome: Outcome | None = None
     caller_gone_at: float | None = None
+    # A cold start's Init phase, in real seconds of the event loop's clock: when it began and,
+    # once over, how long it took. Init runs at its real duration whatever the time scale
+    # (a 300 ms import is 300 emulated ms), so callers credit its stretch to their deadlines.
+    init_began: float | None = None
+    init_real_s: float | None = None
+
+    @property
+    def init_ms(self) -> float | None:
+        """The Init Duration of a cold start (ms, real = emulated); None on a warm start."""
+        return None if self.init_real_s is None else self.init_real_s * 1000
+
+    @property
+    def initialising(self) -> bool:
+        return self.init_began is not None and self.init_real_s is None
+
+    def init_credit_real(self, now_real: float, scale: float) -> float:
+        """Real seconds by which a caller's deadline moves for this invocation's cold start:
+        the Init phase so far (real) counted as that many emulated seconds, not 1/scale times
+        as many: ``init * (1 - scale)``. Zero on a warm start."""
+        if self.init_began is None:
+            return 0.0
+        elapsed = self.init_real_s if self.init_real_s is not None else now_real - self.init_began
+        return elapsed * (1 - scale)
 
     @property
     def running(self) -> bool:

@@ -115,7 +115,7 @@ class RestGateway:
         timeout = self.timeouts.for_route(route.key)
         result = await invocation.result_within(timeout)
         if result is None:
-            deadline = invocation.record.started_at + timeout
+            deadline = invocation.deadline(timeout)
             self.metrics.integration_timeout_answered(deadline, self.clock.now())
             log.warning(
                 "%s: integration timed out after %.3f s; Lambda %s runs on (RequestId %s)",
@@ -147,14 +147,15 @@ class RestGateway:
             return responses.lambda_throttled(), False
         invocation.task.add_done_callback(lambda _: chunks.put_nowait(done))
         started = self.clock.now()
-        try:
-            first = await asyncio.wait_for(
-                chunks.get(), self.clock.to_real(self.timeouts.for_route(route_key))
-            )
-        except TimeoutError:
+        timeout = self.timeouts.for_route(route_key)
+        getting = loop.create_task(chunks.get())
+        first = await invocation.within(getting, timeout)
+        if first is None:
+            getting.cancel()
             invocation.caller_gone()
-            deadline = invocation.record.started_at + self.timeouts.for_route(route_key)
-            self.metrics.integration_timeout_answered(deadline, self.clock.now())
+            self.metrics.integration_timeout_answered(
+                invocation.deadline(timeout), self.clock.now()
+            )
             return responses.integration_timeout(), True
         if first is done:  # the handler returned without streaming
             result = invocation.task.result()

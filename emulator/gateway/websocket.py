@@ -449,7 +449,7 @@ class WebSocketGateway:
         timeout = self.timeouts.for_route(route_key)
         result = await invocation.result_within(timeout)
         if result is None:
-            deadline = invocation.record.started_at + timeout
+            deadline = invocation.deadline(timeout)
             self.metrics.integration_timeout_answered(deadline, self.clock.now())
             self.metrics.ws_route(route_key, "integration_timeout")
             log.warning("%s: integration timed out after %g s; Lambda runs on", route_key, timeout)

@@ -1,8 +1,9 @@
 """What every Lambda runtime here shares: how an invocation starts, is accounted and is logged.
 
-The gateways and the Invoke API see a ``Runtime``: the in-process one runs the handlers in threads
-of this process, the remote one invokes them deployed on a backend's Lambda. Both keep the same
-books, so timings, waste and the ``START``/``END``/``REPORT`` lines read the same either way.
+The gateways and the Invoke API see a ``Runtime``: the process one runs the handlers in
+execution environments (child processes), the remote one invokes them deployed on a backend's
+Lambda. Both keep the same books, so timings, waste and the ``START``/``END``/``REPORT`` lines
+read the same either way.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from emulator.clock import Clock
 from emulator.core.events import new_request_id
@@ -22,6 +24,9 @@ from emulator.metrics import Metrics
 from emulator.service import FunctionSpec, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
+T = TypeVar("T")
+#: While a cold start's Init runs, a waiting caller looks again this often (real seconds).
+INIT_POLL_S = 0.01
 
 
 class Throttled(Exception):
@@ -46,18 +51,41 @@ class Invocation:
     record: InvocationRecord
     task: asyncio.Task[InvocationResult]
     _clock: Clock = field(repr=False)
+    #: Emulated time of the call (the record's ``started_at`` moves past a cold start's Init).
+    invoked_at: float = 0.0
 
     def caller_gone(self) -> None:
         self.record.caller_gone(self._clock.now())
 
+    def deadline(self, seconds: float) -> float:
+        """When a caller waiting ``seconds`` (emulated) gives up, in emulated time: a cold
+        start's Init counts at its real duration, not stretched by the time scale."""
+        credit = self.record.init_credit_real(asyncio.get_running_loop().time(), self._clock.scale)
+        return self.invoked_at + seconds + self._clock.to_emulated(credit)
+
     async def result_within(self, seconds: float) -> InvocationResult | None:
-        """The result if it comes within ``seconds`` (emulated); else None, and the caller has
-        given up: the invocation runs on, as on AWS, and its time counts as wasted."""
-        try:
-            return await asyncio.wait_for(asyncio.shield(self.task), self._clock.to_real(seconds))
-        except TimeoutError:
+        """The result if it comes within ``seconds`` (emulated, a cold start's Init counted at
+        its real duration); else None, and the caller has given up: the invocation runs on, as
+        on AWS, and its time counts as wasted."""
+        result = await self.within(self.task, seconds)
+        if result is None:
             self.caller_gone()
-            return None
+        return result
+
+    async def within(self, future: asyncio.Future[T], seconds: float) -> T | None:
+        """``future``'s result if it comes within ``seconds`` (emulated) of the call, a cold
+        start's Init counted at its real duration; else None (``future`` is left running)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self._clock.to_real(seconds)
+        while True:
+            left = end + self.record.init_credit_real(loop.time(), self._clock.scale) - loop.time()
+            if left <= 0 and not self.record.initialising:
+                return None
+            wait = min(left, INIT_POLL_S) if self.record.initialising else left
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), max(wait, 0.0))
+            except TimeoutError:
+                continue
 
 
 class Runtime:
@@ -83,6 +111,7 @@ class Runtime:
         self.concurrency = concurrency
         self._keys_by_name = {spec.name: key for key, spec in service.functions.items()}
         self._tasks: set[asyncio.Task] = set()
+        self._by_function: Counter[str] = Counter()  # running invocations per function key
 
     def start(self) -> None:
         raise NotImplementedError
@@ -116,19 +145,23 @@ class Runtime:
         caller has given up: on AWS they hold their concurrency until they end).
         """
         spec = self.service.functions[function_key]
+        running, limit = len(self._tasks), self.concurrency
+        reserved = spec.reserved_concurrency
+        if reserved is not None and self._by_function[spec.key] >= reserved:
+            running, limit = self._by_function[spec.key], reserved
         record = start_record(
-            spec,
-            self.clock,
-            self.metrics,
-            invocation_type,
-            len(self._tasks),
-            self.concurrency,
-            request_id,
+            spec, self.clock, self.metrics, invocation_type, running, limit, request_id
         )
         task = asyncio.get_running_loop().create_task(self._run(spec, record, event, on_chunk))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return Invocation(record, task, self.clock)
+        self._by_function[spec.key] += 1
+
+        def ended(done: asyncio.Task) -> None:
+            self._tasks.discard(done)
+            self._by_function[spec.key] -= 1
+
+        task.add_done_callback(ended)
+        return Invocation(record, task, self.clock, record.started_at)
 
     async def _run(
         self,
@@ -174,11 +207,12 @@ def end_record(record: InvocationRecord, spec: FunctionSpec, metrics: Metrics) -
     metrics.invocation_finished(record)
     log.info("END RequestId: %s", record.request_id)
     log.info(
-        "REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB%s%s",
+        "REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB%s%s%s",
         record.request_id,
         record.duration_ms,
         record.billed_ms,
         spec.memory_mb,
+        "" if record.init_ms is None else f" Init Duration: {record.init_ms:.2f} ms",
         f" Status: {record.outcome}" if record.outcome is not Outcome.SUCCESS else "",
         (
             f" (caller gave up {record.after_caller_gone_ms:.0f} ms before the end: wasted)"

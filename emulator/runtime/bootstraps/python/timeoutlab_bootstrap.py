@@ -1,0 +1,147 @@
+"""The Python runtime of timeoutlab's execution environments: AWS's awslambdaric, thinly wrapped.
+
+Run as ``python -m timeoutlab_bootstrap <handler>`` with ``AWS_LAMBDA_RUNTIME_API`` set, this
+module's folder and ``LAMBDA_TASK_ROOT`` on ``PYTHONPATH`` and nothing else of the emulator's.
+It is self-contained on purpose: it imports nothing from ``emulator``. On top of awslambdaric
+(https://pypi.org/project/awslambdaric/) it adds three things:
+
+- ``context.get_remaining_time_in_millis()`` answers in emulated ms: awslambdaric subtracts the
+  wall clock from ``Lambda-Runtime-Deadline-Ms`` (a real epoch), which is real ms; divided by
+  ``TIMEOUTLAB_TIME_SCALE`` (real seconds per emulated second) it is emulated ms;
+- a handler that returns a generator streams: awslambdaric cannot, so this module posts the
+  response itself in Lambda's streaming mode (``Lambda-Runtime-Function-Response-Mode:
+  streaming``, chunked; a dict yielded first is an HTTP integration's metadata, sent as its JSON
+  then 8 NUL bytes, as Node.js's ``awslambda.HttpResponseStream`` does), and tells awslambdaric's
+  client not to post a second response;
+- the handler's module must come from ``LAMBDA_TASK_ROOT`` (the deployment package), never from
+  the emulator's installed packages: anything else fails init with ``Runtime.ImportModuleError``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from awslambdaric import bootstrap
+from awslambdaric.lambda_context import LambdaContext
+from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
+
+SCALE = float(os.environ.get("TIMEOUTLAB_TIME_SCALE") or 1.0)
+RESPONSE_PATH = "/2018-06-01/runtime/invocation/{}/response"
+PRELUDE_SEPARATOR = b"\x00" * 8
+HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+
+
+def remaining_emulated_ms(self: LambdaContext) -> int:
+    """What is left of the invocation, in emulated ms (the deadline header is real)."""
+    real_ms = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+    return max(0, int(real_ms / SCALE))
+
+
+class Client(LambdaRuntimeClient):
+    """awslambdaric's client, which skips the response of an invocation already streamed."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(address)
+        self.streamed: set[str] = set()
+
+    def post_invocation_result(self, invoke_id, result_data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if invoke_id in self.streamed:
+            self.streamed.discard(invoke_id)
+            return
+        super().post_invocation_result(invoke_id, result_data, *args, **kwargs)
+
+
+def _chunk(item: Any) -> bytes:
+    if isinstance(item, dict):
+        return json.dumps(item).encode() + PRELUDE_SEPARATOR
+    return item.encode() if isinstance(item, str) else bytes(item)
+
+
+def stream(address: str, request_id: str, items: Iterator[Any]) -> None:
+    """Post ``items`` as one streamed response. An error before the first item is raised (so it
+    is reported as the invocation's error); one after it ends the stream with Lambda's error
+    trailers and is logged."""
+    first = next(items, None)
+    connection = http.client.HTTPConnection(address)
+    connection.putrequest("POST", RESPONSE_PATH.format(request_id))
+    connection.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    connection.putheader("Transfer-Encoding", "chunked")
+    content_type = (
+        HTTP_INTEGRATION_CONTENT_TYPE if isinstance(first, dict) else "application/octet-stream"
+    )
+    connection.putheader("Content-Type", content_type)
+    connection.putheader("Trailer", "Lambda-Runtime-Function-Error-Type")
+    connection.endheaders()
+
+    def send(data: bytes) -> None:
+        if data:
+            connection.send(b"%x\r\n%s\r\n" % (len(data), data))
+
+    trailer = b""
+    try:
+        if first is not None:
+            send(_chunk(first))
+        for item in items:
+            send(_chunk(item))
+    except Exception as exc:
+        traceback.print_exc()
+        trailer = f"Lambda-Runtime-Function-Error-Type: {type(exc).__name__}\r\n".encode()
+    connection.send(b"0\r\n" + trailer + b"\r\n")
+    connection.getresponse().read()
+    connection.close()
+
+
+def streaming(handler: Callable[[Any, Any], Any], client: Client) -> Callable[[Any, Any], Any]:
+    """``handler``, whose generators are streamed instead of returned."""
+
+    def run(event: Any, context: LambdaContext) -> Any:
+        result = handler(event, context)
+        if not inspect.isgenerator(result):
+            return result
+        stream(client.lambda_runtime_address, context.aws_request_id, result)
+        client.streamed.add(context.aws_request_id)
+        return None
+
+    return run
+
+
+def outside_task_root(handler: str, task_root: Path) -> str | None:
+    """Why the handler's module may not be loaded (it is not in the task root), or None."""
+    module = handler.rpartition(".")[0].replace("/", ".")
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    origin = getattr(found, "origin", None)
+    if origin and Path(origin).resolve().is_relative_to(task_root):
+        return None
+    return f"Unable to import module '{module}': No module named '{module}'"
+
+
+def main(argv: list[str]) -> None:
+    handler = argv[1]
+    client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    LambdaContext.get_remaining_time_in_millis = remaining_emulated_ms  # type: ignore[method-assign]
+    why = outside_task_root(handler, Path(os.environ["LAMBDA_TASK_ROOT"]).resolve())
+    if why is not None:
+        error = {"errorMessage": why, "errorType": "Runtime.ImportModuleError", "stackTrace": []}
+        print(f"[ERROR] Runtime.ImportModuleError: {why}", file=sys.stderr, flush=True)
+        client.post_init_error(error)
+        sys.exit(1)
+    load = bootstrap._get_handler
+    bootstrap._get_handler = lambda name: streaming(load(name), client)
+    bootstrap.run(handler, client)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,260 @@
+"""One Lambda execution environment: a child process with a Runtime API of its own.
+
+Its lifecycle follows AWS's (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html):
+Init once (from spawn to the runtime's first ``next``, measured as the Init Duration), then one
+invocation at a time. The process runs in a process group of its own, so a timeout, a crash or
+memory over ``memorySize`` ends it and everything it started (SIGKILL to the group), and nothing
+it does reaches the emulator. Its stdout and stderr become log lines of
+``timeoutlab.lambda.<function>``, each tagged with the request id running then, as CloudWatch shows
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from emulator.core.events import ACCOUNT_ID, new_request_id
+from emulator.core.runtime_api import Assignment, exit_error
+from emulator.runtime.bootstraps import Bootstrap
+from emulator.runtime.runtime_api import ChunkSink, Reply, RuntimeApiServer
+from emulator.runtime.variables import environment_variables, log_stream_name
+from emulator.service import FunctionSpec, ServiceSpec
+
+log = logging.getLogger("timeoutlab.lambda")
+#: How often the process tree's memory is measured during an invocation (real seconds).
+MEMORY_POLL_S = 0.02
+#: Shown in the logs before the first invocation's request id is known.
+INIT_TAG = "INIT"
+
+
+class InitTimeout(Exception):
+    """The Init phase did not end within its limit: the environment has been killed."""
+
+
+@dataclass
+class Result:
+    """What one invocation in an environment came to; ``alive`` says if it can be reused."""
+
+    payload: Any = None
+    error: dict | None = None
+    timed_out: bool = False
+    alive: bool = True
+
+
+def tree_memory_bytes(pid: int) -> int:
+    """The memory of a process and its descendants: the sum of each one's peak resident set
+    (VmHWM, Linux) or, where that cannot be read, its current RSS. Address-space limits are not
+    used: they break runtimes (Node.js) that reserve large address ranges."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        try:
+            total += _peak_rss(process.pid) or process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _peak_rss(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class ExecutionEnvironment:
+    """One environment of ``spec``: ``start``, ``initialise``, then ``invoke`` again and again
+    until it is ``kill``-ed or an invocation leaves it dead."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        service: ServiceSpec,
+        bootstrap: Bootstrap,
+        ours: dict[str, str],
+    ) -> None:
+        self.spec = spec
+        self.service = service
+        self.bootstrap = bootstrap
+        self.ours = ours
+        self.api: RuntimeApiServer | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self.request_id = INIT_TAG  # the invocation running now, for the log lines
+        self.idle_since = 0.0  # emulated time it last finished an invocation
+        self.init_real_s: float | None = None
+        self._exited: asyncio.Task[int] | None = None
+        self._pumps: list[asyncio.Task] = []
+        self._function_log = logging.getLogger(f"timeoutlab.lambda.{spec.name}")
+
+    @property
+    def alive(self) -> bool:
+        return self._exited is not None and not self._exited.done()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    async def start(self) -> None:
+        """Serve its Runtime API and spawn its process (the Init phase begins)."""
+        self.api = RuntimeApiServer()
+        await self.api.start()
+        variables = environment_variables(
+            self.spec,
+            self.service,
+            self.bootstrap,
+            runtime_api=self.api.address,
+            ours=self.ours,
+            log_stream=log_stream_name(),
+        )
+        self.process = await asyncio.create_subprocess_exec(
+            *self.bootstrap.command,
+            env=variables,
+            cwd=str(self.service.directory),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # a process group of its own, killed as one
+        )
+        self._exited = asyncio.get_running_loop().create_task(self.process.wait())
+        for stream in (self.process.stdout, self.process.stderr):
+            assert stream is not None
+            self._pumps.append(asyncio.get_running_loop().create_task(self._pump(stream)))
+
+    async def initialise(self, limit_real: float, request_id: str) -> dict | None:
+        """Wait for the end of the Init phase, at most ``limit_real`` real seconds: None when
+        the runtime is ready, else the invocation's error (the runtime's init error, or
+        ``Runtime.ExitError`` when it ended during Init; the environment is then dead). Raises
+        InitTimeout (the environment killed) when the limit passes first."""
+        assert self.api is not None
+        assert self._exited is not None
+        began = time.monotonic()
+        waits: set[asyncio.Future[Any]] = {self.api.initialised, self._exited}
+        done, _ = await asyncio.wait(
+            waits,
+            timeout=limit_real,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        self.init_real_s = time.monotonic() - began
+        if self.api.initialised in done and self.api.initialised.result() is None:
+            return None
+        if self.api.initialised.done():
+            error = self.api.initialised.result()
+        elif self._exited in done:
+            error = exit_error(request_id, self._exited.result(), "Runtime.ExitError")
+        else:
+            await self.kill()
+            raise InitTimeout(f"{self.spec.name}: Init did not end within {limit_real:g} s")
+        await self.kill()
+        return error
+
+    async def invoke(
+        self,
+        request_id: str,
+        event: Any,
+        timeout_real: float,
+        sink: ChunkSink | None,
+    ) -> Result:
+        """Run one invocation; at ``timeout_real`` (real seconds) the environment is killed."""
+        assert self.api is not None
+        assert self._exited is not None
+        self.request_id = request_id
+        assignment = Assignment(
+            request_id=request_id,
+            event=json.dumps(event).encode(),
+            deadline_ms=int((time.time() + timeout_real) * 1000),
+            function_arn=(
+                f"arn:aws:lambda:{self.service.region}:{ACCOUNT_ID}:function:{self.spec.name}"
+            ),
+            trace_id=f"Root=1-{int(time.time()):08x}-{new_request_id().replace('-', '')[:24]};"
+            "Sampled=0",
+        )
+        reply = self.api.invoke(assignment, sink)
+        watcher = asyncio.get_running_loop().create_task(self._watch_memory())
+        try:
+            waits: set[asyncio.Future[Any]] = {reply, self._exited, watcher}
+            done, _ = await asyncio.wait(
+                waits,
+                timeout=timeout_real,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            watcher.cancel()
+        if reply in done and not self._over_memory():
+            answer: Reply = reply.result()
+            if answer.streamed and sink is None:
+                return Result(error=_marshal_error())
+            return Result(payload=answer.payload, error=answer.error)
+        if self._exited in done:
+            await self.kill()
+            return Result(error=self._exit_error(self._exited.result()), alive=False)
+        if watcher in done or reply in done:  # over memorySize: killed, as Lambda does
+            await self.kill()
+            return Result(error=exit_error(request_id, -9, "Runtime.OutOfMemory"), alive=False)
+        await self.kill()
+        return Result(timed_out=True, alive=False)
+
+    def _exit_error(self, returncode: int) -> dict:
+        return exit_error(self.request_id, returncode, "Runtime.ExitError")
+
+    def _over_memory(self) -> bool:
+        pid = self.pid
+        return pid is not None and tree_memory_bytes(pid) > self.spec.memory_mb * 1024 * 1024
+
+    async def _watch_memory(self) -> None:
+        """Returns once the process tree is over ``memorySize``."""
+        while not self._over_memory():  # noqa: ASYNC110 - memory is polled, nothing signals it
+            await asyncio.sleep(MEMORY_POLL_S)
+
+    async def kill(self) -> None:
+        """End the process group (SIGKILL), the log pumps and the Runtime API."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        if self._exited is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._exited
+        if self._pumps:
+            await asyncio.gather(*self._pumps, return_exceptions=True)
+            self._pumps.clear()
+        if self.api is not None:
+            await self.api.close()
+            self.api = None
+
+    async def _pump(self, stream: asyncio.StreamReader) -> None:
+        """Each line the process writes becomes a log line tagged with the running request."""
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the reader's limit: take what is there
+                line = await stream.read(64 * 1024)
+            if not line:
+                return
+            text = line.decode(errors="replace").rstrip("\r\n")
+            self._function_log.info("%s\t%s", self.request_id, text)
+
+
+def _marshal_error() -> dict:
+    """A generator returned where the caller does not stream (only a streaming route does)."""
+    return {
+        "errorMessage": "Unable to marshal response: a generator is not JSON serializable "
+        "(only a streaming route streams)",
+        "errorType": "Runtime.MarshalError",
+    }

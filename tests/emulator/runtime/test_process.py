@@ -1,0 +1,200 @@
+"""Execution environments as processes, through real sockets: every fault of issue 12 gets
+AWS's answer, the emulator keeps serving (health answers) and the next request succeeds."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from emulator.stack import StackConfig, StackThread
+from tests.support import stack_config, write_service
+
+HANDLERS = """
+import os
+import signal
+import sys
+import time
+
+def ok(event, context):
+    return {"statusCode": 200, "body": os.environ.get("COLOUR", "")}
+
+def fault(event, context):
+    what = (event.get("queryStringParameters") or {}).get("what")
+    if what == "exit":
+        sys.exit(1)
+    if what == "interrupt":
+        raise KeyboardInterrupt
+    if what == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if what == "memory":
+        hog = b"x" * (400 * 1024 * 1024)
+        time.sleep(2)
+        return {"statusCode": 200, "body": str(len(hog))}
+    if what == "sleep":
+        time.sleep(60)  # stuck in C code, far past the 1 s timeout
+    if what == "loop":
+        while True:
+            print("still here")
+    return ok(event, context)
+"""
+
+FUNCTIONS = """
+ok:
+  handler: app.ok
+  environment: {COLOUR: blue}
+  events: [{http: GET ok}]
+other:
+  handler: app.ok
+  environment: {COLOUR: red}
+  events: [{http: GET other}]
+fault:
+  handler: app.fault
+  timeout: 1
+  memorySize: 128
+  events: [{http: GET fault}]
+hog:
+  handler: app.fault
+  timeout: 900
+  memorySize: 128
+  events: [{http: GET hog}]
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server, tmp_path_factory):
+    service = write_service(tmp_path_factory.mktemp("envs"), HANDLERS, FUNCTIONS)
+    config = stack_config(moto_server.endpoint_url, service_path=service, time_scale=0.05)
+    with StackThread(config) as started:
+        yield started
+
+
+def get(stack, path: str) -> httpx.Response:
+    return httpx.get(f"{stack.rest_url}/{path}", timeout=60)
+
+
+def healthy(stack) -> None:
+    assert httpx.get(f"{stack.http_url}/_emulator/health", timeout=10).status_code == 200
+
+
+def function_stats(stack, key: str) -> dict:
+    return stack.metrics.snapshot()["lambda"]["functions"][stack.service.functions[key].name]
+
+
+@pytest.mark.parametrize(
+    ("function", "what", "error_type", "message"),
+    [
+        ("fault", "exit", "Runtime.ExitError", "Error: Runtime exited with error: exit status 1"),
+        (
+            "fault",
+            "interrupt",
+            "Runtime.ExitError",
+            "Error: Runtime exited with error: signal: interrupt",
+        ),
+        ("fault", "kill", "Runtime.ExitError", "Error: Runtime exited with error: signal: killed"),
+        (
+            "hog",
+            "memory",
+            "Runtime.OutOfMemory",
+            "Error: Runtime exited with error: signal: killed",
+        ),
+        ("fault", "sleep", "Sandbox.Timedout", "Task timed out after 1.00 seconds"),
+        ("fault", "loop", "Sandbox.Timedout", "Task timed out after 1.00 seconds"),
+    ],
+)
+def test_a_fault_gets_awss_answer_and_the_next_request_a_fresh_environment(
+    stack, caplog, function, what, error_type, message
+):
+    with caplog.at_level(logging.INFO, logger="timeoutlab.lambda"):
+        failed = get(stack, f"{function}?what={what}")
+        assert failed.status_code == 502
+        assert failed.json() == {"message": "Internal server error"}
+        healthy(stack)
+        stack.wait_idle()
+    errors = [r.getMessage() for r in caplog.records if r.getMessage().startswith(error_type)]
+    assert any(message in line for line in errors), errors
+    cold_starts = function_stats(stack, function)["cold_starts"]
+    again = get(stack, function)
+    assert again.status_code == 200
+    assert function_stats(stack, function)["cold_starts"] == cold_starts + 1
+
+
+def test_warm_environments_are_reused_and_counted(stack):
+    name = stack.service.functions["ok"].name
+    before = stack.metrics.snapshot()["lambda"]["functions"].get(name, {})
+    for _ in range(3):
+        assert get(stack, "ok").status_code == 200
+    after = function_stats(stack, "ok")
+    cold = after["cold_starts"] - before.get("cold_starts", 0)
+    warm = after["warm_starts"] - before.get("warm_starts", 0)
+    assert (cold + warm, warm >= 2) == (3, True)
+    assert after["init_ms"] > 0
+
+
+def test_two_functions_have_their_own_values_of_one_variable(stack):
+    assert get(stack, "ok").text == "blue"
+    assert get(stack, "other").text == "red"
+
+
+def test_a_cold_start_is_reported_with_its_init_duration(stack, caplog):
+    with caplog.at_level(logging.INFO, logger="timeoutlab.lambda"):
+        assert get(stack, "fault?what=exit").status_code == 502
+        stack.wait_idle()
+        assert get(stack, "fault").status_code == 200  # a fresh environment: a cold start
+    reports = [r.getMessage() for r in caplog.records if r.getMessage().startswith("REPORT")]
+    assert "Init Duration: " in reports[-1]
+
+
+def test_an_import_error_fails_the_invocation_and_the_fixed_handler_then_runs(
+    moto_server, tmp_path
+):
+    service = write_service(
+        tmp_path,
+        "import no_such_module\ndef ok(event, context):\n    return {'statusCode': 200}\n",
+        "ok:\n  handler: app.ok\n  events: [{http: GET ok}]\n",
+    )
+    config = stack_config(moto_server.endpoint_url, service_path=service)
+    with StackThread(config) as stack:
+        assert get(stack, "ok").status_code == 502
+        healthy(stack)
+        (tmp_path / "app.py").write_text(
+            "def ok(event, context):\n    return {'statusCode': 200}\n"
+        )
+        stack.wait_idle()
+        assert get(stack, "ok").status_code == 200
+
+
+def test_two_stacks_run_in_one_process_with_their_own_environments(moto_server, tmp_path):
+    configs: list[StackConfig] = []
+    for colour in ("green", "yellow"):
+        service = write_service(
+            tmp_path / colour,
+            HANDLERS,
+            f"ok:\n  handler: app.ok\n  environment: {{COLOUR: {colour}}}\n"
+            "  events: [{http: GET ok}]\n",
+        )
+        configs.append(stack_config(moto_server.endpoint_url, service_path=service))
+    with StackThread(configs[0]) as first, StackThread(configs[1]) as second:
+        assert get(first, "ok").text == "green"
+        assert get(second, "ok").text == "yellow"
+
+
+def test_a_300_ms_import_at_scale_0_01_does_not_turn_a_short_route_into_a_504(
+    moto_server, tmp_path
+):
+    """At scale 0.01 a 300 ms Init would be 30 emulated seconds, past the 29 s integration
+    timeout, if it were stretched; it counts as 300 emulated ms, as on AWS."""
+    service = write_service(
+        tmp_path,
+        "import time\ntime.sleep(0.3)\n"
+        "def ok(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n",
+        "ok:\n  handler: app.ok\n  events: [{http: GET ok}]\n",
+    )
+    config = stack_config(moto_server.endpoint_url, service_path=service, time_scale=0.01)
+    with StackThread(config) as stack:
+        response = get(stack, "ok")
+        assert (response.status_code, response.text) == (200, "ok")
+        stats = function_stats(stack, "ok")
+        assert stats["cold_starts"] == 1
+        assert stats["init_ms"] >= 300
