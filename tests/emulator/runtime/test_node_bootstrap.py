@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from emulator.runtime.bootstraps import NODE_BOOTSTRAP, bootstrap_command
+from emulator.runtime.bootstraps import NODE_BOOTSTRAP, bootstrap_command, bootstrap_for
+from emulator.service import load_service
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None,
@@ -199,6 +200,17 @@ def test_bootstrap_command_is_node_on_our_bootstrap():
     assert NODE_BOOTSTRAP.is_file()
     with pytest.raises(ValueError, match=r"ruby3\.3"):
         bootstrap_command("ruby3.3")
+
+
+def test_nodejs_functions_of_a_service_get_our_bootstrap(tmp_path):
+    (tmp_path / "app.mjs").write_text("export const handler = async () => 1;\n")
+    (tmp_path / "serverless.yml").write_text(
+        "service: s\nprovider:\n  name: aws\n  runtime: nodejs20.x\n"
+        "functions:\n  f:\n    handler: app.handler\n"
+    )
+    bootstrap = bootstrap_for(load_service(tmp_path / "serverless.yml").functions["f"])
+    assert bootstrap.command == ["node", str(NODE_BOOTSTRAP)]
+    assert bootstrap.runtime_dir == NODE_BOOTSTRAP.parent
 
 
 def test_async_handler_gets_event_and_context_and_its_result_is_posted(tmp_path):
