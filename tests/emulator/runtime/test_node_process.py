@@ -55,6 +55,20 @@ export const fault = async (event) => {
 };
 """
 
+STREAMING = """
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  const stream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 200,
+    headers: { "Content-Type": "text/plain" },
+  });
+  for (const part of ["one ", "two ", "three"]) {
+    stream.write(part);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  stream.end();
+});
+"""
+
 BROKEN = "import 'no-such-package';\nexport const handler = async () => ({statusCode: 200});\n"
 
 SERVERLESS = """
@@ -86,6 +100,12 @@ functions:
   broken:
     handler: broken.handler
     events: [{http: GET broken}]
+  streamed:
+    handler: streaming.handler
+    events: [{http: GET streamed}]
+custom:
+  timeoutlab:
+    streamingRoutes: [GET /streamed]
 """
 
 
@@ -94,6 +114,7 @@ def stack(moto_server, tmp_path_factory):
     folder: Path = tmp_path_factory.mktemp("node-envs")
     (folder / "app.mjs").write_text(textwrap.dedent(HANDLERS))
     (folder / "broken.mjs").write_text(BROKEN)
+    (folder / "streaming.mjs").write_text(STREAMING)
     (folder / "serverless.yml").write_text(textwrap.dedent(SERVERLESS))
     config = stack_config(
         moto_server.endpoint_url, service_path=folder / "serverless.yml", time_scale=0.05
@@ -191,3 +212,10 @@ def test_an_import_error_in_init_is_a_502_naming_runtime_importmoduleerror(stack
     lines = [r.getMessage() for r in caplog.records]
     assert any("Runtime.ImportModuleError" in line for line in lines), lines
     assert get(stack, "ok").status_code == 200
+
+
+def test_a_streamed_response_reaches_the_client_through_a_streaming_route(stack):
+    response = get(stack, "streamed")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == "one two three"
