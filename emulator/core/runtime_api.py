@@ -116,14 +116,18 @@ class EnvironmentApi:
         assert self.phase is Phase.READY, self.phase
         self.phase, self.current = Phase.INVOKING, request_id
 
-    def answer(self, request_id: str, size: int, *, streamed: bool = False) -> None:
-        """A ``/response`` (``size`` bytes; streamed or not) or ``/error`` for ``request_id``:
-        400 for a request id this environment is not running, 403 when no invocation waits
-        for an answer, 413 over the payload quota."""
+    def may_answer(self, request_id: str) -> None:
+        """Whether ``request_id`` may be answered now (a stream checks before its body comes):
+        403 when no invocation waits for an answer, 400 for a request id not running here."""
         if self.phase is not Phase.INVOKING:
             raise ApiError(403, "InvalidStateTransition", "no invocation is waiting for an answer")
         if request_id != self.current:
             raise ApiError(400, "InvalidRequestID", f"invalid request id {request_id}")
+
+    def answer(self, request_id: str, size: int, *, streamed: bool = False) -> None:
+        """A ``/response`` (``size`` bytes; streamed or not) or ``/error`` for ``request_id``:
+        refused as ``may_answer`` says, or with 413 over the payload quota."""
+        self.may_answer(request_id)
         limit = MAX_STREAMED_BYTES if streamed else MAX_RESPONSE_BYTES
         if size > limit:
             self.phase, self.current = Phase.READY, None  # the invocation fails with it

@@ -3,9 +3,9 @@ Invoke API: the handlers run in that Lambda, the gateway in front stays this emu
 
 ``start`` deploys the service (create or update, see ``lambda_deploy``); each invocation is one
 synchronous ``Invoke`` call on a thread of its own. The emulator keeps its own books on its own
-clock, exactly as for in-process handlers: a caller that gives up (the 29 s integration timeout)
-leaves the remote function running, and its time counts as wasted. The function's own log tail
-(``LogType=Tail``) is copied to ``timeoutlab.lambda.<function>``.
+clock, exactly as for local execution environments: a caller that gives up (the 29 s
+integration timeout) leaves the remote function running, and its time counts as wasted. The
+function's own log tail (``LogType=Tail``) is copied to ``timeoutlab.lambda.<function>``.
 """
 
 from __future__ import annotations

@@ -137,8 +137,10 @@ class RuntimeApiServer:
     async def _stream(self, request: web.Request, request_id: str) -> web.StreamResponse:
         """A streamed response: each chunk goes to the sink as it arrives; an HTTP
         integration's prelude (metadata JSON, 8 NUL bytes) becomes the metadata dict first."""
-        if self.state.current != request_id:
-            return _refusal(ApiError(400, "InvalidRequestID", f"invalid request id {request_id}"))
+        try:
+            self.state.may_answer(request_id)
+        except ApiError as exc:
+            return _refusal(exc)
         sink = self._sink
         prelude = request.content_type == HTTP_INTEGRATION_CONTENT_TYPE
         pending, size, started = b"", 0, False

@@ -113,7 +113,14 @@ def test_connect_stores_the_connection_with_a_ttl_and_disconnect_removes_it(stac
     assert until(lambda: item(table, connection_id) is None), "$disconnect did not remove it"
 
 
-def test_readers_ignore_expired_items_that_dynamodb_has_not_deleted_yet(stack, table):
+def test_readers_ignore_expired_items_that_dynamodb_has_not_deleted_yet(stack, table, monkeypatch):
+    # The handler module runs here, in the test's process, with a function's environment (its
+    # own environments are processes of their own; the test's environment is left as it was).
+    function = next(iter(stack.service.functions.values()))
+    handler_environment = {**stack.runtime.environment, **function.environment}
+    for variable, value in {**handler_environment, "AWS_REGION": stack.service.region}.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(connections_table, "_table", connections_table._table.__wrapped__)
     client, name = table
     past = int(stack.clock.epoch()) - 10
     client.put_item(

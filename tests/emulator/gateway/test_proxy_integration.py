@@ -1,8 +1,8 @@
 """Lambda proxy integration over real sockets, with inline handlers for each AWS rule.
 
 The handlers run in the loop (tests/virtual.py), so the function timeout and the per-route
-integration timeouts are asserted exactly on a virtual clock; the in-process runtime's own
-handling of a handler thread at its timeout is tested in tests/emulator/runtime.
+integration timeouts are asserted exactly on a virtual clock; how an execution environment's
+process is killed at its timeout is tested in tests/emulator/runtime/test_process.py.
 """
 
 import asyncio

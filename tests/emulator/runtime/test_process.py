@@ -3,11 +3,16 @@ AWS's answer, the emulator keeps serving (health answers) and the next request s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
 import pytest
 
+from emulator.clock import ScaledClock
+from emulator.metrics import Metrics
+from emulator.runtime.process import ProcessRuntime
+from emulator.service import load_service
 from emulator.stack import StackConfig, StackThread
 from tests.support import stack_config, write_service
 
@@ -198,3 +203,80 @@ def test_a_300_ms_import_at_scale_0_01_does_not_turn_a_short_route_into_a_504(
         stats = function_stats(stack, "ok")
         assert stats["cold_starts"] == 1
         assert stats["init_ms"] >= 300
+
+
+ENVIRONMENT_HANDLERS = """
+import os
+import time
+
+def variables(event, context):
+    return dict(os.environ)
+
+def slow(event, context):
+    time.sleep(0.2)
+    return "slow"
+"""
+
+ENVIRONMENT_FUNCTIONS = """
+variables:
+  handler: app.variables
+slow:
+  handler: app.slow
+  timeout: 900
+"""
+
+
+def run_runtime(tmp_path, scenario, **options):
+    """``scenario(runtime)`` on a ProcessRuntime of a small service (no backend, no gateway)."""
+    service = load_service(write_service(tmp_path, ENVIRONMENT_HANDLERS, ENVIRONMENT_FUNCTIONS))
+    metrics = Metrics()
+    ours = {"TIMEOUTLAB_TIME_SCALE": "0.5", "AWS_ENDPOINT_URL": "http://x", "NOT_OURS": "1"}
+
+    async def main():
+        runtime = ProcessRuntime(service, ScaledClock(0.5), metrics, ours, **options)
+        runtime.start()
+        try:
+            return await scenario(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main()), metrics
+
+
+def test_an_environment_gets_awss_variables_and_only_ours_of_the_emulators(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("EMULATOR_SECRET", "leak")
+
+    async def scenario(runtime):
+        return (await runtime.invoke("variables", {}).task).payload
+
+    with caplog.at_level(logging.WARNING, logger="timeoutlab.lambda"):
+        variables, _ = run_runtime(tmp_path, scenario)
+    assert "EMULATOR_SECRET" not in variables
+    assert "NOT_OURS" not in variables
+    assert "AWS_SESSION_TOKEN" not in variables
+    assert variables["TIMEOUTLAB_TIME_SCALE"] == "0.5"
+    assert variables["AWS_ENDPOINT_URL"] == "http://x"
+    assert variables["_HANDLER"] == "app.variables"
+    assert variables["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+    assert variables["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert variables["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+    assert variables["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/inline-dev-variables"
+    assert variables["LAMBDA_TASK_ROOT"] == str(tmp_path.resolve())
+    assert variables["TZ"] == ":UTC"
+    assert variables["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    mismatches = [r for r in caplog.records if "python3.12 runs on" in r.getMessage()]
+    assert len(mismatches) == 1  # one warning for the runtime, not one per function
+
+
+def test_past_the_machine_cap_an_invocation_waits_and_is_counted(tmp_path):
+    async def scenario(runtime):
+        first = runtime.invoke("slow", {})
+        second = runtime.invoke("variables", {})
+        return [(await first.task).ok, (await second.task).ok]
+
+    results, metrics = run_runtime(tmp_path, scenario, max_environments=1)
+    assert results == [True, True]
+    functions = metrics.snapshot()["lambda"]["functions"]
+    assert functions["inline-dev-variables"]["environment_waits"] >= 1
