@@ -13,6 +13,11 @@ figures are the environment's own:
 Two handlers: a no-op, and the Node.js example's report module (which loads the AWS SDK v3
 clients for S3, DynamoDB, the Management API; run ``make node-packages`` first).
 
+Then the no-op handler again through the emulator's ``ProcessRuntime`` at time scale 1, as
+``benchmarks/lambda_environments.py`` measures Python: Init Duration as the runtime records it,
+the warm round trip including the runtime's books, RSS of the environment's process tree; these
+figures compare with the Python ones.
+
     .venv/bin/python benchmarks/node_environment.py --cold 10 --warm 300
 """
 
@@ -27,9 +32,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from aiohttp import web
 
+from emulator.clock import ScaledClock
+from emulator.metrics import Metrics
 from emulator.runtime.bootstraps import bootstrap_command
+from emulator.runtime.process import ProcessRuntime
+from emulator.service import load_service
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "node-report"
@@ -154,6 +164,41 @@ async def measure(name: str, task_root: Path, handler: str, cold: int, warm: int
     )
 
 
+async def through_runtime(directory: Path, cold: int, warm: int) -> None:
+    """The no-op handler through ProcessRuntime (time scale 1), as Python is measured."""
+    (directory / "serverless.yml").write_text(
+        "service: bench\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n"
+        "  ok:\n    handler: app.handler\n"
+    )
+    service = load_service(directory / "serverless.yml")
+    inits: list[float] = []
+    for _ in range(cold):
+        runtime = ProcessRuntime(service, ScaledClock(1.0), Metrics(), {})
+        runtime.start()
+        record = (await runtime.invoke("ok", {}).task).record
+        assert record.init_ms is not None
+        inits.append(record.init_ms)
+        await runtime.close()
+    runtime = ProcessRuntime(service, ScaledClock(1.0), Metrics(), {})
+    runtime.start()
+    await runtime.invoke("ok", {}).task  # the cold start
+    rounds: list[float] = []
+    for _ in range(warm):
+        began = time.perf_counter()
+        await runtime.invoke("ok", {}).task
+        rounds.append((time.perf_counter() - began) * 1000)
+    (env,) = runtime._live
+    assert env.pid is not None
+    root = psutil.Process(env.pid)
+    rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    await runtime.close()
+    print(
+        f"{'no-op via ProcessRuntime':<28} Init Duration {statistics.median(inits):7.1f} ms | "
+        f"warm invocation round trip {statistics.median(rounds):5.2f} ms | RSS warm "
+        f"{rss / 1024 / 1024:6.1f} MB [medians of {cold} cold starts, {warm} warm invocations]"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cold", type=int, default=10, help="environments started (cold starts)")
@@ -172,6 +217,7 @@ async def main() -> None:
             "exports.handler = (event, context, callback) => callback(null, { ok: true });\n"
         )
         await measure("no-op handler (callback)", noop, "cb.handler", args.cold, args.warm)
+        await through_runtime(noop, args.cold, args.warm)
     if (EXAMPLE / "node_modules").is_dir():
         (EXAMPLE / "_bench_handler.mjs").write_text(
             'import "./report.js";\nimport "./websocket.js";\n'
