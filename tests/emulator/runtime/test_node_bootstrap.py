@@ -438,3 +438,20 @@ def test_streamed_response_uses_streaming_mode_and_the_http_prelude(tmp_path):
     metadata, _, rest = streamed.body.partition(b"\x00" * 8)
     assert json.loads(metadata) == {"statusCode": 201, "headers": {"x-id": "s1"}}
     assert rest == b"first,second"
+
+
+def test_a_streaming_handler_that_does_not_end_its_stream_fails(tmp_path):
+    files = {
+        "app.mjs": """
+            export const silent = awslambda.streamifyResponse(async () => {});
+            export const sync = awslambda.streamifyResponse(() => {});
+        """
+    }
+    for handler in ("app.silent", "app.sync"):
+        api, _, _ = run_bootstrap(tmp_path, files, handler, [Invocation("s", {})], answered(1))
+        error = api.answers()[0]
+        assert error.path == f"{PREFIX}/invocation/s/error"
+        assert error.json()["errorMessage"] in (
+            "Response stream is not finished.",
+            "Streaming does not support non-async handlers.",
+        )

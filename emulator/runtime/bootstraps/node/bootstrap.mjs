@@ -392,12 +392,13 @@ async function invokeStreaming(handler, invocation, context, base, settle) {
     if (!returned || typeof returned.then !== "function") {
       throw new Error("Streaming does not support non-async handlers.");
     }
-    await returned;
+    if ((await returned) !== undefined) console.warn("Streaming handlers ignore return values.");
+    // As the Node.js runtime: the handler must end its stream before its promise settles.
+    if (!stream.writableEnded) throw new Error("Response stream is not finished.");
     if (!stream.writableFinished) {
       await new Promise((resolve, reject) => {
         stream.once("finish", resolve);
         stream.once("error", reject);
-        if (!stream.writableEnding) stream.end();
       });
     }
     await finish();
