@@ -7,7 +7,11 @@ BIN     = $(VENV)/bin
 MINISTACK_VENV ?= .venv-ministack
 MINISTACK_SPEC ?= ministack>=1.5.33,<1.6
 
-.PHONY: demo up test lint bench stress clean ministack
+# Node.js handlers (examples/node-report) need node and the example's npm packages, pinned by its
+# package-lock.json. Without node (and not root to install it) the Node.js tests skip, saying why.
+NODE_EXAMPLE ?= examples/node-report
+
+.PHONY: demo up test lint bench stress clean ministack node-packages
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +37,21 @@ $(MINISTACK_VENV)/bin/ministack:
 
 ministack: $(MINISTACK_VENV)/bin/ministack
 
-test: lint ministack
+node-packages:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && apt-get install -y -qq nodejs npm; \
+		else \
+			echo "node-packages: node/npm not found and not root: install Node.js >= 20 to run" \
+			     "the Node.js handlers; their tests skip"; exit 0; \
+		fi; \
+	fi; \
+	if [ ! -f $(NODE_EXAMPLE)/node_modules/.package-lock.json ] || \
+	   [ $(NODE_EXAMPLE)/package-lock.json -nt $(NODE_EXAMPLE)/node_modules/.package-lock.json ]; then \
+		cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+test: lint ministack node-packages
 	$(BIN)/pytest
 
 # WebSocket capacity of one Locust process and the emulator on this machine (~2 min; see benchmarks/).
@@ -45,4 +63,4 @@ stress: $(BIN)/timeoutlab ministack
 	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2
 
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info $(NODE_EXAMPLE)/node_modules

@@ -31,6 +31,11 @@ DEFAULT_FUNCTION_TIMEOUT = 6.0
 #: Lambda's hard maximum duration.
 MAX_FUNCTION_TIMEOUT = 900.0
 
+#: Lambda runtimes whose handlers run here (Python on awslambdaric, Node.js on our bootstrap).
+SUPPORTED_RUNTIME_PREFIXES = ("python3", "nodejs")
+#: A Node.js handler file, in the order the Node.js runtime tries them.
+NODE_EXTENSIONS = (".js", ".mjs", ".cjs")
+
 _VARIABLE = re.compile(r"\$\{([^${}]+)\}")
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"}
 _TABLE_PROPERTIES = (
@@ -237,9 +242,9 @@ def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
         if not isinstance(spec, dict) or not spec.get("handler"):
             raise ServiceError(f"{fwhere}: `handler` is missing")
         fn_runtime = str(spec.get("runtime") or runtime)
-        if not fn_runtime.startswith("python3"):
+        if not fn_runtime.startswith(SUPPORTED_RUNTIME_PREFIXES):
             raise ServiceError(
-                f"{fwhere}: runtime {fn_runtime} is not Python; only Python runs here"
+                f"{fwhere}: runtime {fn_runtime} is not supported; python3.x and nodejs* run here"
             )
         functions[key] = _function(
             key, spec, provider, service, stage, directory, fn_runtime, fwhere
@@ -307,12 +312,7 @@ def _function(
     runtime: str,
     where: str,
 ) -> FunctionSpec:
-    module, _, attribute = str(spec["handler"]).rpartition(".")
-    if not module or not attribute:
-        raise ServiceError(f"{where}: handler {spec['handler']!r} must look like 'file.function'")
-    module_path = directory / f"{module}.py"
-    if not module_path.is_file():
-        raise ServiceError(f"{where}: handler file {module_path} does not exist")
+    module_path, attribute = handler_file(str(spec["handler"]), runtime, directory, where)
     timeout = float(spec.get("timeout") or provider.get("timeout") or DEFAULT_FUNCTION_TIMEOUT)
     if not 1 <= timeout <= MAX_FUNCTION_TIMEOUT:
         raise ServiceError(
@@ -339,6 +339,39 @@ def _function(
         runtime=runtime,
         reserved_concurrency=reserved,
     )
+
+
+def handler_file(handler: str, runtime: str, directory: Path, where: str) -> tuple[Path, str]:
+    """The file a handler names, and the attribute (export) in it.
+
+    Python: ``pkg/module.function`` is ``pkg/module.py``'s ``function``. Node.js, as its runtime
+    reads ``_HANDLER``: ``dir/file.export`` is ``dir/file`` with ``.js``, ``.mjs`` or ``.cjs``,
+    and ``export`` (dots in it name a nested property). The file must be inside the service's
+    folder, as it would be inside the deployment package."""
+    node = runtime.startswith("nodejs")
+    folder, _, base = handler.rpartition("/")
+    if node:
+        module, _, attribute = base.partition(".")
+    else:
+        module, _, attribute = base.rpartition(".")
+    if not module or not attribute:
+        raise ServiceError(f"{where}: handler {handler!r} must look like 'file.function'")
+    stem = directory / folder / module if folder else directory / module
+    if node:
+        candidates = [stem.with_name(stem.name + ext) for ext in NODE_EXTENSIONS]
+    else:
+        candidates = [stem.with_name(stem.name + ".py")]
+    root = directory.resolve()
+    for candidate in candidates:
+        if not candidate.resolve().is_relative_to(root):
+            raise ServiceError(
+                f"{where}: handler {handler!r} points outside the service folder {root}"
+            )
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        tried = " or ".join(str(c) for c in candidates)
+        raise ServiceError(f"{where}: handler file {tried} does not exist")
+    return found, attribute
 
 
 def _http_route(http: Any, function: str, where: str) -> RestRoute:

@@ -106,7 +106,9 @@ def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
         ("f:\n  handler: nowhere.handler", "", "does not exist"),
         ("f:\n  handler: app", "", "must look like 'file.function'"),
         ("f:\n  handler: app.handler\n  timeout: 901", "", "timeout must be 1..900"),
-        ("f:\n  handler: app.handler\n  runtime: nodejs20.x", "", "not Python"),
+        ("f:\n  handler: app.handler\n  runtime: ruby3.3", "", "ruby3.3 is not supported"),
+        ("f:\n  handler: app.handler\n  runtime: nodejs20.x", "", r"app\.js or .*app\.mjs or"),
+        ("f:\n  handler: ../app.handler", "", "outside the service folder"),
         ("f:\n  handler: app.handler\n  events:\n    - http: FETCH /x", "", "http method"),
         ("f:\n  handler: app.handler\n  environment:\n    A: ${self:custom.none}", "", "no value"),
         (
@@ -139,3 +141,35 @@ def test_unreadable_or_invalid_files_say_so(tmp_path):
     bad.write_text("service: [unclosed\n")
     with pytest.raises(ServiceError, match="not valid YAML"):
         load_service(bad)
+
+
+def test_nodejs_handlers_resolve_to_js_mjs_or_cjs_files_in_the_service_folder(tmp_path):
+    path = write_service(
+        tmp_path,
+        HANDLER,
+        """
+        plain:
+          handler: report.handler
+          runtime: nodejs20.x
+        nested:
+          handler: src/api.handlers.create
+          runtime: nodejs22.x
+        common:
+          handler: legacy.main
+          runtime: nodejs20.x
+        python:
+          handler: app.handler
+        """,
+    )
+    (tmp_path / "report.js").write_text("export const handler = async () => 1;\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "api.mjs").write_text("export const handlers = {};\n")
+    (tmp_path / "legacy.cjs").write_text("exports.main = () => 1;\n")
+    functions = load_service(path).functions
+    assert functions["plain"].module_path == tmp_path / "report.js"
+    assert functions["plain"].attribute == "handler"
+    assert functions["plain"].runtime == "nodejs20.x"
+    assert functions["nested"].module_path == tmp_path / "src" / "api.mjs"
+    assert functions["nested"].attribute == "handlers.create"
+    assert functions["common"].module_path == tmp_path / "legacy.cjs"
+    assert functions["python"].module_path == tmp_path / "app.py"

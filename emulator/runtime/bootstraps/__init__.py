@@ -3,11 +3,17 @@
 A bootstrap is the command that runs a runtime interface client in the environment, the
 variables that command needs of its own, and the ``AWS_EXECUTION_ENV`` value AWS sets for that
 runtime (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html). A new
-language (``nodejs*``) plugs in as one more entry of ``BOOTSTRAPS``.
+language plugs in as one more entry of ``BOOTSTRAPS``.
+
+Python runs AWS's ``awslambdaric`` under a thin wrapper. Node.js runs our own dependency-free
+``node/bootstrap.mjs``: every ``aws-lambda-ric`` from npm builds native code on install (node-gyp,
+cmake and autotools compiling a bundled curl; 3.3.0 fails without ``autoreconf``), and its 4.x
+declares Node.js >= 22.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +24,8 @@ from emulator.service import FunctionSpec, ServiceError
 #: The folder of the Python bootstrap module: the only thing of ours on the child's PYTHONPATH.
 PYTHON_BOOTSTRAP_DIR = Path(__file__).parent / "python"
 PYTHON_BOOTSTRAP_MODULE = "timeoutlab_bootstrap"
+#: timeoutlab's Node.js runtime interface client (the Lambda Runtime API, nothing else).
+NODE_BOOTSTRAP = Path(__file__).parent / "node" / "bootstrap.mjs"
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,31 @@ def python(spec: FunctionSpec) -> Bootstrap:
     )
 
 
+def nodejs(spec: FunctionSpec) -> Bootstrap:
+    """Our ``bootstrap.mjs`` on this machine's ``node`` (ServiceError when there is none)."""
+    if shutil.which("node") is None:
+        raise ServiceError(
+            f"function {spec.key}: runtime {spec.runtime} needs Node.js, and `node` is not on "
+            "PATH (`make node-packages` installs it as root; see the README)"
+        )
+    return Bootstrap(
+        command=bootstrap_command(spec.runtime),
+        runtime_dir=NODE_BOOTSTRAP.parent,
+        # Packages resolve from the handler's folder upwards (node_modules beside
+        # package.json), as in the deployment package on AWS; ESM ignores NODE_PATH anyway.
+    )
+
+
+def bootstrap_command(runtime: str) -> list[str]:
+    """The command that starts one execution environment of a ``nodejs*`` runtime; the process
+    gets the Lambda variables (``AWS_LAMBDA_RUNTIME_API``, ``_HANDLER``, ...) from its caller."""
+    if not runtime.startswith("nodejs"):
+        raise ValueError(f"runtime {runtime} is not a Node.js runtime")
+    return ["node", str(NODE_BOOTSTRAP)]
+
+
 #: Runtime identifier prefix -> how its environments start.
-BOOTSTRAPS: dict[str, Callable[[FunctionSpec], Bootstrap]] = {"python3": python}
+BOOTSTRAPS: dict[str, Callable[[FunctionSpec], Bootstrap]] = {"python3": python, "nodejs": nodejs}
 
 
 def bootstrap_for(spec: FunctionSpec) -> Bootstrap:
