@@ -160,7 +160,8 @@ def runtime_error(body: bytes, error_type: str | None) -> dict[str, Any]:
     return {
         "errorMessage": str(parsed.get("errorMessage", "")),
         "errorType": str(parsed.get("errorType") or error_type or "Runtime.Unknown"),
-        "stackTrace": parsed.get("stackTrace") or [],
+        # Node.js's runtime interface client names the stack ``trace``; the page ``stackTrace``.
+        "stackTrace": parsed.get("stackTrace") or parsed.get("trace") or [],
     }
 
 

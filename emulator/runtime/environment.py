@@ -211,6 +211,20 @@ class ExecutionEnvironment:
         await self.kill()
         return Result(timed_out=True, alive=False)
 
+    async def ready_for_next(self) -> bool:
+        """Wait until the runtime asks for its next invocation (True) or its process has ended
+        (False): Lambda reuses an environment only once its runtime calls ``next`` again
+        (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html), so a runtime that
+        posts an error and then exits (Node.js on an uncaught exception) is never reused."""
+        assert self.api is not None
+        assert self._exited is not None
+        waiting = asyncio.get_running_loop().create_task(self.api.waiting.wait())
+        try:
+            await asyncio.wait({waiting, self._exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        return self.alive and self.api.waiting.is_set()
+
     def _exit_error(self, returncode: int) -> dict:
         return exit_error(self.request_id, returncode, "Runtime.ExitError")
 

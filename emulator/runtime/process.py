@@ -132,7 +132,8 @@ class ProcessRuntime(Runtime):
             await self._discard(oldest)
 
     async def _release(self, env: ExecutionEnvironment, alive: bool) -> None:
-        if alive and env.alive:
+        """Return ``env`` to the warm pool once its runtime asks for more work, else end it."""
+        if alive and await env.ready_for_next():
             env.idle_since = self.clock.now()
             self._warm.setdefault(env.spec.key, []).append(env)
         else:
@@ -217,13 +218,13 @@ class ProcessRuntime(Runtime):
         result = await env.invoke(
             record.request_id, event, self.clock.to_real(spec.timeout), on_chunk
         )
-        await self._release(env, result.alive)
         if result.timed_out:
             record.finish(record.started_at + spec.timeout, Outcome.TIMEOUT)
             error = timeout_error(record, spec.timeout)
         else:
             error = result.error
             record.finish(self.clock.now(), Outcome.SUCCESS if error is None else Outcome.ERROR)
+        await self._release(env, result.alive)
         if error is not None:
             log.error("%s: %s", error.get("errorType"), error.get("errorMessage"))
         end_record(record, spec, self.metrics)

@@ -64,6 +64,8 @@ class RuntimeApiServer:
         self._sink: ChunkSink | None = None
         self._runner: web.AppRunner | None = None
         self._parked: set[asyncio.Task] = set()  # handlers of ``next`` waiting for work
+        #: Set while the runtime waits in ``next``: it has finished its invocation (if any).
+        self.waiting = asyncio.Event()
 
     @property
     def address(self) -> str:
@@ -113,9 +115,11 @@ class RuntimeApiServer:
         task = asyncio.current_task()
         assert task is not None
         self._parked.add(task)
+        self.waiting.set()
         try:
             assignment = await self._work.get()
         finally:
+            self.waiting.clear()
             self._parked.discard(task)
         self.state.handed_out(assignment.request_id)
         return web.Response(body=assignment.event, headers=assignment.headers())

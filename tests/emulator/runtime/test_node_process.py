@@ -167,18 +167,8 @@ def test_a_handler_error_is_a_502_and_the_environment_stays_warm(stack):
     [
         ("fault", "exit", "Runtime.ExitError", "Error: Runtime exited with error: exit status 1"),
         ("fault", "kill", "Runtime.ExitError", "Error: Runtime exited with error: signal: killed"),
-        pytest.param(
-            "fault",
-            "uncaught",
-            "Error",
-            "boom",
-            marks=pytest.mark.xfail(
-                reason="ProcessRuntime (envs) hands the next invocation to an environment whose "
-                "runtime posted the error and is exiting (exit 129, as the Node.js runtime does); "
-                "it should go to a fresh environment",
-                strict=False,
-            ),
-        ),
+        # The runtime posts the error, then exits (129): the next request gets a new environment.
+        ("fault", "uncaught", "Error", "boom"),
         (
             "hog",
             "memory",
