@@ -68,8 +68,9 @@ def _add_stack_options(
         dest="lambda_mode",
         choices=LAMBDA_MODES,
         default="local",
-        help="local: run the handlers in this process (default); remote: deploy them as Lambda "
-        "functions on the backend (LocalStack, MiniStack) and invoke them through its Invoke API",
+        help="local: run the handlers in execution environments, child processes on this "
+        "machine (default); remote: deploy them as Lambda functions on the backend (LocalStack, "
+        "MiniStack) and invoke them through its Invoke API",
     )
     add(
         "--callback-host",
@@ -124,6 +125,13 @@ def _add_stack_options(
         default=DEFAULT_ENVIRONMENT_IDLE_S,
         metavar="SECONDS",
         help="emulated seconds an execution environment stays warm unused (default: %(default)s)",
+    )
+    add(
+        "--prewarm",
+        action=argparse.BooleanOptionalAction,
+        default=free_ports,
+        help="initialise one execution environment per function at start, as provisioned "
+        "concurrency does, so first calls pay no cold start (default: %(default)s)",
     )
     add(
         "--ws-idle-timeout",
@@ -192,6 +200,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         lambda_concurrency=args.lambda_concurrency,
         max_environments=args.max_environments,
         environment_idle=args.environment_idle,
+        prewarm=args.prewarm,
         websocket_limits=WebSocketLimits(
             idle_timeout=args.ws_idle_timeout,
             max_duration=args.ws_max_connection,

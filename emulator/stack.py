@@ -73,6 +73,8 @@ class StackConfig:
     lambda_concurrency: int = 1000  # AWS's default account concurrency
     max_environments: int = DEFAULT_MAX_ENVIRONMENTS  # execution environments alive at once
     environment_idle: float = DEFAULT_ENVIRONMENT_IDLE_S  # emulated s before a warm one is reaped
+    # Initialise one execution environment per function at start (provisioned concurrency).
+    prewarm: bool = False
     websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
     async_retries: AsyncRetryPolicy = field(default_factory=AsyncRetryPolicy)
     stream_limits: StreamLimits = field(default_factory=StreamLimits)
@@ -234,6 +236,8 @@ class Stack:
                 self.runtime.environment.update(self.handler_environment())
                 # Remote: deploys the functions, which takes a while; local: checks runtimes.
                 await asyncio.to_thread(self.runtime.start)
+                if self.config.prewarm:
+                    await self.runtime.prewarm()
             await self._open()
         except BaseException:
             await self.stop()

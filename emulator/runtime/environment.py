@@ -27,7 +27,12 @@ from emulator.core.events import ACCOUNT_ID, new_request_id
 from emulator.core.runtime_api import Assignment, exit_error
 from emulator.runtime.bootstraps import Bootstrap
 from emulator.runtime.runtime_api import ChunkSink, Reply, RuntimeApiServer
-from emulator.runtime.variables import environment_variables, log_stream_name
+from emulator.runtime.variables import (
+    INITIALIZATION_TYPE,
+    PROVISIONED,
+    environment_variables,
+    log_stream_name,
+)
 from emulator.service import FunctionSpec, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
@@ -90,8 +95,10 @@ class ExecutionEnvironment:
         service: ServiceSpec,
         bootstrap: Bootstrap,
         ours: dict[str, str],
+        initialization_type: str = INITIALIZATION_TYPE,
     ) -> None:
         self.spec = spec
+        self.initialization_type = initialization_type
         self.service = service
         self.bootstrap = bootstrap
         self.ours = ours
@@ -103,6 +110,11 @@ class ExecutionEnvironment:
         self._exited: asyncio.Task[int] | None = None
         self._pumps: list[asyncio.Task] = []
         self._function_log = logging.getLogger(f"timeoutlab.lambda.{spec.name}")
+
+    @property
+    def provisioned(self) -> bool:
+        """Made ahead of any invocation (``--prewarm``): kept however long it stays idle."""
+        return self.initialization_type == PROVISIONED
 
     @property
     def alive(self) -> bool:
@@ -123,6 +135,7 @@ class ExecutionEnvironment:
             runtime_api=self.api.address,
             ours=self.ours,
             log_stream=log_stream_name(),
+            initialization_type=self.initialization_type,
         )
         self.process = await asyncio.create_subprocess_exec(
             *self.bootstrap.command,

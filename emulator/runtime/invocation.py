@@ -119,6 +119,10 @@ class Runtime:
     async def close(self, grace_seconds: float = 5.0) -> None:
         raise NotImplementedError
 
+    async def prewarm(self) -> None:
+        """Initialise environments ahead of any invocation, where the runtime has its own
+        (``ProcessRuntime``); elsewhere there is nothing to do."""
+
     @property
     def running(self) -> int:
         return len(self._tasks)

@@ -21,8 +21,9 @@ from emulator.clock import Clock
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
 from emulator.runtime.bootstraps import Bootstrap, bootstrap_for
-from emulator.runtime.environment import ExecutionEnvironment, InitTimeout
+from emulator.runtime.environment import INIT_TAG, ExecutionEnvironment, InitTimeout
 from emulator.runtime.invocation import InvocationResult, Runtime, end_record, timeout_error
+from emulator.runtime.variables import PROVISIONED
 from emulator.service import FunctionSpec, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
@@ -79,6 +80,33 @@ class ProcessRuntime(Runtime):
             if bootstrap.mismatch and spec.runtime not in warned:
                 warned.add(spec.runtime)
                 log.warning("%s", bootstrap.mismatch)
+
+    async def prewarm(self) -> None:
+        """Initialise one environment per function now (up to ``max_environments``), as
+        provisioned concurrency does: ``AWS_LAMBDA_INITIALIZATION_TYPE`` is
+        ``provisioned-concurrency`` and they are never reaped
+        (https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html). A function
+        whose Init fails is left to initialise on demand, where its first invocation reports it."""
+        specs = list(self.service.functions.values())[: self.max_environments]
+        await asyncio.gather(*(self._provision(spec) for spec in specs))
+        log.info("prewarmed %d execution environment(s)", len(self._live))
+
+    async def _provision(self, spec: FunctionSpec) -> None:
+        env = ExecutionEnvironment(
+            spec, self.service, self._bootstraps[spec.key], self.environment, PROVISIONED
+        )
+        self._live.add(env)
+        await env.start()
+        try:
+            error = await env.initialise(INIT_LIMIT_S, INIT_TAG)
+        except InitTimeout:
+            error = {"errorType": "Runtime.InitTimeout", "errorMessage": f"over {INIT_LIMIT_S} s"}
+        if error is not None:
+            self._live.discard(env)
+            log.warning("%s: not prewarmed: %s", spec.name, error.get("errorMessage"))
+            return
+        env.idle_since = self.clock.now()
+        self._warm.setdefault(spec.key, []).append(env)
 
     async def close(self, grace_seconds: float = 5.0) -> None:
         """Let running invocations finish a while (real seconds), then end every environment."""
@@ -155,7 +183,7 @@ class ProcessRuntime(Runtime):
             await self.clock.sleep(self.idle_seconds / 4)
             now = self.clock.now()
             for env in [e for envs in self._warm.values() for e in envs]:
-                if now - env.idle_since >= self.idle_seconds:
+                if not env.provisioned and now - env.idle_since >= self.idle_seconds:
                     await self._discard(env)
 
     async def _cold_start(

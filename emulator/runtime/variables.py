@@ -29,6 +29,8 @@ FIXED = {"TZ": ":UTC", "LANG": "en_US.UTF-8", "AWS_LAMBDA_FUNCTION_VERSION": "$L
 #: "AWS_LAMBDA_INITIALIZATION_TYPE - The initialization type of the function, which is
 #: on-demand, provisioned-concurrency, snap-start, or lambda-managed-instances."
 INITIALIZATION_TYPE = "on-demand"
+#: The initialization type of environments made ahead of any invocation (``--prewarm``).
+PROVISIONED = "provisioned-concurrency"
 
 
 def log_stream_name() -> str:
@@ -45,6 +47,7 @@ def environment_variables(
     runtime_api: str,
     ours: dict[str, str],
     log_stream: str,
+    initialization_type: str = INITIALIZATION_TYPE,
 ) -> dict[str, str]:
     """Everything the process of one environment of ``spec`` starts with.
 
@@ -67,7 +70,7 @@ def environment_variables(
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": spec.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_INITIALIZATION_TYPE": INITIALIZATION_TYPE,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,

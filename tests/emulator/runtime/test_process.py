@@ -280,3 +280,22 @@ def test_past_the_machine_cap_an_invocation_waits_and_is_counted(tmp_path):
     assert results == [True, True]
     functions = metrics.snapshot()["lambda"]["functions"]
     assert functions["inline-dev-variables"]["environment_waits"] >= 1
+
+
+def test_prewarmed_environments_serve_the_first_calls_warm_as_provisioned_concurrency(
+    moto_server, tmp_path
+):
+    handlers = (
+        "import os\n\n"
+        "def kind(event, context):\n"
+        "    return {'statusCode': 200, 'body': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']}\n"
+    )
+    functions = "kind:\n  handler: app.kind\n  events: [{http: GET kind}]\n"
+    service = write_service(tmp_path, handlers, functions)
+    config = stack_config(moto_server.endpoint_url, service_path=service, prewarm=True)
+    with StackThread(config) as stack:
+        assert stack.runtime.environments == 1  # initialised before the first request
+        answer = get(stack, "kind")
+        assert (answer.status_code, answer.text) == (200, "provisioned-concurrency")
+        figures = function_stats(stack, "kind")
+        assert (figures["cold_starts"], figures["warm_starts"]) == (0, 1)
