@@ -9,6 +9,7 @@ import os
 
 import boto3
 
+import execution_environment
 import lambda_time
 
 CONNECTION_TTL_SECONDS = 3600
@@ -18,6 +19,9 @@ CONNECTION_TTL_SECONDS = 3600
 def _table():
     """One client per execution environment, made on first use (AWS's advice: reuse clients)."""
     return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
+
+
+execution_environment.initialise(_table)  # during Init
 
 
 def remember(connection_id: str) -> None:

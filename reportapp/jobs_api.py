@@ -14,6 +14,7 @@ import uuid
 
 import boto3
 
+import execution_environment
 import jobs_table
 import lambda_time
 import report
@@ -27,6 +28,9 @@ RESULT_EVENT_ID = 101  # after the progress events 0..100
 @functools.cache
 def _lambda():
     return boto3.client("lambda")
+
+
+execution_environment.initialise(_lambda)  # during Init
 
 
 def _json(status: int, payload: dict, headers: dict | None = None) -> dict:

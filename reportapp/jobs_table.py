@@ -9,6 +9,7 @@ import os
 
 import boto3
 
+import execution_environment
 import lambda_time
 
 JOB_TTL_SECONDS = 24 * 3600
@@ -18,6 +19,9 @@ FINISHED = ("succeeded", "failed")
 @functools.cache
 def _table():
     return boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
+
+
+execution_environment.initialise(_table)  # during Init
 
 
 def create(job_id: str, definition: dict, connection_id: str | None = None) -> dict:

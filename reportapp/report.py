@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 import connections_table
+import execution_environment
 import jobs_table
 import lambda_time
 
@@ -58,6 +59,9 @@ def _s3():
     return boto3.client(
         "s3", config=Config(s3={"addressing_style": style}, signature_version="s3v4")
     )
+
+
+execution_environment.initialise(_s3)  # during Init
 
 
 def render_csv(rows: int) -> bytes:
