@@ -3,7 +3,7 @@
 Run as ``python -m timeoutlab_bootstrap <handler>`` with ``AWS_LAMBDA_RUNTIME_API`` set, this
 module's folder and ``LAMBDA_TASK_ROOT`` on ``PYTHONPATH`` and nothing else of the emulator's.
 It is self-contained on purpose: it imports nothing from ``emulator``. On top of awslambdaric
-(https://pypi.org/project/awslambdaric/) it adds three things:
+(AWS's Lambda Runtime Interface Client for Python, from PyPI) it adds three things:
 
 - ``context.get_remaining_time_in_millis()`` answers in emulated ms: awslambdaric subtracts the
   wall clock from ``Lambda-Runtime-Deadline-Ms`` (a real epoch), which is real ms; divided by
