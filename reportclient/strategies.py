@@ -285,13 +285,17 @@ def _message_units(message: str | bytes) -> int:
 
 
 def _ws_send(run: _Run, ws: ClientConnection, message: dict) -> float:
-    """Send ``message``; returns when, so the answers to it can be timed from then."""
+    """Send ``message``; returns when it was sent, so the answers to it can be timed from then.
+
+    That is the instant just before the send: the gateway may receive the message, and start
+    what it times, before the send returns here."""
     text = json.dumps(message)
+    sent_at = time.monotonic()
     ws.send(text)
     run.costs.ws_messages_sent += 1
     run.costs.ws_frames_sent += 1
     run.costs.ws_message_units += _message_units(text)
-    return time.monotonic()
+    return sent_at
 
 
 def _ws_receive(run: _Run, ws: ClientConnection, asked_at: float) -> dict:

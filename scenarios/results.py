@@ -15,8 +15,13 @@ from scenarios.pricing import Bill, Usage
 
 #: A report that ended in a failure: its error text starts with the failure kind.
 GATEWAY_TIMEOUT = "gateway_timeout"
-#: How late, at most, the gateway may cut a request at the integration timeout.
+#: How late, at most, the gateway may cut a request at the integration timeout: this fraction of
+#: it, or GATEWAY_REAL_SLACK_S of real time, whichever is more.
 GATEWAY_PRECISION = 1.02
+#: Real seconds a loaded machine's event loop may take to run a due timer and answer (65 ms seen
+#: beside two CPU hogs on two cores). Real time that the time scale stretches into emulated
+#: seconds: 0.25 s real is 2.5 emulated s at a time scale of 0.1, 0.25 s at 1.
+GATEWAY_REAL_SLACK_S = 0.25
 _REPORT_NAME = re.compile(r"^(?P<label>.+) (?P<delay>\d+(?:\.\d+)?) s$")
 #: The (request type, name) of the event an idle user fires for each close it sees.
 IDLE_CLOSE = ("WS", "idle close")
@@ -122,12 +127,16 @@ def check_expectation(
     samples: list[dict],
     integration_timeout_s: float,
     gateway: dict | None = None,
+    time_scale: float = 1.0,
 ) -> str | None:
     """None when every matching report ended as expected, else why not, in one line.
 
-    A 504 must never reach a client before the timeout; how close to it the gateway cut is
-    judged where it is measured, at the gateway (``gateway``: the route's figures), since a
-    loaded client adds its own unscaled processing time to every emulated second.
+    A 504 must never reach a client before the timeout: a report is timed from before its first
+    request, and the gateway starts the integration timeout only once that request reached it,
+    so a correct gateway's 504 comes after the whole timeout however slow the client. How close
+    to it the gateway cut is judged where it is measured, at the gateway (``gateway``: the
+    route's figures), since a loaded client adds its own unscaled processing time to every
+    emulated second; ``time_scale`` turns the gateway's own real slack into emulated seconds.
     """
     if expectation.outcome == "idle_closed":
         return _check_idle_closes(samples)
@@ -147,12 +156,17 @@ def check_expectation(
             f"({wrong[0]['error'] or 'delivered'})"
         )
     earliest = min(r["ms"] for r in reports) / 1000
-    if earliest < integration_timeout_s * 0.99:
+    if earliest < integration_timeout_s:
         return f"{name}: a 504 came early, after {earliest:.2f} s ({integration_timeout_s:g} s)"
-    if gateway is not None and gateway["latency_max_s"] > integration_timeout_s * GATEWAY_PRECISION:
+    allowed = max(
+        integration_timeout_s * GATEWAY_PRECISION,
+        integration_timeout_s + GATEWAY_REAL_SLACK_S / time_scale,
+    )
+    if gateway is not None and gateway["latency_max_s"] > allowed:
         return (
             f"{name}: the gateway held a request {gateway['latency_max_s']:.2f} s, over "
-            f"{integration_timeout_s:g} s + {GATEWAY_PRECISION - 1:.0%}"
+            f"{integration_timeout_s:g} s + {GATEWAY_PRECISION - 1:.0%} or "
+            f"{GATEWAY_REAL_SLACK_S:g} s real"
         )
     return None
 

@@ -251,6 +251,10 @@ def run_scenario(
     failures = [
         why
         for e in scenario.expectations
-        if (why := results.check_expectation(e, samples, timeout_s, gateway.get(e.label)))
+        if (
+            why := results.check_expectation(
+                e, samples, timeout_s, gateway.get(e.label), settings["time_scale"]
+            )
+        )
     ]
     return ScenarioResult(scenario, settings, phases, failures, precision)

@@ -1,8 +1,10 @@
 """The web UI's Costs tab: its rows from fake stats and totals, and live in a real Locust run.
 
 The live runs start the real Locust CLI in a subprocess (Locust patches its process with gevent)
-with its web UI on a free loopback port, and read the JSON the UI polls while the test runs.
-Importing ``locustfiles.costs_view`` here is fine: it does not import Locust.
+with its web UI on a free loopback port, and read the JSON the UI polls while the test runs. A run
+lasts until the view shows what the test looks for, however slow the machine; then the test ends
+it with SIGTERM, Locust's own way to stop and quit. Importing ``locustfiles.costs_view`` here is
+fine: it does not import Locust.
 """
 
 import csv
@@ -10,10 +12,8 @@ import io
 import json
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -32,10 +32,9 @@ from locustfiles.costs_view import (
     strategy_rows,
 )
 from scenarios.pricing import Usage, load_prices, price
-from tests.support import LOAD_SCALE, stack_config
+from tests.locustfiles import cli
+from tests.support import LOAD_SCALE, stack_config, warm_up
 
-LOCUST = str(Path(sys.executable).parent / "locust")
-LOCUSTFILES = Path(__file__).parents[2] / "locustfiles"
 STRATEGIES = ["rest", "short_poll", "long_poll", "sse", "sse-streaming", "websocket"]
 PRICES = load_prices()
 
@@ -178,61 +177,68 @@ def test_the_csv_has_every_column_of_every_row():
 @pytest.fixture(scope="module")
 def stack(moto_server):
     with StackThread(stack_config(moto_server.endpoint_url, time_scale=LOAD_SCALE)) as running:
+        warm_up(running)
         yield running
 
 
 def start_locust(stack, tmp_path, locustfile: str, *extra: str) -> tuple[subprocess.Popen, str]:
+    """Locust with its web UI, running its users until ``finish`` ends it."""
     port = free_port()
     command = [
-        LOCUST, "-f", str(LOCUSTFILES / locustfile),
+        cli.LOCUST, "-f", cli.locustfile(locustfile),
         "--web-host", "127.0.0.1", "--web-port", str(port),
-        "--autostart", "--autoquit", "8", "--run-time", "4s", "--stop-timeout", "2",
+        "--autostart", "--stop-timeout", "2",
         "--users", "6", "--spawn-rate", "6",
         "--host", stack.rest_url, "--ws-url", stack.ws_url,
         "--time-scale", str(LOAD_SCALE), "--report-delay", "5000", "--report-rows", "5",
         "--exit-code-on-error", "0", *extra,
     ]  # fmt: skip
-    # --stop-timeout under --autoquit: a master forgets stopped workers for --stop-timeout
-    # seconds, and quitting meanwhile would leave them running without it.
+    # --stop-timeout: a master forgets stopped workers for --stop-timeout seconds, and quitting
+    # meanwhile would leave them running without it.
     process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=tmp_path,
+        env=cli.ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     return process, f"http://127.0.0.1:{port}"
 
 
-def watch_costs(process, ui: str, ready, seconds: float = 20) -> tuple[list[dict], list[dict]]:
-    """Poll the UI's stats JSON until ``ready(rows)``: (rows then, rows seen while running)."""
-    deadline = time.monotonic() + seconds
-    while_running: list[dict] = []
+def watch_costs(process, ui: str, ready) -> list[dict]:
+    """Poll the UI's stats JSON until, while the test runs, ``ready(rows)``: those rows.
+
+    No deadline: the run goes on until the view shows what the test looks for; a run that never
+    gets there is ended with the test by pytest-timeout."""
     rows: list[dict] = []
-    while time.monotonic() < deadline and process.poll() is None:
+    while process.poll() is None:
         try:
-            stats = httpx.get(f"{ui}/stats/requests", timeout=5).json()
+            stats = httpx.get(f"{ui}/stats/requests", timeout=30).json()
         except httpx.TransportError:
             time.sleep(0.2)  # the UI is not up yet
             continue
         (costs,) = [s for s in stats.get("extended_stats", []) if s["key"] == "costs"]
         rows = costs["data"]
-        if stats["state"] in ("spawning", "running") and rows:
-            while_running = rows
-        if while_running and ready(rows):
-            return rows, while_running
+        if stats["state"] in ("spawning", "running") and ready(rows):
+            return rows
         time.sleep(0.5)
-    pytest.fail(f"no costs as expected in time: {rows}\n{output(process)[-3000:]}")
+    pytest.fail(f"Locust ended before the costs were as expected: {rows}\n{output(process)}")
 
 
 def output(process: subprocess.Popen) -> str:
+    """What the process printed, once it has ended (killed if it had not); read once."""
     if process.poll() is None:
         process.kill()
-    return process.communicate(timeout=30)[0]
+    if process.stdout is None or process.stdout.closed:
+        return ""  # already read
+    return process.communicate()[0][-3000:]
 
 
 def finish(process: subprocess.Popen) -> str:
-    """The run's output once --autoquit ended it."""
-    try:
-        process.wait(timeout=60)
-    finally:
-        text = output(process)
+    """End the run as Locust ends on SIGTERM: stop the users, print the summaries, quit."""
+    process.terminate()
+    text = process.communicate()[0]
     assert process.returncode == 0, text[-3000:]
     return text
 
@@ -248,13 +254,14 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
                 server.get("usd_per_million_reports")
             )
 
-        rows, while_running = watch_costs(process, ui, ready)
-        index = httpx.get(ui, timeout=10).text
-        download = httpx.get(f"{ui}/costs/csv", timeout=10)
-    finally:
-        text = finish(process)
+        rows = watch_costs(process, ui, ready)  # seen while the test ran
+        index = httpx.get(ui, timeout=30).text
+        download = httpx.get(f"{ui}/costs/csv", timeout=30)
+    except BaseException:
+        output(process)
+        raise
+    text = finish(process)
 
-    assert while_running, "the view had rows while the test ran"
     template_args = json.loads(re.search(r"window\.templateArgs = (.*)", index)[1])
     assert {"title": "Costs", "key": "costs"} in template_args["extended_tabs"]
     (table,) = [t for t in template_args["extended_tables"] if t["key"] == "costs"]
@@ -308,36 +315,42 @@ def test_workers_costs_reach_the_masters_view_and_one_strategy_includes_the_serv
     try:
 
         def ready(rows: list[dict]) -> bool:
+            """A websocket row priced with the server side, once the view's snapshot of the
+            emulator's metrics (taken every few seconds) includes the reports' Lambdas."""
             costs = by_strategy(rows)
-            return bool(costs.get("websocket", {}).get("reports_finished")) and (
-                costs["websocket"]["priced"] == PRICED_WITH_SERVER
+            row = costs.get("websocket", {})
+            return (
+                bool(row.get("reports_finished"))
+                and row["priced"] == PRICED_WITH_SERVER
+                and row["usd_per_million_reports"] > gateway_only(row) * 1.01
             )
 
-        rows, _ = watch_costs(process, ui, ready)
-        workers = httpx.get(f"{ui}/stats/requests", timeout=10).json()["worker_count"]
-    finally:
-        finish(process)
+        rows = watch_costs(process, ui, ready)
+        workers = httpx.get(f"{ui}/stats/requests", timeout=30).json()["worker_count"]
+    except BaseException:
+        output(process)
+        raise
+    finish(process)
     assert workers == 2
     (row,) = rows  # one strategy: no shared server-side row
     assert row["messages_per_report"] == 3
-    gateway_only = (
-        price(
-            Usage(
-                websocket_message_units=3,
-                websocket_connection_minutes=row["ws_connection_s_per_report"] / 60,
-            ),
-            PRICES,
-        ).total
-        * 1e6
+    assert row["usd_per_million_reports"] > gateway_only(row) * 1.01  # Lambda, DynamoDB, S3 too
+
+
+def gateway_only(row: dict) -> float:
+    """What a websocket row's reports cost at the gateway alone, per million."""
+    usage = Usage(
+        websocket_message_units=3,
+        websocket_connection_minutes=row["ws_connection_s_per_report"] / 60,
     )
-    assert row["usd_per_million_reports"] > gateway_only * 1.01  # Lambda, DynamoDB, S3 too
+    return price(usage, PRICES).total * 1e6
 
 
 def test_an_unusable_prices_file_is_refused_at_the_command_line(tmp_path):
     bad = tmp_path / "prices.toml"
     bad.write_text("[rates.rest_api_requests]\nusd = -1\n")
-    command = [LOCUST, "-f", str(LOCUSTFILES / "rest.py"), "--headless", "--prices", str(bad)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    command = [cli.LOCUST, "-f", cli.locustfile("rest.py"), "--headless", "--prices", str(bad)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=cli.ENV)
     assert result.returncode != 0
     assert "--prices" in result.stderr
     assert "rates.rest_api_requests.usd: must be a number >= 0" in result.stderr

@@ -1,55 +1,56 @@
 """The locustfiles run by the real Locust CLI, headless, against the emulator on loopback.
 
 Locust monkey-patches the process with gevent, so it runs in a subprocess of its own; the
-emulator runs here. The run is bounded: a few users, a few seconds, time scaled down.
+emulator runs here. The run is bounded by what it needs, not by a clock: a few users, time scaled
+down, until every strategy has finished a report (each user finishes the report it is in).
 """
 
 import csv
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from emulator.stack import StackThread
-from tests.support import TEST_SCALE, stack_config
+from tests.locustfiles import cli
+from tests.support import LOAD_SCALE, stack_config, warm_up
 
-LOCUST = str(Path(sys.executable).parent / "locust")
-LOCUSTFILES = Path(__file__).parents[2] / "locustfiles"
 STRATEGIES = ["long_poll", "rest", "short_poll", "sse", "sse-streaming", "websocket"]
 
 
 @pytest.fixture(scope="module")
 def stack(moto_server):
-    with StackThread(stack_config(moto_server.endpoint_url)) as running:
+    with StackThread(stack_config(moto_server.endpoint_url, time_scale=LOAD_SCALE)) as running:
+        warm_up(running)
         yield running
 
 
-def run_locust(stack, tmp_path, locustfile: str, delay_ms: int) -> dict:
+def run_locust(stack, tmp_path, locustfile: str, delay_ms: int, strategies: int) -> dict:
+    """Its users until ``strategies`` strategies have each finished a report: what was written."""
     prefix = tmp_path / "run"
     command = [
-        LOCUST, "-f", str(LOCUSTFILES / locustfile), "--headless",
-        "--users", "6", "--spawn-rate", "6", "--run-time", "3s", "--stop-timeout", "30",
+        cli.LOCUST, "-f", cli.locustfile(locustfile, until=True), "--headless",
+        "--users", "6", "--spawn-rate", "6", "--stop-timeout", "30",
+        "--until-type", "REPORT", "--until-names", str(strategies),
         "--host", stack.rest_url, "--ws-url", stack.ws_url,
-        "--time-scale", str(TEST_SCALE), "--report-delay", str(delay_ms), "--report-rows", "5",
-        "--csv", str(prefix), "--exit-code-on-error", "0", "--only-summary",
+        "--time-scale", str(LOAD_SCALE), "--report-delay", str(delay_ms), "--report-rows", "5",
+        *cli.outputs(prefix), "--exit-code-on-error", "0", "--only-summary",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    # No timeout of its own: a run that hangs is ended with the test by pytest-timeout.
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=cli.ENV)
     assert result.returncode == 0, result.stderr[-3000:]
-    read = lambda name: list(csv.DictReader((tmp_path / f"run_{name}.csv").open()))  # noqa: E731
     return {
-        "stats": read("stats"),
-        "failures": read("failures"),
-        "costs": read("costs"),
+        "stats": cli.final_stats(prefix),
+        "failures": cli.final_failures(prefix),
+        "costs": list(csv.DictReader((tmp_path / "run_costs.csv").open())),  # at test_stop
         "out": result,
     }
 
 
 def test_every_strategy_at_load_with_rest_and_buffered_sse_failing_at_29_s(stack, tmp_path):
-    run = run_locust(stack, tmp_path, "mixed.py", 40_000)
-    reports = {row["Name"]: row for row in run["stats"] if row["Type"] == "REPORT"}
+    run = run_locust(stack, tmp_path, "mixed.py", 40_000, strategies=len(STRATEGIES))
+    reports = {name: row for (kind, name), row in run["stats"].items() if kind == "REPORT"}
     assert sorted(reports) == sorted(f"{s} 40 s" for s in STRATEGIES)
-    failures = {(row["Method"], row["Name"]): row["Error"] for row in run["failures"]}
+    failures = {(row["method"], row["name"]): row["error"] for row in run["failures"]}
     assert failures.keys() == {
         ("REPORT", "rest 40 s"),
         ("REPORT", "sse 40 s"),
@@ -61,19 +62,20 @@ def test_every_strategy_at_load_with_rest_and_buffered_sse_failing_at_29_s(stack
         for (kind, _), error in failures.items()
     )
     for name in ("rest 40 s", "sse 40 s"):
-        assert reports[name]["Failure Count"] == reports[name]["Request Count"]
-    steps = {(row["Type"], row["Name"]): row for row in run["stats"] if row["Type"] != "REPORT"}
+        assert reports[name]["num_failures"] == reports[name]["num_requests"]
+    steps = run["stats"]
     for strategy in STRATEGIES:
         connect = "websocket" if strategy == "websocket" else "tcp"
-        assert int(steps["CONNECT", f"{strategy} {connect}"]["Request Count"]) >= 1
+        assert steps["CONNECT", f"{strategy} {connect}"]["num_requests"] >= 1
     cut = steps["HTTP", "rest POST /reports"]
-    assert cut["Failure Count"] == cut["Request Count"] == reports["rest 40 s"]["Request Count"]
-    assert float(cut["Min Response Time"]) >= 29_000  # emulated ms: the gateway's 29 s
-    polls = int(steps["POLL", "short_poll GET /reports/jobs/{id}"]["Request Count"])
-    assert polls > int(reports["short_poll 40 s"]["Request Count"])
+    assert cut["num_failures"] == cut["num_requests"] == reports["rest 40 s"]["num_requests"]
+    # emulated ms, timed from before the request: the gateway's 29 s cannot have started sooner
+    assert cut["min_response_time"] >= 29_000
+    polls = steps["POLL", "short_poll GET /reports/jobs/{id}"]["num_requests"]
+    assert polls > reports["short_poll 40 s"]["num_requests"]
     pushed = steps["WS", "websocket result"]
-    assert pushed["Request Count"] == reports["websocket 40 s"]["Request Count"]
-    assert float(pushed["Min Response Time"]) >= 40_000
+    assert pushed["num_requests"] == reports["websocket 40 s"]["num_requests"]
+    assert pushed["min_response_time"] >= 40_000  # timed from before the message asking for it
     costs = {row["strategy"]: row for row in run["costs"]}
     assert sorted(costs) == STRATEGIES
     for strategy, row in costs.items():
@@ -94,7 +96,7 @@ def test_every_strategy_at_load_with_rest_and_buffered_sse_failing_at_29_s(stack
 
 @pytest.mark.parametrize("locustfile", ["rest.py", "websocket.py"])
 def test_each_strategy_has_its_own_locustfile(stack, tmp_path, locustfile):
-    run = run_locust(stack, tmp_path, locustfile, 2_000)
-    (report,) = [row for row in run["stats"] if row["Type"] == "REPORT"]
-    assert int(report["Request Count"]) >= 1
-    assert int(report["Failure Count"]) == 0
+    run = run_locust(stack, tmp_path, locustfile, 2_000, strategies=1)
+    (report,) = [row for (kind, _), row in run["stats"].items() if kind == "REPORT"]
+    assert report["num_requests"] >= 1
+    assert report["num_failures"] == 0

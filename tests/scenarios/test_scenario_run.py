@@ -33,7 +33,10 @@ def test_reproduction_rest_dies_at_29_s_and_websocket_delivers(moto_server, tmp_
     late_40 = rest["by_delay"]["40 s"]
     assert late_40["reports_requested"] >= 1
     assert late_40["gateway_timeouts"] == late_40["reports_requested"]
-    assert 29 * 0.99 <= late_40["time_to_failure_min_s"] <= late_40["time_to_failure_max_s"] < 45
+    # Never before the 29 s: a report is timed from before its request, which starts the gateway's
+    # timeout when it arrives. How late the 504 reaches a client is the client's own unscaled
+    # time, not bounded here; how close to 29 s the gateway cut is one of the expectations.
+    assert 29 <= late_40["time_to_failure_min_s"] <= late_40["time_to_failure_max_s"]
     assert (
         rest["by_delay"]["5 s"]["reports_delivered"] == rest["by_delay"]["5 s"]["reports_requested"]
     )
