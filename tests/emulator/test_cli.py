@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from emulator.backends.moto_server import EmbeddedMoto, free_port
-from tests.support import LOAD_SCALE, aws_client
+from tests.support import HANDLER_SCALE, aws_client
 
 TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
 
@@ -40,8 +40,8 @@ def seconds(cell: str) -> float:
 
 
 def test_demo_shows_every_strategy_with_rest_and_buffered_sse_failing_at_29_s():
-    # The gentler LOAD_SCALE: a long poll held 20 s must beat the 29 s timeout in real time.
-    result = run("demo", "--time-scale", str(LOAD_SCALE), "--rows", "50")
+    # The gentler HANDLER_SCALE: a long poll held 20 s must beat the 29 s timeout in real time.
+    result = run("demo", "--time-scale", str(HANDLER_SCALE), "--rows", "50")
     assert result.returncode == 0, result.stderr
     rows = demo_rows(result.stdout)
     strategies = [

@@ -11,12 +11,14 @@ from httpx_sse import connect_sse
 
 from emulator.stack import StackThread
 from reportclient import STRATEGIES, Endpoints, fetch_report
-from tests.support import LOAD_SCALE, aws_client, stack_config
+from tests.support import HANDLER_SCALE, aws_client, stack_config
 
 
 @pytest.fixture(scope="module")
 def stack(moto_server):
-    with StackThread(stack_config(moto_server.endpoint_url, time_scale=LOAD_SCALE)) as running:
+    # Prewarmed: a cold start's real Init would read as 20x its length on the client's clock.
+    config = stack_config(moto_server.endpoint_url, time_scale=HANDLER_SCALE, prewarm=True)
+    with StackThread(config) as running:
         yield running
 
 
@@ -46,7 +48,7 @@ def until(condition, what: str, hang_guard_s: float = 30.0) -> None:
 def fetch(stack, strategy, delay_s, **options):
     endpoints = Endpoints(stack.rest_url, stack.ws_url)
     definition = {"delay": int(delay_s * 1000), "amountOfRows": 7}
-    return fetch_report(strategy, endpoints, definition, time_scale=LOAD_SCALE, **options)
+    return fetch_report(strategy, endpoints, definition, time_scale=HANDLER_SCALE, **options)
 
 
 EXPECTED = {  # strategy -> outcome for the 40 s report

@@ -8,13 +8,13 @@ from websockets.sync.client import connect
 
 from emulator.stack import StackThread
 from reportclient import Endpoints, fetch_report
-from tests.support import LOAD_SCALE, stack_config
+from tests.support import HANDLER_SCALE, stack_config
 
 
 @pytest.fixture(scope="module")
 def stack(moto_server):
     with StackThread(
-        stack_config(moto_server.endpoint_url, tls=True, time_scale=LOAD_SCALE)
+        stack_config(moto_server.endpoint_url, tls=True, time_scale=HANDLER_SCALE, prewarm=True)
     ) as running:
         yield running
 
@@ -37,7 +37,7 @@ def test_strategies_over_tls_count_their_handshakes(stack, strategy):
     endpoints = Endpoints(stack.rest_url, stack.ws_url, cafile=str(stack.certificate.certfile))
     stack.metrics.reset()
     result = fetch_report(
-        strategy, endpoints, {"delay": 2000, "amountOfRows": 3}, time_scale=LOAD_SCALE
+        strategy, endpoints, {"delay": 2000, "amountOfRows": 3}, time_scale=HANDLER_SCALE
     )
     assert result.ok, result.failure
     assert result.costs.tls_handshakes == result.costs.tcp_connections == 1
