@@ -31,11 +31,19 @@ SERVICE = (
 
 
 async def measure(directory: Path, runs: int) -> dict[str, float]:
+    """The Python figures: the no-op handler written to ``directory`` and measured there."""
     (directory / "app.py").write_text(HANDLER)
     (directory / "serverless.yml").write_text(SERVICE)
-    service = load_service(directory / "serverless.yml")
+    return await measure_service(directory / "serverless.yml", runs, runs)
+
+
+async def measure_service(service_path: Path, cold: int, warm: int) -> dict[str, float]:
+    """Medians of ``cold`` cold starts and ``warm`` warm invocations of the function ``ok`` of
+    ``service_path`` through ``ProcessRuntime`` at time scale 1 (real ms), and the RSS of one
+    warm environment's process tree (MB). Any runtime the emulator runs can be measured so."""
+    service = load_service(service_path)
     inits: list[float] = []
-    for _ in range(runs):
+    for _ in range(cold):
         runtime = ProcessRuntime(service, ScaledClock(1.0), Metrics(), {})
         runtime.start()
         record = (await runtime.invoke("ok", {}).task).record
@@ -45,11 +53,11 @@ async def measure(directory: Path, runs: int) -> dict[str, float]:
     runtime = ProcessRuntime(service, ScaledClock(1.0), Metrics(), {})
     runtime.start()
     await runtime.invoke("ok", {}).task  # the cold start
-    warm: list[float] = []
-    for _ in range(runs):
+    rounds: list[float] = []
+    for _ in range(warm):
         began = time.perf_counter()
         await runtime.invoke("ok", {}).task
-        warm.append((time.perf_counter() - began) * 1000)
+        rounds.append((time.perf_counter() - began) * 1000)
     (env,) = runtime._live
     assert env.pid is not None
     root = psutil.Process(env.pid)
@@ -57,7 +65,7 @@ async def measure(directory: Path, runs: int) -> dict[str, float]:
     await runtime.close()
     return {
         "cold start (Init Duration), median ms": statistics.median(inits),
-        "warm invocation round trip, median ms": statistics.median(warm),
+        "warm invocation round trip, median ms": statistics.median(rounds),
         "RSS of one warm environment, MB": rss / 1024 / 1024,
     }
 

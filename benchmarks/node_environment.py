@@ -18,7 +18,7 @@ Then the no-op handler again through the emulator's ``ProcessRuntime`` at time s
 the warm round trip including the runtime's books, RSS of the environment's process tree; these
 figures compare with the Python ones.
 
-    .venv/bin/python benchmarks/node_environment.py --cold 10 --warm 300
+    .venv/bin/python -m benchmarks.node_environment --cold 10 --warm 300
 """
 
 from __future__ import annotations
@@ -32,14 +32,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 from aiohttp import web
 
-from emulator.clock import ScaledClock
-from emulator.metrics import Metrics
+from benchmarks.lambda_environments import measure_service
 from emulator.runtime.bootstraps import bootstrap_command
-from emulator.runtime.process import ProcessRuntime
-from emulator.service import load_service
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "node-report"
@@ -170,32 +166,12 @@ async def through_runtime(directory: Path, cold: int, warm: int) -> None:
         "service: bench\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n"
         "  ok:\n    handler: app.handler\n"
     )
-    service = load_service(directory / "serverless.yml")
-    inits: list[float] = []
-    for _ in range(cold):
-        runtime = ProcessRuntime(service, ScaledClock(1.0), Metrics(), {})
-        runtime.start()
-        record = (await runtime.invoke("ok", {}).task).record
-        assert record.init_ms is not None
-        inits.append(record.init_ms)
-        await runtime.close()
-    runtime = ProcessRuntime(service, ScaledClock(1.0), Metrics(), {})
-    runtime.start()
-    await runtime.invoke("ok", {}).task  # the cold start
-    rounds: list[float] = []
-    for _ in range(warm):
-        began = time.perf_counter()
-        await runtime.invoke("ok", {}).task
-        rounds.append((time.perf_counter() - began) * 1000)
-    (env,) = runtime._live
-    assert env.pid is not None
-    root = psutil.Process(env.pid)
-    rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-    await runtime.close()
+    figures = await measure_service(directory / "serverless.yml", cold, warm)
+    init, round_trip, rss_mb = figures.values()
     print(
-        f"{'no-op via ProcessRuntime':<28} Init Duration {statistics.median(inits):7.1f} ms | "
-        f"warm invocation round trip {statistics.median(rounds):5.2f} ms | RSS warm "
-        f"{rss / 1024 / 1024:6.1f} MB [medians of {cold} cold starts, {warm} warm invocations]"
+        f"{'no-op via ProcessRuntime':<28} Init Duration {init:7.1f} ms | "
+        f"warm invocation round trip {round_trip:5.2f} ms | RSS warm "
+        f"{rss_mb:6.1f} MB [medians of {cold} cold starts, {warm} warm invocations]"
     )
 
 
