@@ -218,19 +218,30 @@ def load_service(
     options = {k: v for k, v in {"stage": stage, "region": region}.items() if v}
     config = _Resolver(raw, options).resolve(raw)
     try:
-        return _build(config, path.parent.resolve(), f"{path}")
+        return _build(config, path.parent.resolve(), f"{path}", stage)
     except InvalidTimeout as exc:
         raise ServiceError(f"{path}: {exc}") from exc
 
 
-def _build(config: dict, directory: Path, where: str) -> ServiceSpec:
+#: "Stage names can only contain alphanumeric characters, hyphens, and underscores. Maximum
+#: length is 128 characters." (API Gateway, CreateStage: docs.aws.amazon.com/apigateway/latest/
+#: api/API_CreateStage.html)
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def _build(config: dict, directory: Path, where: str, stage_option: str | None) -> ServiceSpec:
     service = config.get("service")
     if isinstance(service, dict):  # the old `service: {name: ...}` form
         service = service.get("name")
     if not service:
         raise ServiceError(f"{where}: `service` is missing")
     provider = config.get("provider") or {}
-    stage = str(provider.get("stage") or "dev")
+    # As `serverless --stage`: the option, else provider.stage, else dev.
+    stage = str(stage_option or provider.get("stage") or "dev")
+    if not STAGE_NAME.fullmatch(stage):
+        raise ServiceError(
+            f"{where}: stage {stage!r}: a stage name is 1 to 128 letters, digits, - and _"
+        )
     region = str(provider.get("region") or "us-east-1")
     runtime = str(provider.get("runtime") or "python3.12")
 

@@ -274,8 +274,10 @@ class ExecutionEnvironment:
                 line = await stream.read(64 * 1024)
             if not line:
                 return
-            text = line.decode(errors="replace").rstrip("\r\n")
-            self._function_log.info("%s\t%s", self.request_id, text)
+            # awslambdaric joins the lines of one record (a traceback) with \r, so CloudWatch
+            # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
+            for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):
+                self._function_log.info("%s\t%s", self.request_id, text)
 
 
 def _marshal_error() -> dict:

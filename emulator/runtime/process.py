@@ -84,12 +84,20 @@ class ProcessRuntime(Runtime):
     async def prewarm(self) -> None:
         """Initialise one environment per function now (up to ``max_environments``), as
         provisioned concurrency does: ``AWS_LAMBDA_INITIALIZATION_TYPE`` is
-        ``provisioned-concurrency`` and they are never reaped
-        (https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html). A function
+        ``provisioned-concurrency`` and idleness never reaps them
+        (https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html), though at
+        the machine cap the longest-idle environment, prewarmed or not, makes room. A function
         whose Init fails is left to initialise on demand, where its first invocation reports it."""
-        specs = list(self.service.functions.values())[: self.max_environments]
-        await asyncio.gather(*(self._provision(spec) for spec in specs))
+        specs = list(self.service.functions.values())
+        chosen, skipped = specs[: self.max_environments], specs[self.max_environments :]
+        await asyncio.gather(*(self._provision(spec) for spec in chosen))
         log.info("prewarmed %d execution environment(s)", len(self._live))
+        if skipped:
+            log.warning(
+                "not prewarmed (--max-environments %d): %s",
+                self.max_environments,
+                ", ".join(spec.name for spec in skipped),
+            )
 
     async def _provision(self, spec: FunctionSpec) -> None:
         env = ExecutionEnvironment(

@@ -173,3 +173,17 @@ def test_nodejs_handlers_resolve_to_js_mjs_or_cjs_files_in_the_service_folder(tm
     assert functions["nested"].attribute == "handlers.create"
     assert functions["common"].module_path == tmp_path / "legacy.cjs"
     assert functions["python"].module_path == tmp_path / "app.py"
+
+
+def test_the_stage_option_beats_provider_stage_as_serverless_stage_does(tmp_path):
+    path = write_service(tmp_path, "def h(e, c):\n    pass\n", "f:\n  handler: app.h")
+    assert "stage: dev" in path.read_text()  # provider.stage of the inline service
+    assert load_service(path).stage == "dev"
+    assert load_service(path, stage="prod").stage == "prod"
+
+
+@pytest.mark.parametrize("stage", ["bad stage", "x/y", "a" * 129])
+def test_a_stage_name_api_gateway_would_refuse_is_refused(tmp_path, stage):
+    path = write_service(tmp_path, "def h(e, c):\n    pass\n", "f:\n  handler: app.h")
+    with pytest.raises(ServiceError, match="a stage name is 1 to 128 letters"):
+        load_service(path, stage=stage)

@@ -31,6 +31,8 @@ def fault(event, context):
         sys.exit(1)
     if what == "interrupt":
         raise KeyboardInterrupt
+    if what == "raise":
+        raise ValueError("kaboom")
     if what == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if what == "memory":
@@ -299,3 +301,14 @@ def test_prewarmed_environments_serve_the_first_calls_warm_as_provisioned_concur
         assert (answer.status_code, answer.text) == (200, "provisioned-concurrency")
         figures = function_stats(stack, "kind")
         assert (figures["cold_starts"], figures["warm_starts"]) == (0, 1)
+
+
+def test_a_handlers_traceback_is_logged_a_line_at_a_time_with_its_request_id(stack, caplog):
+    with caplog.at_level(logging.INFO, logger="timeoutlab"):
+        assert get(stack, "fault?what=raise").status_code == 502
+        stack.wait_idle()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("timeoutlab.lambda.")]
+    assert not any("\r" in line for line in lines), lines
+    (error,) = [line for line in lines if "[ERROR] ValueError: kaboom" in line]
+    request_id = error.split("\t")[0]
+    assert any(line.startswith(f"{request_id}\tTraceback") for line in lines), lines
