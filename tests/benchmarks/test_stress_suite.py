@@ -36,6 +36,8 @@ def stress(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
         [
             *(sys.executable, str(SCRIPT), "--runs", "1", "--hogs", "1"),
             *("--log-dir", str(tmp_path / "logs"), "--", str(test_file)),
+            # Test ids relative to the tiny file's folder, wherever the checkout lives.
+            *("--rootdir", str(tmp_path)),
         ],
         capture_output=True,
         text=True,
@@ -63,7 +65,8 @@ def test_a_green_run_exits_0_and_says_so(tmp_path):
     assert re.search(rf"^run 1/1: PASS  1 passed in .+  \({WALL} wall\)$", result.stdout, re.M)
     assert re.fullmatch(
         r"stress_suite: 1 of 1 runs green under 1 CPU hog on \d+ CPUs "
-        rf"\(pytest -q {re.escape(str(tmp_path / 'test_tiny.py'))}\), median {WALL}",
+        rf"\(pytest -q {re.escape(str(tmp_path / 'test_tiny.py'))} "
+        rf"--rootdir {re.escape(str(tmp_path))}\), median {WALL}",
         summary(result.stdout),
     ), result.stdout
     assert "failed tests" not in result.stdout

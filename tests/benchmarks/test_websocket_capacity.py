@@ -1,8 +1,10 @@
 """The capacity benchmark's smoke run: it completes and measures what it says it measures.
 
 Speed is the benchmark's printed output, not a test: no figure is compared with a goal here, and
-nothing bounds a time. What is checked can still fail: round trips were completed, every idle level
-of the quick plan was held open, and idle connections cost the emulator memory.
+nothing bounds a time. What is checked can still fail: round trips were completed, the first idle
+level was opened at the gateway, and idle connections cost the emulator memory where a level held.
+How many idle users were held is a capacity (cold starts of the $connect function's execution
+environments on a busy machine decide it), so it is printed, not asserted.
 """
 
 import importlib.util
@@ -18,6 +20,8 @@ ROUND_TRIPS = r"report round trips per second sustained: (\d+(?:\.\d+)?) "
 IDLE_USERS = r"concurrent idle WebSocket users held: (\d+) "
 MEMORY = r"emulator memory per idle connection: (-?\d+(?:\.\d+)?|unavailable)"
 # A row of the round-trip table: users, round trips/s, p50 ms, p95 ms, reports, failures, ...
+# A row of the idle table: users, open at the gateway, held (yes, NO or -), ...
+IDLE_ROW = re.compile(r"^ +(\d+) +(\d+) +(yes|NO|-) ", re.M)
 STEP = re.compile(r"^ +(\d+) +(\d+\.\d) +(\d+|n/a) +(\d+|n/a) +(\d+) +(\d+) ", re.M)
 
 
@@ -64,13 +68,17 @@ def test_the_quick_run_measures_the_three_figures(tmp_path):
     sustained = figure(ROUND_TRIPS, out)
     assert sustained == "0" or sustained in {s[1] for s in steps if s[5] == "0"}, out
 
-    # Idle users: every level of the quick plan was reached and held open.
-    assert int(figure(IDLE_USERS, out)) == max(plan.idle_levels), out
-    assert "every level tried stayed open" in out
+    # Idle users: the first level of the quick plan was opened, as the gateway counts them.
+    levels = [(int(users), int(opened), held) for users, opened, held in IDLE_ROW.findall(out)]
+    assert levels[0] == (0, 0, "-"), out
+    users, opened, _ = levels[1]
+    assert (users, opened) == (plan.idle_levels[0], plan.idle_levels[0]), out
+    held = int(figure(IDLE_USERS, out))
+    assert held in (0, *plan.idle_levels), out
 
     # Memory: more open connections, more emulator memory (read from /proc, Linux only).
     memory = figure(MEMORY, out)
-    if not Path("/proc/self/status").exists():
+    if not Path("/proc/self/status").exists() or held == 0:
         assert memory == "unavailable", out
     else:
         assert memory != "unavailable", out
