@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -25,9 +27,9 @@ from typing import Any, TypeVar
 import looptime
 
 from emulator.clock import Clock, ScaledClock
+from emulator.core.events import ACCOUNT_ID
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
-from emulator.runtime.context import LambdaContext
 from emulator.runtime.invocation import (
     InvocationResult,
     Runtime,
@@ -51,6 +53,35 @@ def run_virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+class LambdaContext:
+    """The context object of AWS's Python runtime (awslambdaric): same attributes and method,
+    remaining time in emulated ms. The emulator's own environments get awslambdaric's."""
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        memory_mb: int,
+        region: str,
+        request_id: str,
+        remaining_seconds: Callable[[], float],
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
+        self.memory_limit_in_mb = str(memory_mb)  # a string, as in AWS's runtime
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        self.log_stream_name = f"{day}/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._remaining_seconds = remaining_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._remaining_seconds() * 1000))
 
 
 class VirtualContext(LambdaContext):
