@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from emulator import deploy_rules
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.core.events import ACCOUNT_ID
 from emulator.core.routing import RestRoute, normalize_resource
@@ -24,6 +25,7 @@ from emulator.core.websocket_routes import (
     WebSocketRoute,
     WebSocketRouter,
 )
+from emulator.service_keys import unmodelled_keys
 
 #: Serverless Framework defaults for functions that do not say.
 DEFAULT_MEMORY_MB = 1024
@@ -91,6 +93,8 @@ class ServiceSpec:
     integration_timeout: float | None = None
     route_timeouts: dict[str, float] = field(default_factory=dict)
     streaming_routes: frozenset[str] = frozenset()  # REST routes with response streaming
+    #: Key paths that change behaviour on AWS and are not modelled here (warned at start).
+    unmodelled: tuple[str, ...] = ()
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -236,6 +240,8 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     if not service:
         raise ServiceError(f"{where}: `service` is missing")
     provider = config.get("provider") or {}
+    if provider.get("name", "aws") != "aws":
+        raise ServiceError(f"{where}: provider.name must be aws, got {provider.get('name')!r}")
     # As `serverless --stage`: the option, else provider.stage, else dev.
     stage = str(stage_option or provider.get("stage") or "dev")
     if not STAGE_NAME.fullmatch(stage):
@@ -310,6 +316,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         ),
         route_timeouts=route_timeouts,
         streaming_routes=streaming,
+        unmodelled=tuple(unmodelled_keys(config)),
     )
 
 
@@ -333,6 +340,14 @@ def _function(
     if not 128 <= memory <= 10240:
         raise ServiceError(f"{where}: memorySize must be 128..10240 MB, got {memory}")
     environment = {**(provider.get("environment") or {}), **(spec.get("environment") or {})}
+    environment = {str(k): str(v) for k, v in environment.items()}
+    broken = deploy_rules.environment_rule(environment)
+    if broken:
+        raise ServiceError(f"{where}.environment: {broken}")
+    name = str(spec.get("name") or f"{service}-{stage}-{key}")
+    broken = deploy_rules.function_name_rule(name)
+    if broken:
+        raise ServiceError(f"{where}.name: {broken}")
     reserved = spec.get("reservedConcurrency")
     if reserved is not None and (not isinstance(reserved, int) or reserved < 0):
         raise ServiceError(
@@ -340,13 +355,13 @@ def _function(
         )
     return FunctionSpec(
         key=key,
-        name=str(spec.get("name") or f"{service}-{stage}-{key}"),
+        name=name,
         handler=str(spec["handler"]),
         module_path=module_path,
         attribute=attribute,
         timeout=timeout,
         memory_mb=memory,
-        environment={str(k): str(v) for k, v in environment.items()},
+        environment=environment,
         runtime=runtime,
         reserved_concurrency=reserved,
     )
@@ -416,13 +431,19 @@ def _resources(
     for logical_id, resource in resources.items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
         props = resource.get("Properties") or {} if isinstance(resource, dict) else {}
+        rwhere = f"{where}: resources.Resources.{logical_id}"
         if kind == "AWS::S3::Bucket":
-            buckets.append(
-                str(props.get("BucketName") or f"{service}-{stage}-{logical_id}".lower())
-            )
+            bucket = str(props.get("BucketName") or f"{service}-{stage}-{logical_id}".lower())
+            broken = deploy_rules.bucket_name_rule(bucket)
+            if broken:
+                raise ServiceError(f"{rwhere}.Properties.BucketName: {broken}")
+            buckets.append(bucket)
         elif kind == "AWS::DynamoDB::Table":
             if not props.get("TableName") or not props.get("KeySchema"):
-                raise ServiceError(f"{where}: table {logical_id} needs TableName and KeySchema")
+                raise ServiceError(f"{rwhere}: a table needs TableName and KeySchema")
+            broken = deploy_rules.table_rule(props)
+            if broken:
+                raise ServiceError(f"{rwhere}.Properties: {broken}")
             arguments = {k: props[k] for k in _TABLE_PROPERTIES if k in props}
             if "ProvisionedThroughput" not in arguments:
                 arguments.setdefault("BillingMode", "PAY_PER_REQUEST")

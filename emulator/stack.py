@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from emulator.runtime.process import (
 )
 from emulator.runtime.remote import RemoteRuntime
 from emulator.service import ServiceSpec, default_service_path, load_service
+from emulator.service_keys import warning_line
 from emulator.tls import Certificate, self_signed
 
 log = logging.getLogger("timeoutlab")
@@ -148,6 +150,8 @@ class Stack:
     ) -> None:
         self.config = config
         self.service = load_service(config.service_path, stage=config.stage)
+        for key_path in self.service.unmodelled:
+            print(warning_line(key_path), file=sys.stderr)
         self.clock: Clock = clock or ScaledClock(config.time_scale)
         self._runtime_factory = runtime_factory
         self._loop: asyncio.AbstractEventLoop | None = None

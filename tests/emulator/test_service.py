@@ -60,10 +60,10 @@ def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
           handler: app.handler
           timeout: ${self:custom.fnTimeout}
           environment:
-            A: ${env:TL_TEST_NAME}
-            B: ${env:TL_TEST_MISSING, 'fallback'}
-            C: pre-${self:custom.nested}-post
-            D: ${aws:accountId}/${aws:region}
+            VA: ${env:TL_TEST_NAME}
+            VB: ${env:TL_TEST_MISSING, 'fallback'}
+            VC: pre-${self:custom.nested}-post
+            VD: ${aws:accountId}/${aws:region}
           events:
             - http: GET things/{id}
             - http: {path: /things, method: any}
@@ -89,10 +89,10 @@ def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
     fn = service.functions["hello"]
     assert fn.timeout == 12.0
     assert fn.environment == {
-        "A": "from-env",
-        "B": "fallback",
-        "C": "pre-dev-post",
-        "D": "000000000000/us-east-1",
+        "VA": "from-env",
+        "VB": "fallback",
+        "VC": "pre-dev-post",
+        "VD": "000000000000/us-east-1",
     }
     assert [r.key for r in service.rest_routes] == ["GET /things/{id}", "ANY /things"]
     assert service.route_timeouts == {"GET /things/{id}": 3.0}
@@ -110,9 +110,9 @@ def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
         ("f:\n  handler: app.handler\n  runtime: nodejs20.x", "", r"app\.js or .*app\.mjs or"),
         ("f:\n  handler: ../app.handler", "", "outside the service folder"),
         ("f:\n  handler: app.handler\n  events:\n    - http: FETCH /x", "", "http method"),
-        ("f:\n  handler: app.handler\n  environment:\n    A: ${self:custom.none}", "", "no value"),
+        ("f:\n  handler: app.handler\n  environment:\n    VA: ${self:custom.none}", "", "no value"),
         (
-            "f:\n  handler: app.handler\n  environment:\n    A: ${ssm:/x}",
+            "f:\n  handler: app.handler\n  environment:\n    VA: ${ssm:/x}",
             "",
             "unsupported variable",
         ),
