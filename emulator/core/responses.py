@@ -58,6 +58,14 @@ def forbidden() -> HttpResponse:
     return _gateway_error(403, "Forbidden", "ForbiddenException")
 
 
+def invalid_api_key() -> HttpResponse:
+    """Gateway response INVALID_API_KEY: a method that requires an API key was called without
+    one, or with a key that is unknown, disabled or in no usage plan of the stage. 403, the body
+    ``{"message":"Forbidden"}``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)."""
+    return _gateway_error(403, "Forbidden", "ForbiddenException")
+
+
 def integration_timeout() -> HttpResponse:
     """Gateway response INTEGRATION_TIMEOUT: the integration did not answer within its timeout."""
     return _gateway_error(504, "Endpoint request timed out")

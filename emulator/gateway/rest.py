@@ -10,14 +10,16 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from emulator.clock import Clock
-from emulator.core import responses
+from emulator.core import media_types, responses
+from emulator.core.api_keys import ApiKey, ApiKeys
+from emulator.core.cors import CorsRule, preflight
 from emulator.core.deadlines import IntegrationTimeouts, StreamLimits
 from emulator.core.events import (
     ApiIdentity,
@@ -28,7 +30,7 @@ from emulator.core.events import (
 from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
 from emulator.core.responses import GatewayError, HttpResponse
 from emulator.core.routing import RestRouter, RouteMatch
-from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
+from emulator.gateway.http import BodyTooLarge, incoming, raw_path, read_body, to_aiohttp
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
 
@@ -47,8 +49,10 @@ class RestCall:
     request_id: str
     received_at: float  # emulated seconds (the gateway's clock)
     body: bytes = b""
-    resource_path: str = ""
+    path: str = ""  # the full path as sent (percent-encoding kept), stage included
+    resource_path: str = ""  # the part after the stage, likewise
     match: RouteMatch | None = None
+    api_key: ApiKey | None = None
     authorizer: dict | None = None
     event: dict | None = None
     result: InvocationResult | None = None
@@ -80,7 +84,14 @@ class RestGateway:
         clock: Clock,
         streaming_routes: frozenset[str] = frozenset(),
         stream_limits: StreamLimits | None = None,
+        *,
+        api_keys: ApiKeys | None = None,
+        cors: Mapping[str, CorsRule] | None = None,
+        binary_media_types: Sequence[str] = (),
     ) -> None:
+        self.api_keys = api_keys or ApiKeys(())
+        self.cors = dict(cors or {})
+        self.binary_media_types = tuple(binary_media_types)
         self.streaming_routes = streaming_routes
         self.stream_limits = stream_limits or StreamLimits()
         self.router = router
@@ -91,7 +102,10 @@ class RestGateway:
         self.clock = clock
         self.steps: list[Step] = [
             self.read_body,
+            self.match_stage,
+            self.cors_preflight,
             self.match_route,
+            self.check_api_key,
             # authorizer step: goes here (after the API key, before the event is built)
             self.build_event,
             self.integrate,
@@ -136,27 +150,54 @@ class RestGateway:
         except BodyTooLarge:
             raise GatewayError(responses.content_length_exceeded()) from None
 
-    async def match_route(self, call: RestCall) -> None:
-        """Stage, resource and method: 403 Forbidden outside the stage, 403 Missing
-        Authentication Token for no resource or method."""
-        resource_path = self.router.strip_stage(call.request.path)
+    async def match_stage(self, call: RestCall) -> None:
+        """The stage: 403 Forbidden for a path outside it. Paths are taken as sent, encoded."""
+        call.path = raw_path(call.request)
+        resource_path = self.router.strip_stage(call.path)
         if resource_path is None:
             raise GatewayError(responses.forbidden())
         call.resource_path = resource_path
-        call.match = self.router.match(call.request.method, resource_path)
+
+    async def cors_preflight(self, call: RestCall) -> HttpResponse | None:
+        """``OPTIONS`` on a resource with ``cors`` events: Serverless's MOCK method answers (a
+        method the service declares itself for OPTIONS is routed instead)."""
+        if call.request.method != "OPTIONS":
+            return None
+        resource = self.router.resource_for(call.resource_path)
+        if resource is None or resource not in self.cors:
+            return None
+        if self.router.has_method(resource, "OPTIONS"):
+            return None
+        return preflight(self.cors[resource], call.request.headers.get("Origin"))
+
+    async def match_route(self, call: RestCall) -> None:
+        """Resource and method: 403 Missing Authentication Token for no resource or method."""
+        call.match = self.router.match(call.request.method, call.resource_path)
         if call.match is None:
             raise GatewayError(responses.missing_authentication_token())
+
+    async def check_api_key(self, call: RestCall) -> None:
+        """``private`` methods: the ``x-api-key`` header must carry an enabled key of the
+        stage, else 403 Forbidden and no invocation."""
+        assert call.match is not None
+        if call.match.route.api_key_required:
+            call.api_key = self.api_keys.check(call.request.headers.items())
 
     async def build_event(self, call: RestCall) -> None:
         """The proxy event, refused with 413 when it is over Lambda's 6 MB payload quota."""
         assert call.match is not None
         call.event = rest_proxy_event(
-            incoming(call.request, call.body),
+            incoming(call.request, call.body, call.path),
             call.match,
             self.api,
             resource_path=call.resource_path,
             request_id=call.request_id,
             epoch=self.clock.epoch(),
+            binary_body=media_types.request_is_binary(
+                call.request.headers.get("Content-Type"), self.binary_media_types
+            ),
+            api_key=call.api_key,
+            authorizer=call.authorizer,
         )
         if len(json.dumps(call.event)) > responses.LAMBDA_SYNC_PAYLOAD_LIMIT:
             raise GatewayError(responses.request_too_long())
@@ -197,7 +238,10 @@ class RestGateway:
     async def map_response(self, call: RestCall) -> HttpResponse:
         """The handler's proxy result as the client's response (502 for errors and bad shapes)."""
         assert call.result is not None
-        return _mapped(call.route_key, call.result.payload, call.result.error)
+        binary = media_types.response_is_binary(
+            call.request.headers.get("Accept"), self.binary_media_types
+        )
+        return _mapped(call.route_key, call.result.payload, call.result.error, binary)
 
     async def _stream(
         self, request: web.Request, route_key: str, function: str, event: dict, request_id: str
@@ -273,7 +317,9 @@ def _aws_headers(request_id: str) -> list[tuple[str, str]]:
     return [("x-amzn-RequestId", request_id), ("x-amz-apigw-id", new_extended_request_id())]
 
 
-def _mapped(route_key: str, payload: object, error: dict | None) -> HttpResponse:
+def _mapped(
+    route_key: str, payload: object, error: dict | None, binary: bool = False
+) -> HttpResponse:
     """The client's response for a finished invocation: its proxy result, or 502."""
     if error is not None:
         log.error(
@@ -283,7 +329,7 @@ def _mapped(route_key: str, payload: object, error: dict | None) -> HttpResponse
         )
         return responses.internal_server_error()
     try:
-        return map_proxy_result(payload)
+        return map_proxy_result(payload, binary_response=binary)
     except MalformedProxyResponse as exc:
         log.error(
             "%s: Execution failed due to configuration error: Malformed Lambda proxy response (%s)",
