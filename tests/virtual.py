@@ -172,9 +172,7 @@ async def _call(
     return result
 
 
-def service_file(
-    directory: Path, functions: str, *, extra: str = "", provider: str = ""
-) -> Path:
+def service_file(directory: Path, functions: str, *, extra: str = "", provider: str = "") -> Path:
     """A serverless.yml of ``functions`` (handlers in ``app``; an empty ``app.py`` is written:
     in-loop handlers are given to the runtime, not imported); ``provider``: more YAML under
     ``provider:``."""

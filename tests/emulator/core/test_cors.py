@@ -40,9 +40,9 @@ def test_the_object_form_sets_credentials_max_age_and_cache_control():
 
 def test_a_matching_origin_of_a_list_is_echoed_else_the_first_is_sent():
     rule = event_rule({"origins": ["https://a.example", "https://*.b.example"]}, "get")
-    assert headers_of(preflight(rule, "https://x.b.example"))[
-        "Access-Control-Allow-Origin"
-    ] == ("https://x.b.example")
+    assert headers_of(preflight(rule, "https://x.b.example"))["Access-Control-Allow-Origin"] == (
+        "https://x.b.example"
+    )
     for origin in ("https://evil.example", "https://b.example", None):
         answer = headers_of(preflight(rule, origin))
         assert answer["Access-Control-Allow-Origin"] == "https://a.example"
