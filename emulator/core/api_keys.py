@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from emulator.core import responses
 from emulator.core.responses import GatewayError
 
-#: The header that carries the key (``apiKeySource: HEADER``, the default).
+#: The header that carries the key (``apiKeySource: HEADER``, the default): "require them to
+#: pass the API key as the X-API-Key header of each incoming request"; a key that matches no
+#: key of the usage plans is "a 403 Forbidden response"
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-key-source.html).
 API_KEY_HEADER = "x-api-key"
 #: "The value of the API key. Must be at least 20 characters long."
 #: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-apigateway-apikey.html)
