@@ -245,7 +245,17 @@ def banner(stack: Stack) -> str:
     lines = [
         f"timeoutlab is up: service {stack.service.name}, stage {stack.service.stage}, "
         f"time scale {stack.clock.scale:g}, integration timeout {stack.timeouts.default:g} s",
-        *(f"  REST      {route.method} {rest}{route.resource}" for route in stack.router.routes),
+        *(
+            f"  REST      {route.method} {rest}{route.resource}"
+            + ("  (private: x-api-key)" if route.api_key_required else "")
+            for route in stack.router.routes
+        ),
+        *(
+            f"  API key   {key.name}: {key.value}"
+            + (" (generated)" if key.generated else "")
+            + ("" if key.enabled else " (disabled)")
+            for key in stack.service.api_keys
+        ),
         f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}",
         f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
         f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",

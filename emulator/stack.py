@@ -32,6 +32,7 @@ from emulator.backends.localstack_container import (
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.backends.usage_proxy import UsageProxy
 from emulator.clock import Clock, ScaledClock
+from emulator.core.api_keys import ApiKeys
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import (
@@ -318,6 +319,9 @@ class Stack:
             self.clock,
             streaming_routes=self.service.streaming_routes,
             stream_limits=self.config.stream_limits,
+            api_keys=ApiKeys(self.service.api_keys),
+            cors=self.service.cors,
+            binary_media_types=self.service.binary_media_types,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -401,6 +405,7 @@ class Stack:
             "websocket_api": self.ws_url if self.ws_port else None,
             "connections_api": self.connections_url if self.ws_port else None,
             "routes": [route.key for route in self.router.routes],
+            "api_keys": [key.describe() for key in self.service.api_keys],
             "websocket_routes": list(self.ws_router.routes),
             "backend": self.backend.describe() if self.backend else None,
             "backend_proxy": self.backend_proxy.url if self.backend_proxy else None,

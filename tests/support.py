@@ -35,13 +35,16 @@ def write_service(
     *,
     extra: str = "",
     module: str = "app",
+    provider: str = "",
 ) -> Path:
-    """A serverless.yml and a handler file, written inline by the test that uses them."""
+    """A serverless.yml and a handler file, written inline by the test that uses them;
+    ``provider`` is more YAML under ``provider:`` (e.g. ``apiGateway: ...``)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{module}.py").write_text(textwrap.dedent(handlers))
     yml = (
         "service: inline\n"
         "provider:\n  name: aws\n  runtime: python3.12\n  stage: dev\n"
+        f"{textwrap.indent(textwrap.dedent(provider).strip(), '  ')}\n"
         f"functions:\n{textwrap.indent(textwrap.dedent(functions).strip(), '  ')}\n"
         f"{textwrap.dedent(extra)}"
     )

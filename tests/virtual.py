@@ -172,10 +172,11 @@ async def _call(
     return result
 
 
-def service_file(directory: Path, functions: str, *, extra: str = "") -> Path:
+def service_file(directory: Path, functions: str, *, extra: str = "", provider: str = "") -> Path:
     """A serverless.yml of ``functions`` (handlers in ``app``; an empty ``app.py`` is written:
-    in-loop handlers are given to the runtime, not imported)."""
-    return write_service(directory, "", functions, extra=extra)
+    in-loop handlers are given to the runtime, not imported); ``provider``: more YAML under
+    ``provider:``."""
+    return write_service(directory, "", functions, extra=extra, provider=provider)
 
 
 @contextlib.asynccontextmanager

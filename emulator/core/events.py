@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from emulator.core.api_keys import ApiKey
 from emulator.core.routing import RouteMatch
 
 ACCOUNT_ID = "000000000000"
@@ -71,14 +72,21 @@ def single_and_multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | 
     return single, multi
 
 
-def _body_field(body: bytes) -> tuple[str | None, bool]:
-    """Text bodies pass as strings; bytes that are not UTF-8 pass base64-encoded."""
+def _body_field(body: bytes, binary: bool) -> tuple[str | None, bool]:
+    """The event's ``body`` and ``isBase64Encoded``.
+
+    A body whose Content-Type is one of the API's binary media types goes base64-encoded with
+    ``isBase64Encoded: true``; any other body goes as a "UTF8-encoded string"
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html,
+    the rows with no contentHandling). Bytes that are not UTF-8 cannot survive that: they are
+    replaced by U+FFFD, so the handler sees the body damaged, as it would on AWS (which does not
+    document the replacement character it uses; U+FFFD is the Unicode standard's).
+    """
     if not body:
         return None, False
-    try:
-        return body.decode("utf-8"), False
-    except UnicodeDecodeError:
+    if binary:
         return base64.b64encode(body).decode(), True
+    return body.decode("utf-8", errors="replace"), False
 
 
 def rest_proxy_event(
@@ -89,16 +97,63 @@ def rest_proxy_event(
     resource_path: str,
     request_id: str,
     epoch: float,
+    binary_body: bool = False,
+    api_key: ApiKey | None = None,
+    authorizer: dict | None = None,
 ) -> dict:
     """The event API Gateway REST hands a Lambda proxy integration, for ``request`` at ``epoch``.
 
     ``request.path`` is the full path (with the stage); ``resource_path`` is the part after it.
+    Both are as the client sent them, percent-encoding kept, and so are ``pathParameters``: REST
+    APIs pass the path on as received (AWS does not document this; live captures show it:
+    github.com/aws/aws-sam-cli/issues/771, github.com/dherault/serverless-offline/issues/265);
+    query string parameters are decoded. ``binary_body``: the request's Content-Type is one of
+    the API's binary media types (``emulator.core.media_types``). ``api_key``: the key a
+    ``private`` method was called with, shown as ``requestContext.identity.apiKey`` and
+    ``apiKeyId`` (null for methods that require none:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference).
+    ``authorizer``: a Lambda authorizer's result (``principalId``, its ``context`` entries),
+    passed as ``requestContext.authorizer``; without one the key is absent.
     """
     headers, multi_headers = single_and_multi(request.headers)
     query_pairs = parse_qsl(request.query_string, keep_blank_values=True)
     query, multi_query = single_and_multi(query_pairs)
-    body, is_base64 = _body_field(request.body)
+    body, is_base64 = _body_field(request.body, binary_body)
     header_map = {k.lower(): v for k, v in request.headers}
+    context: dict = {
+        "resourceId": _resource_id(match.route.resource),
+        "resourcePath": match.route.resource,
+        "httpMethod": request.method,
+        "extendedRequestId": new_extended_request_id(),
+        "requestTime": aws_request_time(epoch),
+        "path": request.path,
+        "accountId": ACCOUNT_ID,
+        "protocol": request.protocol,
+        "stage": api.stage,
+        "domainPrefix": api.domain_prefix,
+        "requestTimeEpoch": int(epoch * 1000),
+        "requestId": request_id,
+        "identity": {
+            "cognitoIdentityPoolId": None,
+            "accountId": None,
+            "cognitoIdentityId": None,
+            "caller": None,
+            "sourceIp": request.source_ip,
+            "principalOrgId": None,
+            "accessKey": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+            "userArn": None,
+            "userAgent": header_map.get("user-agent"),
+            "user": None,
+            "apiKey": api_key.value if api_key else None,
+            "apiKeyId": api_key.id if api_key else None,
+        },
+        "domainName": api.domain_name,
+        "apiId": api.api_id,
+    }
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     return {
         "resource": match.route.resource,
         "path": resource_path,
@@ -109,36 +164,7 @@ def rest_proxy_event(
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": match.path_parameters or None,
         "stageVariables": None,
-        "requestContext": {
-            "resourceId": _resource_id(match.route.resource),
-            "resourcePath": match.route.resource,
-            "httpMethod": request.method,
-            "extendedRequestId": new_extended_request_id(),
-            "requestTime": aws_request_time(epoch),
-            "path": request.path,
-            "accountId": ACCOUNT_ID,
-            "protocol": request.protocol,
-            "stage": api.stage,
-            "domainPrefix": api.domain_prefix,
-            "requestTimeEpoch": int(epoch * 1000),
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None,
-                "accountId": None,
-                "cognitoIdentityId": None,
-                "caller": None,
-                "sourceIp": request.source_ip,
-                "principalOrgId": None,
-                "accessKey": None,
-                "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None,
-                "userArn": None,
-                "userAgent": header_map.get("user-agent"),
-                "user": None,
-            },
-            "domainName": api.domain_name,
-            "apiId": api.api_id,
-        },
+        "requestContext": context,
         "body": body,
         "isBase64Encoded": is_base64,
     }

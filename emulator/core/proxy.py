@@ -29,8 +29,16 @@ def _header_value(value: object, where: str) -> str:
     return str(value)
 
 
-def map_proxy_result(result: object) -> HttpResponse:
-    """The HTTP response for a handler's return value, or MalformedProxyResponse."""
+def map_proxy_result(result: object, *, binary_response: bool = False) -> HttpResponse:
+    """The HTTP response for a handler's return value, or MalformedProxyResponse.
+
+    ``binary_response``: the request's first Accept type is one of the API's binary media types
+    (``emulator.core.media_types.response_is_binary``). Only then is a body with
+    ``isBase64Encoded: true`` decoded to bytes (and must be valid base64); otherwise the base64
+    text goes to the client as it is
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/lambda-proxy-binary-media.html:
+    "API Gateway uses the first Accept header from clients to determine if a response should
+    return binary media")."""
     if isinstance(result, str | bytes):
         try:
             result = json.loads(result)
@@ -68,7 +76,7 @@ def map_proxy_result(result: object) -> HttpResponse:
     is_base64 = result.get("isBase64Encoded", False)
     if not isinstance(is_base64, bool):
         raise MalformedProxyResponse("isBase64Encoded must be a boolean")
-    if is_base64 and body:
+    if is_base64 and body and binary_response:
         try:
             payload = base64.b64decode(body, validate=True)
         except binascii.Error as exc:

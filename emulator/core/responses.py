@@ -27,6 +27,18 @@ class HttpResponse:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
 
+class GatewayError(Exception):
+    """A request step's verdict that ends the request with API Gateway's own answer.
+
+    ``response`` is the whole HTTP answer (status, headers, body); the gateway sends it as is and
+    invokes nothing further. Raised by the REST gateway's steps (route match, API key, ...), as
+    LocalStack's next-gen API Gateway raises its typed gateway exceptions."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(f"{response.status} {response.body[:200]!r}")
+        self.response = response
+
+
 def _gateway_error(status: int, message: str, error_type: str | None = None) -> HttpResponse:
     headers = [("Content-Type", JSON)]
     if error_type:
@@ -43,6 +55,14 @@ def missing_authentication_token() -> HttpResponse:
 
 def forbidden() -> HttpResponse:
     """A path outside any deployed stage."""
+    return _gateway_error(403, "Forbidden", "ForbiddenException")
+
+
+def invalid_api_key() -> HttpResponse:
+    """Gateway response INVALID_API_KEY: a method that requires an API key was called without
+    one, or with a key that is unknown, disabled or in no usage plan of the stage. 403, the body
+    ``{"message":"Forbidden"}``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)."""
     return _gateway_error(403, "Forbidden", "ForbiddenException")
 
 

@@ -1,5 +1,9 @@
 """Which Lambda a REST request reaches: stage prefix, resource templates, method.
 
+Paths are matched as the client sent them, percent-encoding and all: ``%2F`` inside a segment
+is not a separator, so ``/items/my-id%2F100`` is ``/items/{id}`` (see ``emulator.core.events`` for
+what the event then carries).
+
 Mirrors API Gateway REST resource matching: literal path parts beat ``{param}`` parts, which beat
 a greedy ``{proxy+}``; ``ANY`` matches every method; no match is AWS's 403.
 """
@@ -19,6 +23,8 @@ class RestRoute:
     method: str
     resource: str  # API Gateway resource path, e.g. "/reports/jobs/{jobId}"
     function: str  # the function's key in serverless.yml
+    #: ``private: true``: the method requires an API key (``ApiKeyRequired``).
+    api_key_required: bool = False
 
     @property
     def key(self) -> str:
@@ -98,6 +104,18 @@ class RestRouter:
         if path.startswith(prefix + "/"):
             return path[len(prefix) :]
         return None
+
+    def resource_for(self, resource_path: str) -> str | None:
+        """The most specific resource template that ``resource_path`` falls under, whatever
+        its methods; None when no resource does."""
+        for compiled in self._compiled:
+            if compiled.regex.match(resource_path):
+                return compiled.route.resource
+        return None
+
+    def has_method(self, resource: str, method: str) -> bool:
+        """Whether ``resource`` declares ``method`` itself (``ANY`` does not count)."""
+        return any(r.resource == resource and r.method == method for r in self.routes)
 
     def match(self, method: str, resource_path: str) -> RouteMatch | None:
         for compiled in self._compiled:

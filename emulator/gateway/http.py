@@ -28,11 +28,19 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def incoming(request: web.Request, body: bytes) -> IncomingRequest:
+def raw_path(request: web.Request) -> str:
+    """The path as the client sent it, percent-encoding kept, without the query string
+    (aiohttp's ``request.path`` is decoded)."""
+    return request.raw_path.split("?", 1)[0]
+
+
+def incoming(request: web.Request, body: bytes, path: str | None = None) -> IncomingRequest:
+    """The plain request data the core builds events from; ``path`` defaults to the decoded
+    path (pass ``raw_path(request)`` for an API that keeps the encoding)."""
     peer = request.transport.get_extra_info("peername") if request.transport else None
     return IncomingRequest(
         method=request.method,
-        path=request.path,
+        path=request.path if path is None else path,
         query_string=request.query_string,
         headers=list(request.headers.items()),
         body=body,

@@ -1,3 +1,5 @@
+import textwrap
+
 import pytest
 
 from emulator.service import ServiceError, default_service_path, load_service
@@ -187,3 +189,90 @@ def test_a_stage_name_api_gateway_would_refuse_is_refused(tmp_path, stage):
     path = write_service(tmp_path, "def h(e, c):\n    pass\n", "f:\n  handler: app.h")
     with pytest.raises(ServiceError, match="a stage name is 1 to 128 letters"):
         load_service(path, stage=stage)
+
+
+def _rest_service(tmp_path, provider: str, events: str = "- http: {path: items, method: get}"):
+    functions = f"fn:\n  handler: app.handler\n  events:\n{textwrap.indent(events, '    ')}"
+    return load_service(write_service(tmp_path, HANDLER, functions, provider=provider))
+
+
+def test_api_keys_in_every_form_serverless_accepts(tmp_path):
+    service = _rest_service(
+        tmp_path,
+        """
+        apiGateway:
+          apiKeys:
+            - plain
+            - {name: given, value: abcdefghijklmnopqrstu}
+            - free:
+                - freeKey
+            - paid:
+                - {name: paidKey, value: PAIDPAIDPAIDPAIDPAIDPAID, enabled: false}
+          usagePlan:
+            - free: {quota: {limit: 100, period: DAY}}
+            - paid: {throttle: {rateLimit: 10}}
+        """,
+        "- http: {path: items, method: get, private: true}",
+    )
+    keys = {key.name: key for key in service.api_keys}
+    assert list(keys) == ["plain", "given", "freeKey", "paidKey"]
+    assert keys["given"].value == "abcdefghijklmnopqrstu"
+    assert not keys["given"].generated
+    assert keys["plain"].generated
+    assert len(keys["plain"].value) == 40
+    assert keys["plain"].value.isalnum()
+    assert (keys["freeKey"].usage_plan, keys["paidKey"].usage_plan) == ("free", "paid")
+    assert keys["paidKey"].enabled is False
+    assert len({key.id for key in service.api_keys}) == 4
+    assert service.rest_routes[0].api_key_required is True
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        (
+            "apiGateway: {apiKeys: [{name: short, value: tooShort}]}",
+            r"apiKeys\[0\]\.value: an API key value must be at least 20 characters",
+        ),
+        (
+            "apiGateway: {apiKeys: [{gold: [k1]}], usagePlan: [{free: {}}]}",
+            r"apiKeys\[0\]: API key group 'gold' has no usage plan defined",
+        ),
+        ("apiGateway: {apiKeys: plain}", r"apiKeys must be a list"),
+        ("apiGateway: {apiKeys: [{name: k, colour: red}]}", r"apiKeys\[0\] must be a name or"),
+        ("apiGateway: {binaryMediaTypes: [png]}", r"binaryMediaTypes\[0\]: 'png' is not a media"),
+    ],
+)
+def test_api_gateway_settings_aws_or_serverless_refuse(tmp_path, provider, message):
+    with pytest.raises(ServiceError, match=message):
+        _rest_service(tmp_path, provider)
+
+
+def test_binary_media_types_are_read(tmp_path):
+    service = _rest_service(tmp_path, "apiGateway: {binaryMediaTypes: ['image/*', '*/*']}")
+    assert service.binary_media_types == ("image/*", "*/*")
+
+
+def test_cors_events_merge_per_path_as_serverless_does(tmp_path):
+    service = _rest_service(
+        tmp_path,
+        "",
+        "- http: {path: items, method: get, cors: true}\n"
+        "- http: {path: items, method: post, cors: {origins: ['https://a.example'],"
+        " headers: [X-One], allowCredentials: true, maxAge: 60}}\n"
+        "- http: {path: other, method: get}",
+    )
+    rule = service.cors["/items"]
+    assert rule.methods == ("OPTIONS", "POST", "GET")
+    assert rule.headers[0] == "X-One"
+    assert "Content-Type" in rule.headers
+    assert rule.origins == ("https://a.example",)
+    assert (rule.allow_credentials, rule.max_age) == (True, 60)
+    assert "/other" not in service.cors
+
+
+def test_a_private_flag_or_cors_of_the_wrong_type_is_refused(tmp_path):
+    with pytest.raises(ServiceError, match=r"http\.private must be true or false"):
+        _rest_service(tmp_path, "", "- http: {path: items, method: get, private: 'yes'}")
+    with pytest.raises(ServiceError, match=r"http\.cors\.origins must be a string or a list"):
+        _rest_service(tmp_path, "", "- http: {path: items, method: get, cors: {origins: 3}}")

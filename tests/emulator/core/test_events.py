@@ -1,5 +1,6 @@
 import base64
 
+from emulator.core.api_keys import ApiKey
 from emulator.core.events import ApiIdentity, IncomingRequest, rest_proxy_event
 from emulator.core.routing import RestRoute, RouteMatch
 
@@ -58,6 +59,63 @@ def test_empty_request_gives_nulls_as_aws_does():
 
 def test_binary_bodies_are_base64_encoded():
     raw = bytes(range(256))
-    event = event_for(IncomingRequest(method="POST", path="/dev/jobs/42", body=raw))
+    match = RouteMatch(RestRoute("POST", "/jobs/{jobId}", "fn"), {"jobId": "42"})
+    event = rest_proxy_event(
+        IncomingRequest(method="POST", path="/dev/jobs/42", body=raw),
+        match,
+        API,
+        resource_path="/jobs/42",
+        request_id="req-1",
+        epoch=0.0,
+        binary_body=True,
+    )
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == raw
+
+
+def test_other_bodies_pass_as_utf8_text_even_when_they_are_not():
+    event = event_for(IncomingRequest(method="POST", path="/dev/jobs/42", body=b"ok \xff\xfe"))
+    assert event["isBase64Encoded"] is False
+    assert event["body"] == "ok \ufffd\ufffd"
+
+
+def test_api_key_identity_and_authorizer_context():
+    key = ApiKey(name="k", value="v" * 20, id="abcdefghij")
+    match = RouteMatch(RestRoute("GET", "/jobs/{jobId}", "fn", api_key_required=True), {})
+    event = rest_proxy_event(
+        IncomingRequest(method="GET", path="/dev/jobs/42"),
+        match,
+        API,
+        resource_path="/jobs/42",
+        request_id="req-1",
+        epoch=0.0,
+        api_key=key,
+        authorizer={"principalId": "me", "tier": "gold"},
+    )
+    identity = event["requestContext"]["identity"]
+    assert (identity["apiKey"], identity["apiKeyId"]) == ("v" * 20, "abcdefghij")
+    assert event["requestContext"]["authorizer"] == {"principalId": "me", "tier": "gold"}
+
+
+def test_without_a_key_or_authorizer_the_identity_says_null():
+    event = event_for(IncomingRequest(method="GET", path="/dev/jobs/42"))
+    assert event["requestContext"]["identity"]["apiKey"] is None
+    assert event["requestContext"]["identity"]["apiKeyId"] is None
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_encoded_paths_and_parameters_are_passed_as_sent():
+    match = RouteMatch(RestRoute("GET", "/items/{id}", "fn"), {"id": "my-id%2F100"})
+    event = rest_proxy_event(
+        IncomingRequest(method="GET", path="/dev/items/my-id%2F100", query_string="q=a%20b"),
+        match,
+        API,
+        resource_path="/items/my-id%2F100",
+        request_id="req-1",
+        epoch=0.0,
+    )
+    assert event["path"] == "/items/my-id%2F100"
+    assert event["requestContext"]["path"] == "/dev/items/my-id%2F100"
+    assert event["pathParameters"] == {"id": "my-id%2F100"}
+    assert event["resource"] == "/items/{id}"
+    assert event["queryStringParameters"] == {"q": "a b"}  # query strings are decoded

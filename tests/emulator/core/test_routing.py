@@ -45,3 +45,20 @@ def test_duplicate_routes_and_misplaced_greedy_parameters_are_refused():
         router(("POST", "/a"), ("POST", "a/"))
     with pytest.raises(ValueError, match="greedy"):
         router(("GET", "/{proxy+}/x"))
+
+
+def test_encoded_characters_stay_inside_their_segment():
+    r = router(("GET", "/items/{id}"), ("GET", "/files/{proxy+}"))
+    assert r.match("GET", "/items/my-id%2F100").path_parameters == {"id": "my-id%2F100"}
+    assert r.match("GET", "/items/a%20b").path_parameters == {"id": "a%20b"}
+    assert r.match("GET", "/items/caf%C3%A9").path_parameters == {"id": "caf%C3%A9"}
+    assert r.match("GET", "/files/a%2Fb/c").path_parameters == {"proxy": "a%2Fb/c"}
+
+
+def test_the_resource_of_a_path_whatever_its_methods():
+    r = router(("GET", "/items/{id}"), ("POST", "/items/special"), ("OPTIONS", "/items/special"))
+    assert r.resource_for("/items/special") == "/items/special"
+    assert r.resource_for("/items/42") == "/items/{id}"
+    assert r.resource_for("/nothing") is None
+    assert r.has_method("/items/special", "OPTIONS")
+    assert not r.has_method("/items/{id}", "OPTIONS")
