@@ -27,6 +27,18 @@ class HttpResponse:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
 
+class GatewayError(Exception):
+    """A request step's verdict that ends the request with API Gateway's own answer.
+
+    ``response`` is the whole HTTP answer (status, headers, body); the gateway sends it as is and
+    invokes nothing further. Raised by the REST gateway's steps (route match, API key, ...), as
+    LocalStack's next-gen API Gateway raises its typed gateway exceptions."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(f"{response.status} {response.body[:200]!r}")
+        self.response = response
+
+
 def _gateway_error(status: int, message: str, error_type: str | None = None) -> HttpResponse:
     headers = [("Content-Type", JSON)]
     if error_type:

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -24,17 +26,49 @@ from emulator.core.events import (
     rest_proxy_event,
 )
 from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
-from emulator.core.responses import HttpResponse
-from emulator.core.routing import RestRouter
+from emulator.core.responses import GatewayError, HttpResponse
+from emulator.core.routing import RestRouter, RouteMatch
 from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
-from emulator.runtime.invocation import Runtime, Throttled
+from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
 
 log = logging.getLogger("timeoutlab.gateway")
 
 
+@dataclass
+class RestCall:
+    """One request on its way through the chain: what the steps so far have found out.
+
+    Each step reads what earlier steps set and adds its own part; ``authorizer`` is the
+    authorizer's result (its ``principalId`` and ``context``), which the event carries as
+    ``requestContext.authorizer``."""
+
+    request: web.Request
+    request_id: str
+    received_at: float  # emulated seconds (the gateway's clock)
+    body: bytes = b""
+    resource_path: str = ""
+    match: RouteMatch | None = None
+    authorizer: dict | None = None
+    event: dict | None = None
+    result: InvocationResult | None = None
+    timed_out: bool = False
+
+    @property
+    def route_key(self) -> str:
+        """The matched route's key ("POST /reports"), or the metrics' unmatched key."""
+        return self.match.route.key if self.match else UNMATCHED_ROUTE
+
+
+#: A step of the chain: passes (None), answers the request (a response), or raises GatewayError.
+Step = Callable[[RestCall], Awaitable[HttpResponse | web.StreamResponse | None]]
+
+
 class RestGateway:
-    """Answers every request under the stage path as API Gateway REST would."""
+    """Answers every request under the stage path as API Gateway REST would.
+
+    A request runs through ``steps`` in order, as in LocalStack's next-gen API Gateway: the first
+    step that answers (or raises ``GatewayError``) decides the response."""
 
     def __init__(
         self,
@@ -55,14 +89,22 @@ class RestGateway:
         self.timeouts = timeouts
         self.metrics = metrics
         self.clock = clock
+        self.steps: list[Step] = [
+            self.read_body,
+            self.match_route,
+            # authorizer step: goes here (after the API key, before the event is built)
+            self.build_event,
+            self.integrate,
+            self.map_response,
+        ]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = self.clock.now()
-        request_id = new_request_id()
-        route_key, response, timed_out = await self._respond(request, request_id, started)
+        call = RestCall(request, new_request_id(), started)
+        response = await self._run(call)
         elapsed = self.clock.now() - started
         self.metrics.record_request(
-            route_key, response.status, elapsed * 1000, integration_timeout=timed_out
+            call.route_key, response.status, elapsed * 1000, integration_timeout=call.timed_out
         )
         log.info(
             "%s %s -> %d in %.3f s emulated%s (requestId %s)",
@@ -70,48 +112,70 @@ class RestGateway:
             request.path,
             response.status,
             elapsed,
-            " [integration timeout]" if timed_out else "",
-            request_id,
+            " [integration timeout]" if call.timed_out else "",
+            call.request_id,
         )
         if isinstance(response, web.StreamResponse):
             return response  # streamed: already sent
-        return to_aiohttp(response, _aws_headers(request_id))
+        return to_aiohttp(response, _aws_headers(call.request_id))
 
-    async def _respond(
-        self, request: web.Request, request_id: str, received_at: float
-    ) -> tuple[str, HttpResponse | web.StreamResponse, bool]:
+    async def _run(self, call: RestCall) -> HttpResponse | web.StreamResponse:
         try:
-            body = await read_body(request, responses.REST_PAYLOAD_LIMIT)
-        except BodyTooLarge:
-            return UNMATCHED_ROUTE, responses.content_length_exceeded(), False
-        resource_path = self.router.strip_stage(request.path)
-        if resource_path is None:
-            return UNMATCHED_ROUTE, responses.forbidden(), False
-        match = self.router.match(request.method, resource_path)
-        if match is None:
-            return UNMATCHED_ROUTE, responses.missing_authentication_token(), False
-        route = match.route
+            for step in self.steps:
+                answer = await step(call)
+                if answer is not None:
+                    return answer
+        except GatewayError as error:
+            return error.response
+        raise AssertionError("the last step always answers")
 
-        event = rest_proxy_event(
-            incoming(request, body),
-            match,
+    async def read_body(self, call: RestCall) -> None:
+        """API Gateway's 10 MB payload quota, checked before anything else."""
+        try:
+            call.body = await read_body(call.request, responses.REST_PAYLOAD_LIMIT)
+        except BodyTooLarge:
+            raise GatewayError(responses.content_length_exceeded()) from None
+
+    async def match_route(self, call: RestCall) -> None:
+        """Stage, resource and method: 403 Forbidden outside the stage, 403 Missing
+        Authentication Token for no resource or method."""
+        resource_path = self.router.strip_stage(call.request.path)
+        if resource_path is None:
+            raise GatewayError(responses.forbidden())
+        call.resource_path = resource_path
+        call.match = self.router.match(call.request.method, resource_path)
+        if call.match is None:
+            raise GatewayError(responses.missing_authentication_token())
+
+    async def build_event(self, call: RestCall) -> None:
+        """The proxy event, refused with 413 when it is over Lambda's 6 MB payload quota."""
+        assert call.match is not None
+        call.event = rest_proxy_event(
+            incoming(call.request, call.body),
+            call.match,
             self.api,
-            resource_path=resource_path,
-            request_id=request_id,
+            resource_path=call.resource_path,
+            request_id=call.request_id,
             epoch=self.clock.epoch(),
         )
-        if len(json.dumps(event)) > responses.LAMBDA_SYNC_PAYLOAD_LIMIT:
-            return route.key, responses.request_too_long(), False
+        if len(json.dumps(call.event)) > responses.LAMBDA_SYNC_PAYLOAD_LIMIT:
+            raise GatewayError(responses.request_too_long())
 
+    async def integrate(self, call: RestCall) -> HttpResponse | web.StreamResponse | None:
+        """Invoke the Lambda within the route's integration timeout (504 past it; the
+        invocation runs on); streaming routes answer here, the others leave ``call.result``."""
+        assert call.match is not None
+        assert call.event is not None
+        route = call.match.route
         if route.key in self.streaming_routes:
-            streamed, timed_out = await self._stream(
-                request, route.key, route.function, event, request_id
+            streamed, call.timed_out = await self._stream(
+                call.request, route.key, route.function, call.event, call.request_id
             )
-            return route.key, streamed, timed_out
+            return streamed
         try:
-            invocation = self.runtime.invoke(route.function, event)
+            invocation = self.runtime.invoke(route.function, call.event)
         except Throttled:
-            return route.key, responses.lambda_throttled(), False
+            raise GatewayError(responses.lambda_throttled()) from None
         timeout = self.timeouts.for_route(route.key)
         result = await invocation.result_within(timeout)
         if result is None:
@@ -124,10 +188,16 @@ class RestGateway:
                 invocation.record.function,
                 invocation.record.request_id,
             )
-            return route.key, responses.integration_timeout(), True
-        mapped = _mapped(route.key, result.payload, result.error)
-        self.metrics.lambda_answered(received_at, self.clock.now(), result.record)
-        return route.key, mapped, False
+            call.timed_out = True
+            raise GatewayError(responses.integration_timeout())
+        call.result = result
+        self.metrics.lambda_answered(call.received_at, self.clock.now(), result.record)
+        return None
+
+    async def map_response(self, call: RestCall) -> HttpResponse:
+        """The handler's proxy result as the client's response (502 for errors and bad shapes)."""
+        assert call.result is not None
+        return _mapped(call.route_key, call.result.payload, call.result.error)
 
     async def _stream(
         self, request: web.Request, route_key: str, function: str, event: dict, request_id: str
