@@ -289,6 +289,8 @@ class Stack:
             limits=self.config.websocket_limits,
             metrics=self.metrics,
             clock=self.clock,
+            authorizer=self.service.websocket_authorizer,
+            region=self.service.region,
         )
         ssl = self.certificate.server_context() if self.certificate else None
         self.ws_port = await self.websocket.start(host, self.config.ws_port, ssl=ssl)
@@ -314,6 +316,8 @@ class Stack:
             self.clock,
             streaming_routes=self.service.streaming_routes,
             stream_limits=self.config.stream_limits,
+            authorizers=self.service.rest_authorizers,
+            region=self.service.region,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
