@@ -195,7 +195,8 @@ def test_a_binary_frame_closes_the_connection_with_1003_and_invokes_no_route(tmp
         return closed.value, stack.metrics.snapshot(), app.disconnects
 
     closed, metrics, disconnects = run(tmp_path, scenario)
-    assert closed.rcvd is not None and closed.rcvd.code == 1003
+    assert closed.rcvd is not None
+    assert closed.rcvd.code == 1003
     assert "echo" not in metrics["websocket"]["route_invocations"]
     assert metrics["websocket"]["messages_in"] == 0
     assert len(disconnects) == 1  # $disconnect still runs for the closed connection
