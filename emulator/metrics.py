@@ -203,6 +203,7 @@ class Metrics:
         self._http: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by kind of client
         self._backend = BackendStats()
         self._precision = PrecisionStats()
+        self._authorizers: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def reset(self) -> None:
         """Zero the counters; open connections stay counted as open, from now on."""
@@ -213,6 +214,7 @@ class Metrics:
             self._http.clear()
             self._backend = BackendStats()
             self._precision = PrecisionStats()
+            self._authorizers.clear()
             now = self._now()
             self._open = dict.fromkeys(self._open, now)
 
@@ -289,6 +291,14 @@ class Metrics:
             "route_outcomes": dict(sorted(ws.route_outcomes.items())),
             "management_calls": dict(sorted(ws.management.items())),
         }
+
+    # -- Lambda authorizers -------------------------------------------------------------------
+
+    def authorizer(self, name: str, what: str) -> None:
+        """An authorizer was invoked (``invocations``), answered from its cache (``cache_hits``),
+        allowed a request (``allowed``) or refused one (``401``, ``403``, ``500``)."""
+        with self._lock:
+            self._authorizers[name][what] += 1
 
     # -- S3 and DynamoDB, at the usage proxy ---------------------------------------------------
 
@@ -427,6 +437,10 @@ class Metrics:
                 },
                 "http_port": {k: dict(sorted(v.items())) for k, v in sorted(self._http.items())},
                 "websocket": self._ws_snapshot(),
+                "authorizers": {
+                    name: dict(sorted(counts.items()))
+                    for name, counts in sorted(self._authorizers.items())
+                },
                 "lambda": {"functions": functions},
                 "backend": self._backend.as_dict(),
                 "precision": self._precision.as_dict(),

@@ -21,6 +21,15 @@ import yaml
 from emulator import deploy_rules
 from emulator.core import cors as cors_rules
 from emulator.core.api_keys import MIN_KEY_LENGTH, ApiKey
+from emulator.core.authorizers import (
+    DEFAULT_REST_IDENTITY_SOURCE,
+    DEFAULT_RESULT_TTL,
+    DEFAULT_WEBSOCKET_IDENTITY_SOURCE,
+    AuthorizerSpec,
+    AuthorizerType,
+    InvalidAuthorizer,
+    parse_identity_sources,
+)
 from emulator.core.cors import CorsError, CorsRule
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.core.events import ACCOUNT_ID, new_api_id
@@ -106,6 +115,10 @@ class ServiceSpec:
     binary_media_types: tuple[str, ...] = ()
     #: resource path -> the CORS preflight its ``cors`` events configure.
     cors: dict[str, CorsRule] = field(default_factory=dict)
+    #: Lambda authorizers of REST routes, by route key ("GET /items/{id}").
+    rest_authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
+    #: The $connect route's Lambda authorizer (REQUEST), if any.
+    websocket_authorizer: AuthorizerSpec | None = None
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -266,7 +279,16 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     routes: list[RestRoute] = []
     cors: dict[str, CorsRule] = {}
     ws_routes: list[WebSocketRoute] = []
-    for key, spec in (config.get("functions") or {}).items():
+    rest_authorizers: dict[str, AuthorizerSpec] = {}
+    websocket_authorizer: AuthorizerSpec | None = None
+    declared = config.get("functions") or {}
+    # A function's deployed name, to resolve an authorizer given by the ARN of one of ours.
+    deployed = {
+        str((spec or {}).get("name") or f"{service}-{stage}-{key}"): str(key)
+        for key, spec in declared.items()
+        if isinstance(spec, dict)
+    }
+    for key, spec in declared.items():
         fwhere = f"{where}: functions.{key}"
         if not isinstance(spec, dict) or not spec.get("handler"):
             raise ServiceError(f"{fwhere}: `handler` is missing")
@@ -278,15 +300,39 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         functions[key] = _function(
             key, spec, provider, service, stage, directory, fn_runtime, fwhere
         )
-        for event in spec.get("events") or []:
-            if isinstance(event, dict) and "http" in event:
-                route = _http_route(event["http"], key, fwhere)
-                routes.append(route)
-                rule = _http_cors(event["http"], route, fwhere)
-                if rule is not None:
-                    cors[route.resource] = cors_rules.merge(cors.get(route.resource), rule)
-            if isinstance(event, dict) and "websocket" in event:
-                ws_routes.append(_websocket_route(event["websocket"], key, fwhere))
+        for index, event in enumerate(spec.get("events") or []):
+            ewhere = f"{fwhere}.events[{index}]"
+            try:
+                if isinstance(event, dict) and "http" in event:
+                    route = _http_route(event["http"], key, fwhere)
+                    routes.append(route)
+                    rule = _http_cors(event["http"], route, fwhere)
+                    if rule is not None:
+                        cors[route.resource] = cors_rules.merge(cors.get(route.resource), rule)
+                    http = event["http"]
+                    if isinstance(http, dict) and http.get("authorizer") is not None:
+                        authorizer = _rest_authorizer(http["authorizer"], declared, deployed)
+                        if authorizer is not None:
+                            rest_authorizers[route.key] = authorizer
+                if isinstance(event, dict) and "websocket" in event:
+                    ws_route = _websocket_route(event["websocket"], key, fwhere)
+                    ws_routes.append(ws_route)
+                    socket = event["websocket"]
+                    if isinstance(socket, dict) and socket.get("authorizer") is not None:
+                        # "You can only use a Lambda authorizer function for the $connect
+                        # route" (docs.aws.amazon.com/apigateway/latest/developerguide/
+                        # apigateway-websocket-api-lambda-auth.html).
+                        if ws_route.key != "$connect":
+                            raise InvalidAuthorizer(
+                                f"route {ws_route.key}: WebSocket APIs take an authorizer on "
+                                "the $connect route only"
+                            )
+                        websocket_authorizer = _websocket_authorizer(
+                            socket["authorizer"], declared, deployed
+                        )
+            except InvalidAuthorizer as exc:
+                kind = "http" if isinstance(event, dict) and "http" in event else "websocket"
+                raise ServiceError(f"{ewhere}.{kind}.authorizer: {exc}") from exc
 
     custom = ((config.get("custom") or {}).get("timeoutlab")) or {}
     integration_timeout = custom.get("integrationTimeout")
@@ -339,6 +385,8 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         api_keys=_api_keys(api_gateway, where),
         binary_media_types=_binary_media_types(api_gateway, where),
         cors=cors,
+        rest_authorizers=rest_authorizers,
+        websocket_authorizer=websocket_authorizer,
     )
 
 
@@ -571,6 +619,114 @@ def _websocket_route(spec: Any, function: str, where: str) -> WebSocketRoute:
         raise ServiceError(f"{where}: a websocket event needs a route")
     two_way = bool(spec.get("routeResponseSelectionExpression"))
     return WebSocketRoute(key=str(spec["route"]).strip(), function=function, two_way=two_way)
+
+
+def _authorizer_function(
+    name: Any, arn: Any, declared: dict, deployed: dict[str, str]
+) -> str | None:
+    """The key of the function an authorizer runs: ``name`` must be one of ``functions:``
+    (Serverless resolves it with ``getFunction``, which fails otherwise); an ``arn`` is run only
+    when it names one of this service's functions by its deployed name, else None (it runs
+    outside the service: not modelled)."""
+    if name is not None and arn is None:
+        if str(name) not in declared:
+            raise InvalidAuthorizer(
+                f"function {name!r} is not defined under functions "
+                f"(functions: {', '.join(sorted(map(str, declared))) or 'none'})"
+            )
+        return str(name)
+    if isinstance(arn, str) and ":function:" in arn:
+        return deployed.get(arn.split(":function:", 1)[1].split(":", 1)[0])
+    return None
+
+
+def _rest_authorizer(value: Any, declared: dict, deployed: dict[str, str]) -> AuthorizerSpec | None:
+    """An http event's ``authorizer`` as Serverless v3 reads it (lib/plugins/aws/package/compile/
+    events/api-gateway/lib/validate.js, ``getAuthorizer``), or None when it is not a Lambda
+    authorizer this emulator runs (AWS_IAM, COGNITO_USER_POOLS, ``authorizerId``, an ARN outside
+    the service)."""
+    if isinstance(value, str):
+        if value.upper() == "AWS_IAM":
+            return None
+        arn = value if ":" in value else None
+        function = _authorizer_function(None if arn else value, arn, declared, deployed)
+        if function is None:
+            return None
+        # The string form leaves the TTL unset: CloudFormation's default, 300 s (API_Authorizer).
+        return AuthorizerSpec(
+            name=function,
+            function=function,
+            identity_sources=parse_identity_sources(DEFAULT_REST_IDENTITY_SOURCE, "rest"),
+        )
+    if not isinstance(value, dict):
+        raise InvalidAuthorizer("an authorizer is a function name, an ARN or a mapping")
+    kind = str(value.get("type") or "token").upper()
+    if value.get("authorizerId") is not None or kind in ("AWS_IAM", "COGNITO_USER_POOLS"):
+        return None
+    if kind not in ("TOKEN", "REQUEST"):
+        # CloudFormation's AWS::ApiGateway::Authorizer Type is TOKEN, REQUEST or
+        # COGNITO_USER_POOLS (docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html).
+        raise InvalidAuthorizer(
+            f"type {value.get('type')!r} is not TOKEN, REQUEST or COGNITO_USER_POOLS"
+        )
+    if value.get("name") is None and value.get("arn") is None:
+        raise InvalidAuthorizer("Please provide either an authorizer name or ARN")
+    function = _authorizer_function(
+        None if value.get("arn") else value.get("name"), value.get("arn"), declared, deployed
+    )
+    if function is None:
+        return None
+    ttl = value.get("resultTtlInSeconds", DEFAULT_RESULT_TTL)
+    if isinstance(ttl, bool) or not isinstance(ttl, int):
+        raise InvalidAuthorizer(f"resultTtlInSeconds must be an integer 0..3600, got {ttl!r}")
+    sources = value.get("identitySource")
+    if sources is None and not (kind == "REQUEST" and ttl == 0):
+        sources = DEFAULT_REST_IDENTITY_SOURCE
+    expression = value.get("identityValidationExpression")
+    return AuthorizerSpec(
+        name=str(value.get("name") or function),
+        function=function,
+        type=AuthorizerType(kind),
+        identity_sources=parse_identity_sources(sources or "", "rest"),
+        result_ttl=ttl,
+        validation_expression=None if expression is None else str(expression),
+    )
+
+
+def _websocket_authorizer(
+    value: Any, declared: dict, deployed: dict[str, str]
+) -> AuthorizerSpec | None:
+    """A websocket event's ``authorizer`` as Serverless v3 reads it (lib/plugins/aws/package/
+    compile/events/websockets/lib/validate.js): a function name, an ARN, or ``{name | arn,
+    identitySource: [...]}`` (default ``['route.request.header.Auth']``); always REQUEST. No
+    result caching: AWS::ApiGatewayV2::Authorizer's AuthorizerResultTtlInSeconds is "Supported
+    only for HTTP API Lambda authorizers" and Serverless does not set it."""
+    if isinstance(value, str):
+        arn = value if ":" in value else None
+        function = _authorizer_function(None if arn else value, arn, declared, deployed)
+        sources: Any = [DEFAULT_WEBSOCKET_IDENTITY_SOURCE]
+        name = function
+    elif isinstance(value, dict):
+        if value.get("name") is None and value.get("arn") is None:
+            raise InvalidAuthorizer("a websocket authorizer needs a name or an arn")
+        function = _authorizer_function(
+            None if value.get("arn") else value.get("name"), value.get("arn"), declared, deployed
+        )
+        sources = value.get("identitySource") or [DEFAULT_WEBSOCKET_IDENTITY_SOURCE]
+        if not isinstance(sources, list):
+            raise InvalidAuthorizer("identitySource must be a list of route.request.* sources")
+        name = str(value.get("name") or function)
+    else:
+        raise InvalidAuthorizer("an authorizer is a function name, an ARN or a mapping")
+    if function is None:
+        return None
+    return AuthorizerSpec(
+        name=str(name),
+        function=function,
+        type=AuthorizerType.REQUEST,
+        identity_sources=parse_identity_sources(sources, "websocket"),
+        result_ttl=0,
+    )
 
 
 def _resources(

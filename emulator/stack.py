@@ -294,6 +294,8 @@ class Stack:
             limits=self.config.websocket_limits,
             metrics=self.metrics,
             clock=self.clock,
+            authorizer=self.service.websocket_authorizer,
+            region=self.service.region,
         )
         ssl = self.certificate.server_context() if self.certificate else None
         self.ws_port = await self.websocket.start(host, self.config.ws_port, ssl=ssl)
@@ -322,6 +324,8 @@ class Stack:
             api_keys=ApiKeys(self.service.api_keys),
             cors=self.service.cors,
             binary_media_types=self.service.binary_media_types,
+            authorizers=self.service.rest_authorizers,
+            region=self.service.region,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GOING_AWAY = 1001
+UNSUPPORTED_DATA = 1003
 MESSAGE_TOO_BIG = 1009
 
 
@@ -66,6 +67,15 @@ def frame_too_big(limits: WebSocketLimits) -> Close:
     return Close(MESSAGE_TOO_BIG, f"Frame size limit exceeded ({_kb(limits.max_frame_bytes)})")
 
 
+def binary_refused() -> Close:
+    """How a connection is closed for a binary data frame: "API Gateway WebSocket APIs don't
+    currently support binary frames in incoming message payloads. If a client app sends a binary
+    frame, API Gateway rejects it and disconnects the client with code 1003"
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+    websocket-api-develop-binary-media-types.html). AWS does not document the close reason."""
+    return Close(UNSUPPORTED_DATA, "Binary frames are not supported")
+
+
 class MessageAssembler:
     """Frames in, whole messages out, refusing what AWS refuses."""
 
@@ -73,16 +83,18 @@ class MessageAssembler:
         self.limits = limits
         self._parts: list[bytes | bytearray | memoryview] = []
         self._size = 0
-        self._binary = False
 
     def frame(
         self, data: bytes | bytearray | memoryview, *, first: bool, binary: bool, fin: bool
     ) -> bytes | Close | None:
-        """The whole message when ``fin``; a Close when a limit is passed; else None."""
+        """The whole message when ``fin``; a Close when a limit is passed or the message is
+        binary; else None."""
         if len(data) > self.limits.max_frame_bytes:
             return frame_too_big(self.limits)
+        if first and binary:
+            return binary_refused()
         if first:
-            self._parts, self._size, self._binary = [], 0, binary
+            self._parts, self._size = [], 0
         self._size += len(data)
         if self._size > self.limits.max_message_bytes:
             return Close(
@@ -94,10 +106,6 @@ class MessageAssembler:
             return None
         message, self._parts = b"".join(self._parts), []
         return message
-
-    @property
-    def binary(self) -> bool:
-        return self._binary
 
 
 def _kb(size: int) -> str:

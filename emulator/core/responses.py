@@ -96,3 +96,37 @@ def content_length_exceeded(limit: int = REST_PAYLOAD_LIMIT) -> HttpResponse:
 def json_response(status: int, payload: object) -> HttpResponse:
     """A JSON answer from the emulator's own control API."""
     return HttpResponse(status, [("Content-Type", JSON)], json.dumps(payload, indent=2).encode())
+
+
+# -- Lambda authorizer answers (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+# supported-gateway-response-types.html: UNAUTHORIZED 401, ACCESS_DENIED 403,
+# AUTHORIZER_CONFIGURATION_ERROR and AUTHORIZER_FAILURE 500). AWS documents the status codes; the
+# bodies are AWS's default gateway-response bodies as observed and shown in the AWS
+# knowledge-center articles api-gateway-401-error-lambda-authorizer and
+# api-gateway-403-error-lambda-authorizer.
+
+
+def unauthorized() -> HttpResponse:
+    """Gateway response UNAUTHORIZED: an identity source missing or empty, a token failing the
+    identityValidationExpression, or the authorizer function failing with "Unauthorized"."""
+    return _gateway_error(401, "Unauthorized", "UnauthorizedException")
+
+
+def access_denied(*, explicit: bool) -> HttpResponse:
+    """Gateway response ACCESS_DENIED: the authorizer's policy denies the method, by an explicit
+    Deny or for want of a matching Allow. AWS spells the key ``Message`` here, unlike its other
+    gateway responses (observed; the knowledge-center article prints it in lower case)."""
+    message = "User is not authorized to access this resource"
+    if explicit:
+        message += " with an explicit deny"
+    body = json.dumps({"Message": message}).encode()
+    headers = [("Content-Type", JSON), ("x-amzn-ErrorType", "AccessDeniedException")]
+    return HttpResponse(403, headers, body)
+
+
+def authorizer_configuration_error() -> HttpResponse:
+    """Gateway response AUTHORIZER_CONFIGURATION_ERROR: the authorizer function failed with
+    another error, timed out, was throttled or returned a malformed result. The body is
+    ``{"message": null}`` as AWS sends it (observed; not documented)."""
+    headers = [("Content-Type", JSON), ("x-amzn-ErrorType", "AuthorizerConfigurationException")]
+    return HttpResponse(500, headers, json.dumps({"message": None}).encode())

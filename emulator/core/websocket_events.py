@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from emulator.core.events import (
     ApiIdentity,
@@ -35,6 +35,11 @@ class ConnectionInfo:
     user_agent: str | None
     headers: list[tuple[str, str]]
     query_string_pairs: list[tuple[str, str]]
+    #: What the $connect Lambda authorizer allowed the connection with (``principalId`` and
+    #: its ``context`` keys): every event of the connection carries it as
+    #: ``requestContext.authorizer`` (https://docs.aws.amazon.com/apigateway/latest/
+    #: developerguide/apigateway-websocket-api-lambda-auth.html). None without an authorizer.
+    authorizer: dict | None = field(default=None)
 
 
 def _request_context(
@@ -46,7 +51,7 @@ def _request_context(
     request_id: str,
     epoch: float,
 ) -> dict:
-    return {
+    context = {
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": new_extended_request_id(),
@@ -61,6 +66,9 @@ def _request_context(
         "connectionId": info.connection_id,
         "apiId": api.api_id,
     }
+    if info.authorizer is not None:
+        context["authorizer"] = dict(info.authorizer)
+    return context
 
 
 def connect_event(info: ConnectionInfo, api: ApiIdentity, *, request_id: str, epoch: float) -> dict:

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -19,6 +20,13 @@ from multidict import CIMultiDict
 from emulator.clock import Clock
 from emulator.core import media_types, responses
 from emulator.core.api_keys import ApiKey, ApiKeys
+from emulator.core.authorizers import (
+    AuthorizerRefusal,
+    AuthorizerSpec,
+    method_arn,
+    request_context_authorizer,
+    rest_request_event,
+)
 from emulator.core.cors import CorsRule, preflight
 from emulator.core.deadlines import IntegrationTimeouts, StreamLimits
 from emulator.core.events import (
@@ -30,6 +38,7 @@ from emulator.core.events import (
 from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
 from emulator.core.responses import GatewayError, HttpResponse
 from emulator.core.routing import RestRouter, RouteMatch
+from emulator.gateway.authorizer import Authorizers
 from emulator.gateway.http import BodyTooLarge, incoming, raw_path, read_body, to_aiohttp
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
@@ -88,10 +97,15 @@ class RestGateway:
         api_keys: ApiKeys | None = None,
         cors: Mapping[str, CorsRule] | None = None,
         binary_media_types: Sequence[str] = (),
+        authorizers: dict[str, AuthorizerSpec] | None = None,
+        region: str = "us-east-1",
     ) -> None:
         self.api_keys = api_keys or ApiKeys(())
         self.cors = dict(cors or {})
         self.binary_media_types = tuple(binary_media_types)
+        self.authorizer_specs = authorizers or {}  # by route key
+        self.region = region
+        self.authorizers = Authorizers(runtime, clock, metrics)
         self.streaming_routes = streaming_routes
         self.stream_limits = stream_limits or StreamLimits()
         self.router = router
@@ -106,7 +120,7 @@ class RestGateway:
             self.cors_preflight,
             self.match_route,
             self.check_api_key,
-            # authorizer step: goes here (after the API key, before the event is built)
+            self.authorize,
             self.build_event,
             self.integrate,
             self.map_response,
@@ -182,6 +196,43 @@ class RestGateway:
         assert call.match is not None
         if call.match.route.api_key_required:
             call.api_key = self.api_keys.check(call.request.headers.items())
+
+    async def authorize(self, call: RestCall) -> None:
+        """The route's Lambda authorizer, if it has one: 401, 403 or 500 without invoking the
+        route's Lambda, or on Allow ``call.authorizer`` for the event's
+        ``requestContext.authorizer`` (https://docs.aws.amazon.com/apigateway/latest/
+        developerguide/apigateway-use-lambda-authorizer.html)."""
+        assert call.match is not None
+        spec = self.authorizer_specs.get(call.match.route.key)
+        if spec is None:
+            return
+        request = incoming(call.request, call.body)
+        arn = method_arn(self.api, self.region, request.method, call.resource_path)
+        match = call.match
+
+        def request_event() -> dict:
+            proxy = rest_proxy_event(
+                request,
+                match,
+                self.api,
+                resource_path=call.resource_path,
+                request_id=call.request_id,
+                epoch=self.clock.epoch(),
+            )
+            return rest_request_event(proxy, arn)
+
+        try:
+            output, latency = await self.authorizers.authorize(
+                spec,
+                headers=request.headers,
+                query=parse_qsl(request.query_string, keep_blank_values=True),
+                arn=arn,
+                request_event=request_event,
+            )
+        except AuthorizerRefusal as refusal:
+            raise GatewayError(refusal.response) from None
+        # A cached result took no authorizer call: its integrationLatency is 0.
+        call.authorizer = request_context_authorizer(output, latency or 0)
 
     async def build_event(self, call: RestCall) -> None:
         """The proxy event, refused with 413 when it is over Lambda's 6 MB payload quota."""

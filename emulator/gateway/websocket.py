@@ -8,8 +8,8 @@ events, limits, error shapes) come from the core; this module owns the sockets a
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -24,6 +24,13 @@ from websockets.server import ServerProtocol
 
 from emulator.clock import Clock
 from emulator.core import management
+from emulator.core.authorizers import (
+    AuthorizerRefusal,
+    AuthorizerSpec,
+    method_arn,
+    request_context_authorizer,
+    websocket_request_event,
+)
 from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter, WebSocketLimits
 from emulator.core.deadlines import IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_request_id
@@ -38,6 +45,7 @@ from emulator.core.websocket_events import (
     new_message_id,
 )
 from emulator.core.websocket_routes import CONNECT, DISCONNECT, WebSocketRouter
+from emulator.gateway.authorizer import Authorizers
 from emulator.gateway.ws_connection import LimitedProtocol, WebSocketConnection
 from emulator.metrics import Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
@@ -74,7 +82,12 @@ class WebSocketGateway:
         limits: WebSocketLimits,
         metrics: Metrics,
         clock: Clock,
+        authorizer: AuthorizerSpec | None = None,
+        region: str = "us-east-1",
     ) -> None:
+        self.authorizer = authorizer  # the $connect route's Lambda authorizer
+        self.region = region
+        self.authorizers = Authorizers(runtime, clock, metrics)
         self.router = router
         self.api = api
         self.runtime = runtime
@@ -312,11 +325,14 @@ class WebSocketGateway:
             disconnect.add_done_callback(self._disconnects.discard)
 
     async def _connect_route(self, connection: WebSocketConnection) -> None:
-        """Run $connect; a non-2xx answer, an error or a timeout refuses the handshake."""
+        """Run $connect (after its authorizer, if it has one); a non-2xx answer, an error or a
+        timeout refuses the handshake."""
         route = self.router.route(CONNECT)
         if route is None:
             return
         request_id = new_request_id()
+        if self.authorizer is not None:
+            await self._authorize(connection, self.authorizer, request_id)
         event = connect_event(
             connection.info, self.api, request_id=request_id, epoch=self.clock.epoch()
         )
@@ -330,6 +346,36 @@ class WebSocketGateway:
         if not isinstance(status, int) or not 200 <= status < 300:
             body = payload.get("body") if isinstance(payload, dict) else None
             raise _Refused(status if isinstance(status, int) else 500, str(body or ""))
+
+    async def _authorize(
+        self, connection: WebSocketConnection, spec: AuthorizerSpec, request_id: str
+    ) -> None:
+        """The $connect REQUEST authorizer: a missing identity source refuses the handshake with
+        401, a Deny with 403, a failure with 500; on Allow the connection keeps ``principalId``
+        and the ``context`` map for the ``requestContext.authorizer`` of every later event
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+        apigateway-websocket-api-lambda-auth.html)."""
+        info = connection.info
+        arn = method_arn(self.api, self.region, CONNECT, "")
+
+        def request_event() -> dict:
+            event = connect_event(info, self.api, request_id=request_id, epoch=self.clock.epoch())
+            return websocket_request_event(event, arn)
+
+        try:
+            output, _ = await self.authorizers.authorize(
+                spec,
+                headers=info.headers,
+                query=info.query_string_pairs,
+                arn=arn,
+                request_event=request_event,
+            )
+        except AuthorizerRefusal as refusal:
+            response = refusal.response
+            raise _Refused(response.status, response.body.decode()) from None
+        connection.info = dataclasses.replace(
+            info, authorizer=request_context_authorizer(output, None)
+        )
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -381,16 +427,16 @@ class WebSocketGateway:
         elif outcome is not None:
             connection.activity()
             self.metrics.ws_message("in", len(outcome))
-            self._spawn(self._dispatch(connection, outcome, assembler.binary, self.clock.now()))
+            self._spawn(self._dispatch(connection, outcome, self.clock.now()))
 
     async def _dispatch(
-        self, connection: WebSocketConnection, message: bytes, binary: bool, received_at: float
+        self, connection: WebSocketConnection, message: bytes, received_at: float
     ) -> None:
         """Route one message (received at ``received_at``, emulated) to its Lambda and answer
         as AWS does."""
         request_id = new_request_id()
-        text = None if binary else message.decode("utf-8", errors="replace")
-        route = self.router.select(message if text is None else text)
+        text = message.decode("utf-8", errors="replace")  # text frames only: binary ones close
+        route = self.router.select(text)
 
         def reply(what: str) -> str:
             return error_reply(what, connection_id=connection.id, request_id=request_id)
@@ -403,8 +449,8 @@ class WebSocketGateway:
             connection.info,
             self.api,
             route_key=route.key,
-            body=base64.b64encode(message).decode() if text is None else text,
-            is_base64=text is None,
+            body=text,
+            is_base64=False,
             request_id=request_id,
             message_id=new_message_id(),
             epoch=self.clock.epoch(),

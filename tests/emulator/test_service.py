@@ -276,3 +276,94 @@ def test_a_private_flag_or_cors_of_the_wrong_type_is_refused(tmp_path):
         _rest_service(tmp_path, "", "- http: {path: items, method: get, private: 'yes'}")
     with pytest.raises(ServiceError, match=r"http\.cors\.origins must be a string or a list"):
         _rest_service(tmp_path, "", "- http: {path: items, method: get, cors: {origins: 3}}")
+
+
+AUTH_FUNCTIONS = """
+auth:
+  handler: app.handler
+  name: custom-auth-name
+f:
+  handler: app.handler
+  events:
+    - http: {method: GET, path: a, authorizer: auth}
+    - http:
+        method: GET
+        path: b
+        authorizer:
+          name: auth
+          type: request
+          resultTtlInSeconds: 0
+    - http:
+        method: GET
+        path: c
+        authorizer:
+          name: token-auth
+          arn: arn:aws:lambda:us-east-1:000000000000:function:custom-auth-name
+          identitySource: method.request.header.X-Token
+          identityValidationExpression: '^Bearer .+$'
+          resultTtlInSeconds: 60
+    - http: {method: GET, path: d, authorizer: aws_iam}
+    - http: {method: GET, path: e, authorizer: {type: COGNITO_USER_POOLS, authorizerId: abc}}
+    - http: {method: GET, path: f, authorizer: 'arn:aws:lambda:us-east-1:1:function:elsewhere'}
+    - websocket: {route: $connect, authorizer: auth}
+"""
+
+
+def test_authorizers_parse_with_serverless_defaults(tmp_path):
+    from emulator.core.authorizers import AuthorizerType, IdentityLocation
+
+    service = load_service(write_service(tmp_path, HANDLER, AUTH_FUNCTIONS))
+    by_route = service.rest_authorizers
+    a = by_route["GET /a"]
+    assert (a.function, a.type, a.result_ttl) == ("auth", AuthorizerType.TOKEN, 300)
+    assert [(s.location, s.name) for s in a.identity_sources] == [
+        (IdentityLocation.HEADER, "Authorization")
+    ]
+    b = by_route["GET /b"]  # REQUEST with caching off: Serverless sets no identity source
+    assert (b.type, b.result_ttl, b.identity_sources) == (AuthorizerType.REQUEST, 0, ())
+    c = by_route["GET /c"]  # an ARN naming this service's own function by its deployed name
+    assert (c.name, c.function, c.result_ttl) == ("token-auth", "auth", 60)
+    assert c.identity_sources[0].name == "X-Token"
+    assert c.validation_expression == "^Bearer .+$"
+    # AWS_IAM, Cognito and functions outside the service are not Lambda authorizers run here.
+    assert set(by_route) == {"GET /a", "GET /b", "GET /c"}
+    ws = service.websocket_authorizer
+    assert ws is not None
+    assert (ws.function, ws.type, ws.result_ttl) == ("auth", AuthorizerType.REQUEST, 0)
+    assert [s.name for s in ws.identity_sources] == ["Auth"]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (
+            "http: {method: GET, path: a, authorizer: nobody}",
+            r"events\[0\]\.http\.authorizer: function 'nobody' is not defined",
+        ),
+        (
+            "http: {method: GET, path: a, authorizer: {name: f, resultTtlInSeconds: 4000}}",
+            "0..3600",
+        ),
+        ("http: {method: GET, path: a, authorizer: {name: f, type: custom}}", "is not TOKEN"),
+        ("http: {method: GET, path: a, authorizer: {resultTtlInSeconds: 5}}", "name or ARN"),
+        (
+            "http: {method: GET, path: a, authorizer: "
+            "{name: f, identitySource: method.request.querystring.t}}",
+            "TOKEN authorizer's identitySource",
+        ),
+        (
+            "websocket: {route: echo, authorizer: f}",
+            r"events\[0\]\.websocket\.authorizer: .*\$connect route only",
+        ),
+        ("websocket: {route: $connect, authorizer: {name: ghost}}", "'ghost' is not defined"),
+        (
+            "websocket: {route: $connect, authorizer: "
+            "{name: f, identitySource: [method.request.header.A]}}",
+            "route.request.header.NAME",
+        ),
+    ],
+)
+def test_authorizers_aws_would_refuse_are_refused_with_their_key_path(tmp_path, event, message):
+    functions = f"f:\n  handler: app.handler\n  events:\n    - {event}"
+    with pytest.raises(ServiceError, match=message):
+        load_service(write_service(tmp_path, HANDLER, functions))

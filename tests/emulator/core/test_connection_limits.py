@@ -36,8 +36,13 @@ def test_messages_assemble_from_frames_within_the_limits():
     assert assembler.frame(k32, first=True, binary=False, fin=False) is None
     assert assembler.frame(k32, first=False, binary=False, fin=False) is None
     assert assembler.frame(b"end", first=False, binary=False, fin=True) == k32 * 2 + b"end"
-    assert assembler.frame(b"one", first=True, binary=True, fin=True) == b"one"
-    assert assembler.binary is True
+    assert assembler.frame(b"one", first=True, binary=False, fin=True) == b"one"
+
+
+def test_a_binary_message_closes_with_1003_unsupported_data():
+    assembler = MessageAssembler(LIMITS)
+    refused = assembler.frame(b"one", first=True, binary=True, fin=False)
+    assert refused == Close(1003, "Binary frames are not supported")
 
 
 def test_a_frame_over_32_kb_or_a_message_over_128_kb_closes_with_1009():

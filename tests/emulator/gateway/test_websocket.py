@@ -7,7 +7,6 @@ stack against moto; they assert no bound on real time.
 """
 
 import asyncio
-import base64
 import json
 
 import aiohttp
@@ -184,18 +183,23 @@ def test_one_way_routes_send_nothing_back_and_two_way_routes_do(tmp_path):
     assert run(tmp_path, scenario)["requestContext"]["routeKey"] == "echo"
 
 
-def test_binary_messages_reach_lambda_base64_encoded(tmp_path):
+def test_a_binary_frame_closes_the_connection_with_1003_and_invokes_no_route(tmp_path):
+    # "If a client app sends a binary frame, API Gateway rejects it and disconnects the client
+    # with code 1003" (websocket-api-develop-binary-media-types.html).
     async def scenario(stack, app):
         async with open_ws(stack) as ws:
             await ws.send(b'{"action": "echo"}')  # a binary frame
-            event = json.loads(await ws.recv())
-            await ws.send(b"\x00\x01 not json")
-            return event, json.loads(await ws.recv())
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        await stack.idle()
+        return closed.value, stack.metrics.snapshot(), app.disconnects
 
-    event, unroutable = run(tmp_path, scenario)
-    assert event["isBase64Encoded"] is True
-    assert base64.b64decode(event["body"]) == b'{"action": "echo"}'
-    assert unroutable["message"] == "Forbidden"  # no $default here
+    closed, metrics, disconnects = run(tmp_path, scenario)
+    assert closed.rcvd is not None
+    assert closed.rcvd.code == 1003
+    assert "echo" not in metrics["websocket"]["route_invocations"]
+    assert metrics["websocket"]["messages_in"] == 0
+    assert len(disconnects) == 1  # $disconnect still runs for the closed connection
 
 
 # -- the integration timeout ----------------------------------------------------------------------
