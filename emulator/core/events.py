@@ -71,7 +71,7 @@ def single_and_multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | 
     return single, multi
 
 
-def _body_field(body: bytes) -> tuple[str | None, bool]:
+def body_field(body: bytes) -> tuple[str | None, bool]:
     """Text bodies pass as strings; bytes that are not UTF-8 pass base64-encoded."""
     if not body:
         return None, False
@@ -97,7 +97,7 @@ def rest_proxy_event(
     headers, multi_headers = single_and_multi(request.headers)
     query_pairs = parse_qsl(request.query_string, keep_blank_values=True)
     query, multi_query = single_and_multi(query_pairs)
-    body, is_base64 = _body_field(request.body)
+    body, is_base64 = body_field(request.body)
     header_map = {k.lower(): v for k, v in request.headers}
     return {
         "resource": match.route.resource,
