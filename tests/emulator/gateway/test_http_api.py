@@ -110,7 +110,8 @@ def test_done_when_900_s_function_gets_503_at_30_s_and_runs_on_6_s_default_gets_
     assert metrics["http_api"]["integration_timeouts"] == 1
     assert metrics["rest"]["requests"] == 0  # kept apart from REST's routes
     assert metrics["http_api"]["tcp_connections"] >= 1
-    assert metrics["http_api"]["wire_bytes_in"] > 0 and metrics["http_api"]["wire_bytes_out"] > 0
+    assert metrics["http_api"]["wire_bytes_in"] > 0
+    assert metrics["http_api"]["wire_bytes_out"] > 0
 
 
 def test_integration_timeout_option_leaves_http_api_routes_at_30_s(tmp_path):
@@ -142,17 +143,21 @@ def test_route_timeout_lowered_in_serverless_yml_and_by_the_control_api(tmp_path
     from_yml, changed, too_long, unknown, rest_key, from_control = run(
         tmp_path, scenario, extra=extra
     )
-    assert from_yml[0] == 503 and from_yml[3] == pytest.approx(10.0, abs=EXACT)
+    assert from_yml[0] == 503
+    assert from_yml[3] == pytest.approx(10.0, abs=EXACT)
     assert changed[0] == 200
     assert changed[1]["httpApiRoutes"]["POST /reports"] == {
         "integrationTimeout": 5.0,
         "source": "route",
     }
     assert changed[1]["httpApiRoutes"]["POST /short"]["integrationTimeout"] == 30.0
-    assert too_long[0] == 400 and "between 0.05 and 30 seconds" in too_long[1]["message"]
-    assert unknown[0] == 400 and "unknown HTTP API route(s): POST /nope" in unknown[1]["message"]
+    assert too_long[0] == 400
+    assert "between 0.05 and 30 seconds" in too_long[1]["message"]
+    assert unknown[0] == 400
+    assert "unknown HTTP API route(s): POST /nope" in unknown[1]["message"]
     assert rest_key == 400
-    assert from_control[0] == 503 and from_control[3] == pytest.approx(5.0, abs=EXACT)
+    assert from_control[0] == 503
+    assert from_control[3] == pytest.approx(5.0, abs=EXACT)
 
 
 def test_routes_most_specific_first_then_default_and_no_stage(tmp_path):
@@ -190,7 +195,8 @@ def test_no_route_is_404_not_found_with_a_request_id(tmp_path):
 
     async def scenario(stack, http):
         missing = await timed(stack, http, "GET", "/nothing")
-        invoke = await timed(stack, http, "POST", "/2015-03-31/functions/inline-dev-echo/invocations")
+        invoke_api = "/2015-03-31/functions/inline-dev-echo/invocations"
+        invoke = await timed(stack, http, "POST", invoke_api)
         return missing, invoke
 
     missing, invoke = run(tmp_path, scenario, functions=functions)
@@ -334,10 +340,12 @@ def test_health_lists_the_http_api_and_no_port_without_http_api_events(tmp_path)
             return await response.json(), stack.http_api_url
 
     health, url = run(tmp_path, scenario)
-    assert health["http_api"] == url and url.startswith("http://127.0.0.1:")
+    assert health["http_api"] == url
+    assert url.startswith("http://127.0.0.1:")
     assert not url.endswith("/")
     assert "GET /items/{id}" in health["http_api_routes"]
 
     rest_only = "echo:\n  handler: app.echo\n  events: [{http: GET items}]\n"
     health, url = run(tmp_path / "rest", scenario, functions=rest_only)
-    assert health["http_api"] is None and url is None
+    assert health["http_api"] is None
+    assert url is None
