@@ -256,7 +256,8 @@ def banner(stack: Stack) -> str:
         f"time scale {stack.clock.scale:g}, integration timeout {stack.timeouts.default:g} s",
         *(f"  REST      {route.method} {rest}{route.resource}" for route in stack.router.routes),
         *(
-            f"  HTTP API  {route.key} {stack.http_api_url}/*" if route.path is None
+            f"  HTTP API  {route.key} {stack.http_api_url}/*"
+            if route.path is None
             else f"  HTTP API  {route.method} {stack.http_api_url}{route.path}"
             for route in stack.http_api_router.routes
         ),
