@@ -41,7 +41,7 @@ def _add_stack_options(
     parser: argparse.ArgumentParser, *, free_ports: bool, log_level: str
 ) -> None:
     """Options shared by `up` and `demo`; the demo defaults to free ports so it never clashes."""
-    ports = (0, 0, 0) if free_ports else (3000, 3001, DEFAULT_PORT)
+    ports = (0, 0, 0, 0) if free_ports else (3000, 3001, DEFAULT_PORT, 3002)
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     add(
@@ -55,6 +55,13 @@ def _add_stack_options(
         type=_port,
         default=ports[1],
         help="WebSocket API and @connections port (default: %(default)s; 0 = any free port)",
+    )
+    add(
+        "--http-api-port",
+        type=_port,
+        default=ports[3],
+        help="HTTP API port (httpApi events, at the root path: the $default stage); bound only "
+        "when the service has httpApi events (default: %(default)s; 0 = any free port)",
     )
     add(
         "--backend",
@@ -95,7 +102,8 @@ def _add_stack_options(
         "--integration-timeout",
         type=_timeout,
         metavar="SECONDS",
-        help="API Gateway integration timeout for all routes (default: serverless.yml's, else 29)",
+        help="API Gateway integration timeout of the REST and WebSocket routes (default: "
+        "serverless.yml's, else 29); HTTP API routes keep their 30 s",
     )
     add(
         "--time-scale",
@@ -193,6 +201,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         host=args.host,
         http_port=args.http_port,
         ws_port=args.ws_port,
+        http_api_port=args.http_api_port,
         backend=args.backend,
         backend_port=args.backend_port,
         integration_timeout=args.integration_timeout,
@@ -255,6 +264,12 @@ def banner(stack: Stack) -> str:
             + (" (generated)" if key.generated else "")
             + ("" if key.enabled else " (disabled)")
             for key in stack.service.api_keys
+        ),
+        *(
+            f"  HTTP API  {route.key} {stack.http_api_url}/*"
+            if route.path is None
+            else f"  HTTP API  {route.method} {stack.http_api_url}{route.path}"
+            for route in stack.http_api_router.routes
         ),
         f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}",
         f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
@@ -332,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(
             f"timeoutlab: error: cannot serve on {config.host} "
-            f"(ports {config.http_port}, {config.ws_port}): {exc.strerror or exc}",
+            f"(ports {config.http_port}, {config.ws_port}, {config.http_api_port}): "
+            f"{exc.strerror or exc}",
             file=sys.stderr,
         )
         return 2

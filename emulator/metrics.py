@@ -196,6 +196,7 @@ class Metrics:
         self._now = now
         self._lock = threading.Lock()
         self._routes: dict[str, RouteStats] = {}
+        self._http_api_routes: dict[str, RouteStats] = {}  # by route key as AWS writes it
         self._functions: dict[str, FunctionStats] = {}
         self._running: dict[str, InvocationRecord] = {}
         self._ws = WebSocketStats()
@@ -209,6 +210,7 @@ class Metrics:
         """Zero the counters; open connections stay counted as open, from now on."""
         with self._lock:
             self._routes.clear()
+            self._http_api_routes.clear()
             self._functions.clear()
             self._ws = WebSocketStats()
             self._http.clear()
@@ -326,8 +328,26 @@ class Metrics:
     def record_request(
         self, route_key: str, status: int, latency_ms: float, *, integration_timeout: bool = False
     ) -> None:
+        """A REST API request answered ``status`` after ``latency_ms`` (emulated ms)."""
+        self._record(self._routes, route_key, status, latency_ms, integration_timeout)
+
+    def record_http_api_request(
+        self, route_key: str, status: int, latency_ms: float, *, integration_timeout: bool = False
+    ) -> None:
+        """An HTTP API request: counted apart from REST's, in the snapshot's ``http_api``
+        section, under the route key as AWS writes it (``GET /items/{id}``, ``$default``)."""
+        self._record(self._http_api_routes, route_key, status, latency_ms, integration_timeout)
+
+    def _record(
+        self,
+        table: dict[str, RouteStats],
+        route_key: str,
+        status: int,
+        latency_ms: float,
+        integration_timeout: bool,
+    ) -> None:
         with self._lock:
-            stats = self._routes.setdefault(route_key, RouteStats())
+            stats = table.setdefault(route_key, RouteStats())
             stats.requests += 1
             stats.statuses[status] += 1
             stats.latency_ms_total += latency_ms
@@ -394,6 +414,18 @@ class Metrics:
         with self._lock:
             self._functions.setdefault(function, FunctionStats()).async_events[what] += 1
 
+    def _api_snapshot(self, table: dict[str, RouteStats], wire: str) -> dict:
+        """One API's routes and totals, with the bytes counted at its sockets (``wire``)."""
+        return {
+            "routes": {key: stats.as_dict() for key, stats in sorted(table.items())},
+            "requests": sum(s.requests for s in table.values()),
+            "integration_timeouts": sum(s.integration_timeouts for s in table.values()),
+            **{
+                key: self._http[wire][key]
+                for key in ("tcp_connections", "wire_bytes_in", "wire_bytes_out")
+            },
+        }
+
     def snapshot(self) -> dict:
         with self._lock:
             running = Counter(r.function for r in self._running.values())
@@ -422,19 +454,9 @@ class Metrics:
                     "init_ms": round(stats.init_ms, 3),
                     "environment_waits": stats.environment_waits,
                 }
-            routes = {key: stats.as_dict() for key, stats in sorted(self._routes.items())}
             return {
-                "rest": {
-                    "routes": routes,
-                    "requests": sum(s.requests for s in self._routes.values()),
-                    "integration_timeouts": sum(
-                        s.integration_timeouts for s in self._routes.values()
-                    ),
-                    **{
-                        key: self._http["rest"][key]
-                        for key in ("tcp_connections", "wire_bytes_in", "wire_bytes_out")
-                    },
-                },
+                "rest": self._api_snapshot(self._routes, "rest"),
+                "http_api": self._api_snapshot(self._http_api_routes, "http_api"),
                 "http_port": {k: dict(sorted(v.items())) for k, v in sorted(self._http.items())},
                 "websocket": self._ws_snapshot(),
                 "authorizers": {

@@ -31,8 +31,18 @@ from emulator.core.authorizers import (
     parse_identity_sources,
 )
 from emulator.core.cors import CorsError, CorsRule
-from emulator.core.deadlines import InvalidTimeout, validate_timeout
+from emulator.core.deadlines import (
+    HTTP_API_MAX_INTEGRATION_TIMEOUT,
+    InvalidTimeout,
+    validate_timeout,
+)
 from emulator.core.events import ACCOUNT_ID, new_api_id
+from emulator.core.http_api_routing import (
+    DEFAULT_PAYLOAD_VERSION,
+    PAYLOAD_VERSIONS,
+    HttpApiRoute,
+    HttpApiRouter,
+)
 from emulator.core.routing import RestRoute, normalize_resource
 from emulator.core.websocket_routes import (
     DEFAULT_SELECTION_EXPRESSION,
@@ -119,6 +129,10 @@ class ServiceSpec:
     rest_authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
     #: The $connect route's Lambda authorizer (REQUEST), if any.
     websocket_authorizer: AuthorizerSpec | None = None
+    #: HTTP API routes (``httpApi`` events), and their integration timeouts lowered below 30 s
+    #: by ``custom.timeoutlab.httpApiRouteTimeouts`` (route key -> seconds).
+    http_api_routes: list[HttpApiRoute] = field(default_factory=list)
+    http_api_route_timeouts: dict[str, float] = field(default_factory=dict)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -279,6 +293,10 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     routes: list[RestRoute] = []
     cors: dict[str, CorsRule] = {}
     ws_routes: list[WebSocketRoute] = []
+    http_api_routes: list[HttpApiRoute] = []
+    provider_payload = _payload_version(
+        (provider.get("httpApi") or {}).get("payload"), f"{where}: provider.httpApi.payload"
+    )
     rest_authorizers: dict[str, AuthorizerSpec] = {}
     websocket_authorizer: AuthorizerSpec | None = None
     declared = config.get("functions") or {}
@@ -333,6 +351,22 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
             except InvalidAuthorizer as exc:
                 kind = "http" if isinstance(event, dict) and "http" in event else "websocket"
                 raise ServiceError(f"{ewhere}.{kind}.authorizer: {exc}") from exc
+        # The payload format is the function's integration's: functions.<key>.httpApi.payload,
+        # else provider.httpApi.payload, else 2.0 (Serverless v3, lib/plugins/aws/package/
+        # compile/events/http-api.js, compileIntegration: PayloadFormatVersion).
+        payload = (
+            _payload_version(
+                (spec.get("httpApi") or {}).get("payload")
+                if isinstance(spec.get("httpApi"), dict)
+                else None,
+                f"{fwhere}.httpApi.payload",
+            )
+            or provider_payload
+            or DEFAULT_PAYLOAD_VERSION
+        )
+        for event in spec.get("events") or []:
+            if isinstance(event, dict) and "httpApi" in event:
+                http_api_routes.append(_http_api_route(event["httpApi"], key, payload, fwhere))
 
     custom = ((config.get("custom") or {}).get("timeoutlab")) or {}
     integration_timeout = custom.get("integrationTimeout")
@@ -361,6 +395,24 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
             f"{where}: custom.timeoutlab.streamingRoutes names {route_key!r}, which is not a "
             f"REST route (routes: {', '.join(sorted(rest_keys)) or 'none'})"
         )
+    try:
+        HttpApiRouter(http_api_routes)
+    except ValueError as exc:
+        raise ServiceError(f"{where}: httpApi: {exc}") from exc
+    http_api_keys = {route.key for route in http_api_routes}
+    http_api_timeouts: dict[str, float] = {}
+    for route_key, value in (custom.get("httpApiRouteTimeouts") or {}).items():
+        what = f"custom.timeoutlab.httpApiRouteTimeouts.{route_key}"
+        if route_key not in http_api_keys:
+            raise ServiceError(
+                f"{where}: {what}: {route_key!r} is not an HTTP API route (routes: "
+                f"{', '.join(sorted(http_api_keys)) or 'none'})"
+            )
+        # HTTP APIs: integration timeout 50 ms..30 s, not raisable
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+        http_api_timeouts[str(route_key)] = validate_timeout(
+            value, what, HTTP_API_MAX_INTEGRATION_TIMEOUT
+        )
     buckets, tables = _resources(config, service, stage, where)
     api_gateway = provider.get("apiGateway") or {}
     if not isinstance(api_gateway, dict):
@@ -387,6 +439,8 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         cors=cors,
         rest_authorizers=rest_authorizers,
         websocket_authorizer=websocket_authorizer,
+        http_api_routes=http_api_routes,
+        http_api_route_timeouts=http_api_timeouts,
     )
 
 
@@ -610,6 +664,60 @@ def _binary_media_types(api_gateway: dict, where: str) -> tuple[str, ...]:
                 "type (type/subtype)"
             )
     return tuple(raw)
+
+
+#: Serverless v3's httpApi event string: '*' or 'METHOD /path' (lib/plugins/aws/package/compile/
+#: events/http-api.js, methodPathPattern; the method is case-insensitive).
+_HTTP_API_EVENT = re.compile(
+    r"^(?:\*|(ANY|GET|POST|PUT|PATCH|OPTIONS|HEAD|DELETE) (/\S*))$", re.IGNORECASE
+)
+
+
+def _payload_version(value: Any, where: str) -> str | None:
+    """A payload format version, "1.0" or "2.0", or None when not set. API Gateway accepts only
+    these two (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+    http-api-develop-integrations-lambda.html: "The supported values are 1.0 and 2.0")."""
+    if value is None:
+        return None
+    text = str(value)
+    if text not in PAYLOAD_VERSIONS:
+        raise ServiceError(f"{where}: payload must be '1.0' or '2.0', got {value!r}")
+    return text
+
+
+def _http_api_route(spec: Any, function: str, payload: str, where: str) -> HttpApiRoute:
+    """One ``httpApi`` event, as Serverless v3 compiles it (http-api.js, resolveConfiguration):
+    ``'*'`` is the ``$default`` route; ``'METHOD /path'`` or ``{method, path}``; method ``'*'``
+    is ANY; a path ``'*'`` with a method, a missing or unknown method are refused. Route keys:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html"""
+    where = f"{where}: httpApi"
+    if isinstance(spec, str):
+        found = _HTTP_API_EVENT.match(spec.strip())
+        if found is None:
+            raise ServiceError(
+                f"{where}: {spec!r} must be '*' or 'METHOD /path' (method one of "
+                f"{', '.join(sorted(_HTTP_METHODS))})"
+            )
+        if found.group(1) is None:
+            return HttpApiRoute("ANY", None, function, payload)
+        method, path = found.group(1), found.group(2)
+    elif isinstance(spec, dict):
+        method, path = spec.get("method"), str(spec.get("path", ""))
+        if path == "*":
+            if method not in (None, "*"):
+                raise ServiceError(f"{where}: path '*' (the $default route) takes no method")
+            return HttpApiRoute("ANY", None, function, payload)
+        if method is None:
+            raise ServiceError(f"{where}: `method` is missing")
+        if not path.startswith("/"):
+            raise ServiceError(f"{where}: path {path!r} must start with '/'")
+    else:
+        raise ServiceError(f"{where}: an httpApi event must be a string or a mapping")
+    method = str(method).strip().upper()
+    method = "ANY" if method == "*" else method
+    if method not in _HTTP_METHODS:
+        raise ServiceError(f"{where}: method {method!r} is not one of {sorted(_HTTP_METHODS)}")
+    return HttpApiRoute(method, path, function, payload)
 
 
 def _websocket_route(spec: Any, function: str, where: str) -> WebSocketRoute:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from ssl import SSLContext
 
 from aiohttp import web
 
@@ -37,13 +38,18 @@ from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import (
     DEFAULT_INTEGRATION_TIMEOUT,
+    HTTP_API_DEFAULT_INTEGRATION_TIMEOUT,
+    HTTP_API_MAX_INTEGRATION_TIMEOUT,
     IntegrationTimeouts,
     StreamLimits,
 )
 from emulator.core.events import ApiIdentity, new_api_id
+from emulator.core.http_api_events import DEFAULT_STAGE
+from emulator.core.http_api_routing import HttpApiRouter
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
+from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
 from emulator.gateway.websocket import WebSocketGateway
@@ -69,6 +75,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     http_port: int = 3000  # REST API, Lambda Invoke API, /_emulator/; 0 picks a free port
     ws_port: int = 3001  # WebSocket API and @connections; 0 picks a free port
+    # The HTTP API (httpApi events), bound only when the service has some; 0 picks a free port.
+    http_api_port: int = 3002
     backend: str = "moto"  # "moto", "localstack" or an endpoint URL
     backend_port: int = DEFAULT_PORT  # the embedded moto server's port; 0 picks a free port
     integration_timeout: float | None = None  # None: serverless.yml's, else AWS's 29 s
@@ -165,6 +173,14 @@ class Stack:
         self.ws_router = WebSocketRouter(
             self.service.websocket_routes, self.service.websocket_selection_expression
         )
+        self.http_api_router = HttpApiRouter(self.service.http_api_routes)
+        # 30 s on every HTTP API route whatever --integration-timeout says (that one is REST's
+        # and WebSocket's), lowerable per route to 0.05..30 s.
+        self.http_api_timeouts = IntegrationTimeouts(
+            HTTP_API_DEFAULT_INTEGRATION_TIMEOUT,
+            self.service.http_api_route_timeouts,
+            maximum=HTTP_API_MAX_INTEGRATION_TIMEOUT,
+        )
         self.backend: Backend | None = None
         self.backend_proxy: UsageProxy | None = None  # counts what the handlers ask of it
         self.runtime: Runtime | None = None
@@ -172,7 +188,10 @@ class Stack:
         self.websocket: WebSocketGateway | None = None
         self._runner: web.AppRunner | None = None
         self._http_server: asyncio.Server | None = None
+        self._http_api_runner: web.AppRunner | None = None
+        self._http_api_server: asyncio.Server | None = None
         self.http_port: int | None = None
+        self.http_api_port: int | None = None  # None: no httpApi events, no port bound
         self.ws_port: int | None = None
         self.certificate: Certificate | None = None
 
@@ -188,6 +207,14 @@ class Stack:
     def rest_url(self) -> str:
         """The REST API's invoke URL, stage included."""
         return f"{self.http_url}/{self.service.stage}"
+
+    @property
+    def http_api_url(self) -> str | None:
+        """The HTTP API's URL (its ``$default`` stage, at the root; no trailing slash), or None
+        when the service has no ``httpApi`` events."""
+        if self.http_api_port is None:
+            return None
+        return self._http(self.config.host, self.http_api_port)
 
     @property
     def ws_url(self) -> str:
@@ -281,6 +308,8 @@ class Stack:
         assert self._http_server is not None
         await self.websocket.serve()
         await self._http_server.start_serving()
+        if self._http_api_server is not None:
+            await self._http_api_server.start_serving()
 
     async def _serve(self) -> None:
         assert self.runtime is not None
@@ -310,6 +339,8 @@ class Stack:
             route_keys=self.route_keys(),
             clock=self.clock,
             describe=self.describe,
+            http_api_timeouts=self.http_api_timeouts,
+            http_api_route_keys=self.http_api_router.keys,
         ).add_routes(app)
         LambdaApi(self.runtime, self.invoker, self.service.region).add_routes(app)
         rest = RestGateway(
@@ -341,6 +372,35 @@ class Stack:
         self.http_port = self._http_server.sockets[0].getsockname()[1]
         # The domain name in events is the bound address, known only now for port 0.
         rest.api = ApiIdentity(rest.api.api_id, self.service.stage, f"{host}:{self.http_port}")
+        if self.http_api_router.routes:
+            await self._serve_http_api(ssl)
+
+    async def _serve_http_api(self, ssl: SSLContext | None) -> None:
+        """The HTTP API on a port of its own, at the root ($default stage): nothing else there,
+        neither /_emulator/ nor the Lambda Invoke API. Its bytes are counted at the socket."""
+        assert self.runtime is not None
+        host = self.config.host
+        gateway = HttpApiGateway(
+            self.http_api_router,
+            ApiIdentity(new_api_id(), DEFAULT_STAGE, f"{host}:{self.config.http_api_port}"),
+            self.runtime,
+            self.http_api_timeouts,
+            self.metrics,
+            self.clock,
+        )
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", gateway.handle)
+        self._http_api_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._http_api_runner.setup()
+        self._http_api_server = await asyncio.get_running_loop().create_server(
+            counting_factory(self._http_api_runner.server, self.metrics, "http_api"),
+            host,
+            self.config.http_api_port,
+            ssl=ssl,
+            start_serving=False,
+        )
+        self.http_api_port = self._http_api_server.sockets[0].getsockname()[1]
+        gateway.api = ApiIdentity(gateway.api.api_id, DEFAULT_STAGE, f"{host}:{self.http_api_port}")
 
     def route_keys(self) -> list[str]:
         return [route.key for route in self.router.routes] + list(self.ws_router.routes)
@@ -355,6 +415,12 @@ class Stack:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._http_api_server is not None:
+            self._http_api_server.close()
+            self._http_api_server = None
+        if self._http_api_runner is not None:
+            await self._http_api_runner.cleanup()
+            self._http_api_runner = None
         if self.invoker is not None:
             await self.invoker.close()
             self.invoker = None
@@ -408,9 +474,11 @@ class Stack:
             "rest_api": self.rest_url if self.http_port else None,
             "websocket_api": self.ws_url if self.ws_port else None,
             "connections_api": self.connections_url if self.ws_port else None,
+            "http_api": self.http_api_url,
             "routes": [route.key for route in self.router.routes],
             "api_keys": [key.describe() for key in self.service.api_keys],
             "websocket_routes": list(self.ws_router.routes),
+            "http_api_routes": self.http_api_router.keys,
             "backend": self.backend.describe() if self.backend else None,
             "backend_proxy": self.backend_proxy.url if self.backend_proxy else None,
             "time_scale": self.clock.scale,

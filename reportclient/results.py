@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 FailureKind = Literal[
-    "gateway_timeout",  # API Gateway's 504: the integration timeout cut the request
+    "gateway_timeout",  # the integration timeout cut the request: REST's 504, an HTTP API's 503
     "connection_lost",  # the connection dropped and could not be resumed
     "job_failed",  # the report job itself failed
     "http_error",  # any other unexpected HTTP status

@@ -32,6 +32,8 @@ from reportclient.wire import counting_socket, counting_ssl_context, http_client
 
 STRATEGIES = ("rest", "short_poll", "long_poll", "sse", "websocket")
 GATEWAY_TIMEOUT = 504
+#: An HTTP API's answer when its (30 s at most) integration timeout passes.
+HTTP_API_TIMEOUT = 503
 WS_MESSAGE_UNIT = 32 * 1024  # API Gateway bills WebSocket messages in 32 KB increments
 
 
@@ -40,6 +42,9 @@ class Endpoints:
     rest_url: str  # the REST API's invoke URL with its stage, e.g. http://127.0.0.1:3000/dev
     ws_url: str  # the WebSocket API's URL with its stage, e.g. ws://127.0.0.1:3001/dev
     cafile: str | None = None  # a CA to trust for https/wss (the emulator's --tls certificate)
+    #: An HTTP API's URL (no stage: its $default stage), e.g. http://127.0.0.1:3002: the "rest"
+    #: strategy then posts to ``{http_api_url}/reports`` instead of the REST API's.
+    http_api_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,24 @@ def _send(
 ) -> httpx.Response:
     """One request to the REST API, told to ``on_step`` as ``kind`` named by method and ``route``
     (the path with ids left out, e.g. ``/reports/jobs/{id}``)."""
+    return _send_to(run, client, run.endpoints.rest_url, kind, method, path, route, **kwargs)
+
+
+def _send_to(
+    run: _Run,
+    client: httpx.Client,
+    base_url: str,
+    kind: StepKind,
+    method: str,
+    path: str,
+    route: str | None = None,
+    **kwargs,
+) -> httpx.Response:
+    """``_send`` to the API at ``base_url``."""
     name = f"{method} {route or path}"
     started, before = time.monotonic(), run.costs.bytes_received
     try:
-        response = client.request(method, f"{run.endpoints.rest_url}{path}", **kwargs)
+        response = client.request(method, f"{base_url}{path}", **kwargs)
     except httpx.TransportError as exc:
         run.step(kind, name, started, run.costs.bytes_received - before, type(exc).__name__)
         raise
@@ -152,10 +171,20 @@ def _create_job(run: _Run, client: httpx.Client, definition: dict) -> str | Repo
 
 
 def rest(run: _Run, definition: dict) -> ReportResult:
+    """One synchronous request: to the REST API, or to the HTTP API when ``http_api_url`` is
+    set (where the integration timeout answers 503 instead of 504)."""
+    http_api = run.endpoints.http_api_url
     with run.http() as client:
-        response = _send(run, client, "request", "POST", "/reports", json=definition)
+        if http_api is None:
+            response = _send(run, client, "request", "POST", "/reports", json=definition)
+        else:
+            response = _send_to(
+                run, client, http_api, "request", "POST", "/reports", json=definition
+            )
     if response.status_code == 200:
         return run.finish(url=response.json()["url"])
+    if http_api is not None and response.status_code == HTTP_API_TIMEOUT:
+        return run.finish(failure=Failure("gateway_timeout", response.text, HTTP_API_TIMEOUT))
     return run.finish(failure=_http_failure(response))
 
 

@@ -109,6 +109,7 @@ def emulator(
         config = StackConfig(
             http_port=0,
             ws_port=0,
+            http_api_port=0,
             backend_port=0,
             backend=backend,
             time_scale=time_scale,

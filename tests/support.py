@@ -55,7 +55,13 @@ def write_service(
 
 def stack_config(backend_url: str, **overrides) -> StackConfig:
     """A stack on free ports against the session's moto server, at the test time scale."""
-    settings = {"http_port": 0, "ws_port": 0, "backend": backend_url, "time_scale": TEST_SCALE}
+    settings = {
+        "http_port": 0,
+        "ws_port": 0,
+        "http_api_port": 0,
+        "backend": backend_url,
+        "time_scale": TEST_SCALE,
+    }
     settings.update(overrides)
     return StackConfig(**settings)
 

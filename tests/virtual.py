@@ -191,7 +191,9 @@ async def virtual_stack(
     loop, its functions run by ``InLoopRuntime`` with ``handlers``, at time scale 1: emulated
     seconds are the loop's seconds."""
     base = config or StackConfig()
-    settings = replace(base, service_path=service_path, http_port=0, ws_port=0, time_scale=1.0)
+    settings = replace(
+        base, service_path=service_path, http_port=0, ws_port=0, http_api_port=0, time_scale=1.0
+    )
     loop = asyncio.get_running_loop()
     stack = Stack(
         settings,

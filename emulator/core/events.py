@@ -72,7 +72,7 @@ def single_and_multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | 
     return single, multi
 
 
-def _body_field(body: bytes, binary: bool) -> tuple[str | None, bool]:
+def body_field(body: bytes, binary: bool) -> tuple[str | None, bool]:
     """The event's ``body`` and ``isBase64Encoded``.
 
     A body whose Content-Type is one of the API's binary media types goes base64-encoded with
@@ -118,7 +118,7 @@ def rest_proxy_event(
     headers, multi_headers = single_and_multi(request.headers)
     query_pairs = parse_qsl(request.query_string, keep_blank_values=True)
     query, multi_query = single_and_multi(query_pairs)
-    body, is_base64 = _body_field(request.body, binary_body)
+    body, is_base64 = body_field(request.body, binary_body)
     header_map = {k.lower(): v for k, v in request.headers}
     context: dict = {
         "resourceId": _resource_id(match.route.resource),

@@ -130,3 +130,46 @@ def authorizer_configuration_error() -> HttpResponse:
     ``{"message": null}`` as AWS sends it (observed; not documented)."""
     headers = [("Content-Type", JSON), ("x-amzn-ErrorType", "AuthorizerConfigurationException")]
     return HttpResponse(500, headers, json.dumps({"message": None}).encode())
+
+
+# -- HTTP APIs (API Gateway v2) ----------------------------------------------------------------
+# HTTP APIs answer their own errors with a capitalised message and no x-amzn-ErrorType header.
+#: The header that carries the request id on every HTTP API response, errors included (the same id
+#: as the event's ``requestContext.requestId``). AWS's guides do not document this header; every
+#: HTTP API response carries it, and ``$context.requestId`` (the access-log variable,
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html)
+#: is its value.
+HTTP_API_REQUEST_ID_HEADER = "apigw-requestid"
+#: HTTP APIs' payload quota: 10 MB
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+HTTP_API_PAYLOAD_LIMIT = 10 * 1024 * 1024
+
+
+def http_api_not_found() -> HttpResponse:
+    """No route (and no ``$default`` route) matches: "If no routes match a request, API Gateway
+    returns {"message":"Not Found"} to the client."
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html)"""
+    return _gateway_error(404, "Not Found")
+
+
+def http_api_internal_server_error() -> HttpResponse:
+    """The Lambda raised, timed out on its own, crashed, or returned a response API Gateway cannot
+    map; Lambda throttled the invocation (a proxy integration cannot pass Lambda's 429 on,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html). HTTP APIs
+    answer 500 {"message":"Internal Server Error"}
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html)."""
+    return _gateway_error(500, "Internal Server Error")
+
+
+def http_api_service_unavailable() -> HttpResponse:
+    """The integration did not answer within its timeout (30 s at most, https://docs.aws.amazon.com/
+    apigateway/latest/developerguide/http-api-quotas.html). AWS's guides state the limit but not
+    the answer; HTTP APIs send 503 {"message":"Service Unavailable"} (where REST sends 504)."""
+    return _gateway_error(503, "Service Unavailable")
+
+
+def http_api_payload_too_large() -> HttpResponse:
+    """A request body over the 10 MB payload quota. The quota is documented
+    (http-api-quotas.html); the answer's body is not: here AWS's 413 status with the HTTP API's
+    JSON error shape."""
+    return _gateway_error(413, "Request Entity Too Large")

@@ -44,7 +44,11 @@ def normalize_resource(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-class _CompiledRoute:
+class CompiledRoute:
+    """One route's resource template as a regular expression, with its specificity: shared by
+    REST resources and HTTP API routes, whose templates (``{param}``, a last ``{proxy+}``) and
+    most-specific-first order are the same."""
+
     def __init__(self, route: RestRoute) -> None:
         self.route = route
         pattern, score = ["^"], []
@@ -81,6 +85,11 @@ class _CompiledRoute:
         return RouteMatch(self.route, params)
 
 
+def compile_routes(routes: list[RestRoute]) -> list[CompiledRoute]:
+    """``routes`` compiled, most specific first; ValueError for a greedy parameter not last."""
+    return sorted((CompiledRoute(r) for r in routes), key=lambda c: c.specificity, reverse=True)
+
+
 class RestRouter:
     """Routes of one REST API stage."""
 
@@ -92,9 +101,7 @@ class RestRouter:
             if route.key in seen:
                 raise ValueError(f"route {route.key} is declared twice")
             seen.add(route.key)
-        self._compiled = sorted(
-            (_CompiledRoute(r) for r in self.routes), key=lambda c: c.specificity, reverse=True
-        )
+        self._compiled = compile_routes(self.routes)
 
     def strip_stage(self, path: str) -> str | None:
         """The resource path under this stage, or None when the path is not in the stage."""

@@ -32,10 +32,16 @@ class ControlApi:
         route_keys: list[str],
         clock: Clock,
         describe: Callable[[], dict],
+        http_api_timeouts: IntegrationTimeouts | None = None,
+        http_api_route_keys: list[str] | None = None,
     ) -> None:
         self.metrics = metrics
         self.timeouts = timeouts
         self.route_keys = route_keys
+        # HTTP API routes have keys of their own (``httpApiRoutes``), apart from REST's and
+        # WebSocket's (``routes``), so a `GET /items/{id}` of each never clash.
+        self.http_api_timeouts = http_api_timeouts
+        self.http_api_route_keys = http_api_route_keys or []
         self.clock = clock
         self.describe = describe
 
@@ -73,11 +79,12 @@ class ControlApi:
             return _error(400, 'body must be JSON, e.g. {"integrationTimeout": 10}')
         if not isinstance(patch, dict):
             return _error(400, "body must be a JSON object")
-        unknown = sorted(set(patch) - {"integrationTimeout", "routes"})
+        unknown = sorted(set(patch) - {"integrationTimeout", "routes", "httpApiRoutes"})
         if unknown:
             return _error(
                 400,
-                f"unknown setting(s): {', '.join(unknown)}; settable: integrationTimeout, routes",
+                f"unknown setting(s): {', '.join(unknown)}; settable: integrationTimeout, "
+                "routes, httpApiRoutes",
             )
         routes = patch.get("routes", {})
         if not isinstance(routes, dict):
@@ -87,17 +94,37 @@ class ControlApi:
             return _error(
                 400, f"unknown route(s): {', '.join(bad)}; routes: {', '.join(self.route_keys)}"
             )
+        http_api_routes = patch.get("httpApiRoutes", {})
+        if not isinstance(http_api_routes, dict):
+            return _error(
+                400, 'httpApiRoutes must map route keys to seconds, e.g. {"GET /items/{id}": 5}'
+            )
+        bad = sorted(set(http_api_routes) - set(self.http_api_route_keys))
+        if bad:
+            known = ", ".join(self.http_api_route_keys) or "none"
+            return _error(400, f"unknown HTTP API route(s): {', '.join(bad)}; routes: {known}")
         # Validate everything before changing anything: a bad patch changes nothing.
         staged = IntegrationTimeouts(self.timeouts.default, dict(self.timeouts.overrides))
+        http_api = self.http_api_timeouts
+        staged_http_api = (
+            None
+            if http_api is None
+            else IntegrationTimeouts(http_api.default, dict(http_api.overrides), http_api.maximum)
+        )
         try:
             if "integrationTimeout" in patch:
                 staged.set_default(patch["integrationTimeout"])
             for key, value in routes.items():
                 staged.set_route(key, value)
+            for key, value in http_api_routes.items():
+                assert staged_http_api is not None  # keys were checked against the routes
+                staged_http_api.set_route(key, value)  # 0.05..30 s (http-api-quotas.html)
         except InvalidTimeout as exc:
             return _error(400, str(exc))
         self.timeouts.default = staged.default
         self.timeouts.overrides = staged.overrides
+        if http_api is not None and staged_http_api is not None:
+            http_api.overrides = staged_http_api.overrides
         return to_aiohttp(json_response(200, self._config()))
 
     async def unknown(self, request: web.Request) -> web.Response:
@@ -108,4 +135,8 @@ class ControlApi:
         )
 
     def _config(self) -> dict:
-        return {"timeScale": self.clock.scale, **self.timeouts.describe(self.route_keys)}
+        config = {"timeScale": self.clock.scale, **self.timeouts.describe(self.route_keys)}
+        if self.http_api_timeouts is not None:
+            described = self.http_api_timeouts.describe(self.http_api_route_keys)
+            config["httpApiRoutes"] = described["routes"]
+        return config

@@ -48,9 +48,12 @@ class _CountingTransport:
 
 
 class _CountingProtocol(asyncio.Protocol):
-    def __init__(self, inner: asyncio.Protocol, metrics: Metrics) -> None:
+    def __init__(
+        self, inner: asyncio.Protocol, metrics: Metrics, category: str | None = None
+    ) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._fixed = category
         self._category: str | None = None
         self._pending_sent = 0
 
@@ -65,7 +68,7 @@ class _CountingProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._category is None:
-            self._category = _category(data)
+            self._category = self._fixed or _category(data)
             self._metrics.http_connection(self._category)
             if self._pending_sent:
                 self._metrics.http_wire(self._category, sent=self._pending_sent)
@@ -85,6 +88,7 @@ class _CountingProtocol(asyncio.Protocol):
         self._inner.resume_writing()
 
 
-def counting_factory(inner_factory: Any, metrics: Metrics) -> Any:
-    """Wrap aiohttp's protocol factory (``AppRunner.server``)."""
-    return lambda: _CountingProtocol(inner_factory(), metrics)
+def counting_factory(inner_factory: Any, metrics: Metrics, category: str | None = None) -> Any:
+    """Wrap aiohttp's protocol factory (``AppRunner.server``). With ``category`` every
+    connection is filed under it (the HTTP API's port: ``http_api``); else by its first request."""
+    return lambda: _CountingProtocol(inner_factory(), metrics, category)

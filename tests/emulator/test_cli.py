@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from emulator.backends.moto_server import EmbeddedMoto, free_port
-from tests.support import HANDLER_SCALE, aws_client
+from tests.support import HANDLER_SCALE, aws_client, write_service
 
 TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
 
@@ -203,3 +203,34 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     missing = run("up", "--service", "/nonexistent/serverless.yml")
     assert missing.returncode == 2
     assert "cannot read /nonexistent/serverless.yml" in missing.stderr
+
+
+HTTP_API_EXAMPLE = Path(__file__).resolve().parents[2] / "examples/http-api-report/serverless.yml"
+
+
+def test_up_prints_and_serves_the_http_api_routes_on_their_own_port():
+    args = ("--service", str(HTTP_API_EXAMPLE), "--http-api-port", "0", "--backend-port", "0")
+    with up(*args) as (banner, _):
+        match = re.search(r"HTTP API  POST (http://127\.0\.0\.1:(\d+))/reports", banner)
+        assert match, banner
+        http_api, port = match.group(1), int(match.group(2))
+        assert port not in (3000, 3001, 3002)
+        answer = httpx.post(f"{http_api}/reports", json={"delay": 0, "amountOfRows": 1})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["url"].startswith("http")
+        assert answer.headers["apigw-requestid"]
+        control = re.search(r"control   (http://127\.0\.0\.1:\d+)/_emulator", banner).group(1)
+        assert httpx.get(f"{control}/_emulator/health").json()["http_api"] == http_api
+        assert httpx.get(f"{http_api}/_emulator/health").status_code == 404
+
+
+def test_an_http_api_route_timeout_over_30_s_exits_2(tmp_path):
+    path = write_service(
+        tmp_path,
+        "def handler(event, context):\n    return {}\n",
+        "f:\n  handler: app.handler\n  events: [{httpApi: 'GET /a'}]",
+        extra="custom:\n  timeoutlab:\n    httpApiRouteTimeouts: {GET /a: 45}\n",
+    )
+    refused = run("up", "--service", str(path), "--http-port", "0", "--ws-port", "0")
+    assert refused.returncode == 2
+    assert "httpApiRouteTimeouts.GET /a must be between 0.05 and 30 seconds" in refused.stderr
