@@ -298,6 +298,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         (provider.get("httpApi") or {}).get("payload"), f"{where}: provider.httpApi.payload"
     )
     rest_authorizers: dict[str, AuthorizerSpec] = {}
+    not_run: list[str] = []  # authorizers this emulator cannot run, by key path
     websocket_authorizer: AuthorizerSpec | None = None
     declared = config.get("functions") or {}
     # A function's deployed name, to resolve an authorizer given by the ARN of one of ours.
@@ -330,7 +331,9 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
                     http = event["http"]
                     if isinstance(http, dict) and http.get("authorizer") is not None:
                         authorizer = _rest_authorizer(http["authorizer"], declared, deployed)
-                        if authorizer is not None:
+                        if authorizer is None:  # IAM, Cognito, a function elsewhere: warned
+                            not_run.append(f"functions.{key}.events[{index}].http.authorizer")
+                        else:
                             rest_authorizers[route.key] = authorizer
                 if isinstance(event, dict) and "websocket" in event:
                     ws_route = _websocket_route(event["websocket"], key, fwhere)
@@ -348,6 +351,10 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
                         websocket_authorizer = _websocket_authorizer(
                             socket["authorizer"], declared, deployed
                         )
+                        if websocket_authorizer is None:
+                            not_run.append(
+                                f"functions.{key}.events[{index}].websocket.authorizer"
+                            )
             except InvalidAuthorizer as exc:
                 kind = "http" if isinstance(event, dict) and "http" in event else "websocket"
                 raise ServiceError(f"{ewhere}.{kind}.authorizer: {exc}") from exc
@@ -433,7 +440,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         ),
         route_timeouts=route_timeouts,
         streaming_routes=streaming,
-        unmodelled=tuple(unmodelled_keys(config)),
+        unmodelled=tuple(dict.fromkeys(unmodelled_keys(config) + not_run)),
         api_keys=_api_keys(api_gateway, where),
         binary_media_types=_binary_media_types(api_gateway, where),
         cors=cors,

@@ -79,10 +79,18 @@ KEYS: dict[str, Kind] = {
     "provider.apiGateway.shouldStartNameWithService": N,
     "provider.apiGateway.description": N,
     "provider.apiGateway.metrics": N,
+    "provider.apiGateway.apiKeys": M,
+    "provider.apiGateway.binaryMediaTypes": M,
+    # usagePlan: its plan names group the keys; quotas and throttles are warned.
+    "provider.apiGateway.usagePlan": B,
+    "provider.apiGateway.usagePlan[]": B,
+    "provider.apiGateway.usagePlan[].*": B,
     "provider.httpApi": B,
     "provider.httpApi.name": N,
     "provider.httpApi.metrics": N,
     "provider.httpApi.shouldStartNameWithService": N,
+    "provider.httpApi.useProviderTags": N,
+    "provider.httpApi.payload": M,
     "provider.websocketsApiName": N,
     "provider.websocketsDescription": N,
     "provider.apiName": N,
@@ -125,6 +133,8 @@ KEYS: dict[str, Kind] = {
     "functions.*.memorySize": M,
     "functions.*.environment": M,
     "functions.*.reservedConcurrency": M,
+    "functions.*.httpApi": B,
+    "functions.*.httpApi.payload": M,
     "functions.*.events": B,
     "functions.*.events[]": B,
     "functions.*.description": N,
@@ -150,6 +160,17 @@ KEYS: dict[str, Kind] = {
     "functions.*.events[].http.path": M,
     "functions.*.events[].http.method": M,
     "functions.*.events[].http.integration": M,  # Lambda proxy only: see MODELLED_VALUES
+    "functions.*.events[].http.private": M,
+    "functions.*.events[].http.cors": M,
+    # Lambda authorizers (a function of the service); IAM, Cognito and functions elsewhere are
+    # warned by the parser, which alone knows which function an ARN names.
+    "functions.*.events[].http.authorizer": B,
+    "functions.*.events[].http.authorizer.name": M,
+    "functions.*.events[].http.authorizer.arn": M,
+    "functions.*.events[].http.authorizer.type": M,
+    "functions.*.events[].http.authorizer.identitySource": M,
+    "functions.*.events[].http.authorizer.resultTtlInSeconds": M,
+    "functions.*.events[].http.authorizer.identityValidationExpression": M,
     "functions.*.events[].http.operationId": N,
     "functions.*.events[].http.summary": N,
     "functions.*.events[].http.description": N,
@@ -157,10 +178,19 @@ KEYS: dict[str, Kind] = {
     "functions.*.events[].websocket": B,
     "functions.*.events[].websocket.route": M,
     "functions.*.events[].websocket.routeResponseSelectionExpression": M,
+    "functions.*.events[].websocket.authorizer": B,
+    "functions.*.events[].websocket.authorizer.name": M,
+    "functions.*.events[].websocket.authorizer.arn": M,
+    "functions.*.events[].websocket.authorizer.identitySource": M,
+    # -- events: HTTP APIs ----------------------------------------------------------------------
+    "functions.*.events[].httpApi": B,  # the string forms ('*', 'GET /x') are modelled whole
+    "functions.*.events[].httpApi.method": M,
+    "functions.*.events[].httpApi.path": M,
     # -- custom.timeoutlab: the emulator's own settings -----------------------------------------
     "custom.timeoutlab.integrationTimeout": M,
     "custom.timeoutlab.routeTimeouts": M,
     "custom.timeoutlab.streamingRoutes": M,
+    "custom.timeoutlab.httpApiRouteTimeouts": M,
 }
 
 #: Keys modelled only with these values; any other value is warned (a non-proxy Lambda

@@ -100,3 +100,42 @@ def test_the_readme_lists_every_modelled_and_inert_key():
         if kind is not Kind.BRANCH and f"`{pattern}`" not in readme
     ]
     assert missing == []
+
+
+def test_api_features_are_modelled_and_their_unmodelled_parts_warned(tmp_path):
+    path = write_service(
+        tmp_path,
+        HANDLER,
+        """
+        auth:
+          handler: app.handler
+        f:
+          handler: app.handler
+          events:
+            - http: {path: a, method: get, private: true, cors: true, authorizer: auth}
+            - http: {path: b, method: get, authorizer: aws_iam}
+            - http:
+                path: c
+                method: get
+                authorizer: {name: auth, type: request, identitySource: method.request.header.X}
+            - http: {path: d, method: get, authorizer: {name: auth, scopes: [read]}}
+            - httpApi: 'GET /items/{id}'
+            - httpApi: {method: get, path: /x, authorizer: {name: jwt}}
+        """,
+        provider="""
+        apiGateway:
+          apiKeys: [first]
+          binaryMediaTypes: ['image/*']
+          usagePlan: {quota: {limit: 100, period: DAY}}
+        httpApi:
+          payload: '1.0'
+          cors: true
+        """,
+    )
+    assert load_service(path).unmodelled == (
+        "provider.apiGateway.usagePlan.quota",
+        "provider.httpApi.cors",
+        "functions.f.events[3].http.authorizer.scopes",
+        "functions.f.events[5].httpApi.authorizer",
+        "functions.f.events[1].http.authorizer",
+    )
