@@ -42,9 +42,9 @@ class QueueSender:
             raise QueueDeliveryError(f"{arn!r} is not an SQS queue ARN")
         sqs = self._sqs()
         try:
-            url = sqs.get_queue_url(QueueName=address.name, QueueOwnerAWSAccountId=address.account)[
-                "QueueUrl"
-            ]
+            # By name, in the backend's own account: the ARN's is the emulator's placeholder
+            # account, which a backend need not use (moto's is 123456789012).
+            url = sqs.get_queue_url(QueueName=address.name)["QueueUrl"]
             return str(sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"])
         except (BotoCoreError, ClientError) as exc:
             raise QueueDeliveryError(

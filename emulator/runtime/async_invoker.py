@@ -107,13 +107,13 @@ class AsyncInvoker:
                 )
             except Throttled:
                 throttles += 1
+                self.metrics.async_event(name, "throttled")
                 decision = policy.after_throttle(throttles, age)
                 if isinstance(decision, GiveUp):
                     await self.clock.sleep(decision.seconds)
                     why = f"throttled {throttles} times until older than {policy.max_event_age:g} s"
                     await self._give_up(key, name, event, event_id, decision, attempts, last, why)
                     return
-                self.metrics.async_event(name, "throttled")
                 await self.clock.sleep(decision.seconds)
                 continue
             attempts += 1

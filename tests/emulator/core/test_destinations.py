@@ -82,4 +82,5 @@ def test_an_event_that_never_ran_has_no_response():
         request_payload={},
         response=None,
     )
-    assert "responseContext" not in record and "responsePayload" not in record
+    assert "responseContext" not in record
+    assert "responsePayload" not in record

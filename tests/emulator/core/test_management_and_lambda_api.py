@@ -56,4 +56,3 @@ def test_invoke_payloads_are_checked_as_lambda_checks_them():
     assert (too_big.status, too_big.error_type) == (413, "RequestTooLargeException")
     assert "Event invocation type" in too_big.message
     assert json.loads(lambda_api.throttled().response().body)["Reason"]
-
