@@ -476,7 +476,7 @@ def _destination(
                 f"{where}: unsupported destination target {value!r}: an ARN of a function, SQS "
                 "queue, SNS topic or EventBridge event bus"
             )
-        return _with_function_key(Destination(kind, value), functions)
+        return _with_function_key(Destination(kind, value), functions, where)
     if isinstance(value, dict) and "type" in value and "arn" in value:
         kinds = {kind.value: kind for kind in DestinationKind}
         if value["type"] not in kinds:
@@ -489,17 +489,25 @@ def _destination(
                 "%s.arn: %r is not resolved here; the destination is ignored", where, value["arn"]
             )
             return None
-        return _with_function_key(Destination(kinds[value["type"]], arn), functions)
+        return _with_function_key(Destination(kinds[value["type"]], arn), functions, where)
     raise ServiceError(
         f"{where} must be a function name, an ARN, or a mapping with type and arn; got {value!r}"
     )
 
 
-def _with_function_key(destination: Destination, functions: dict[str, FunctionSpec]) -> Destination:
+def _with_function_key(
+    destination: Destination, functions: dict[str, FunctionSpec], where: str
+) -> Destination:
     if destination.kind is not DestinationKind.FUNCTION:
         return destination
     name = function_name(destination.arn)
     key = next((k for k, spec in functions.items() if spec.name == name), None)
+    if key is None:
+        log.warning(
+            "%s: %s is not a function of this service; its records will fail to deliver",
+            where,
+            destination.arn,
+        )
     return replace(destination, function_key=key)
 
 

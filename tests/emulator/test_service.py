@@ -253,6 +253,7 @@ def test_async_settings_and_destinations_in_every_form_serverless_takes(tmp_path
     assert (other.maximum_retry_attempts, other.maximum_event_age) == (2, 21600)
     assert other.on_success.function_key == "audit"
     assert other.on_failure.function_key is None  # not in this service: deliveries will fail
+    assert "functions.other.destinations.onFailure: arn:aws:lambda" in caplog.text
     third = service.functions["third"].async_config
     assert (third.on_success.arn, third.on_success.function_key) == (audit_arn, "audit")
     assert (third.on_failure.kind, third.on_failure.modelled) == ("sns", False)
