@@ -8,11 +8,12 @@ Emulator-only settings live under ``custom.timeoutlab``, which Serverless ignore
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import yaml
 from emulator import deploy_rules
 from emulator.core import cors as cors_rules
 from emulator.core.api_keys import MIN_KEY_LENGTH, ApiKey
+from emulator.core.async_retries import MAX_EVENT_AGE_RANGE, MAX_RETRIES_RANGE
 from emulator.core.authorizers import (
     DEFAULT_REST_IDENTITY_SOURCE,
     DEFAULT_RESULT_TTL,
@@ -36,6 +38,12 @@ from emulator.core.deadlines import (
     InvalidTimeout,
     validate_timeout,
 )
+from emulator.core.destinations import (
+    Destination,
+    DestinationKind,
+    kind_of_arn,
+    queue_arn,
+)
 from emulator.core.events import ACCOUNT_ID, new_api_id
 from emulator.core.http_api_routing import (
     DEFAULT_PAYLOAD_VERSION,
@@ -43,6 +51,7 @@ from emulator.core.http_api_routing import (
     HttpApiRoute,
     HttpApiRouter,
 )
+from emulator.core.lambda_api import function_arn, function_name
 from emulator.core.routing import RestRoute, normalize_resource
 from emulator.core.websocket_routes import (
     DEFAULT_SELECTION_EXPRESSION,
@@ -75,8 +84,37 @@ _TABLE_PROPERTIES = (
 )
 
 
+log = logging.getLogger("timeoutlab.service")
+
+
 class ServiceError(ValueError):
     """serverless.yml says something the emulator cannot run; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class EventInvokeConfig:
+    """A function's asynchronous invocation settings, from its serverless.yml keys
+    ``maximumRetryAttempts``, ``maximumEventAge`` and ``destinations.onSuccess`` /
+    ``destinations.onFailure`` (Serverless v3 compiles them into an ``AWS::Lambda::
+    EventInvokeConfig``: ``compileFunctionEventInvokeConfig`` in github.com/serverless/
+    serverless/blob/v3/lib/plugins/aws/package/compile/functions.js). None: Lambda's default
+    (two retries, six hours, no destination)."""
+
+    maximum_retry_attempts: int | None = None
+    maximum_event_age: int | None = None  # seconds
+    on_success: Destination | None = None
+    on_failure: Destination | None = None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An ``AWS::SQS::Queue`` of ``resources.Resources``, created at start where the backend
+    serves SQS; ``attributes`` are boto3 ``sqs.create_queue`` Attributes (strings)."""
+
+    logical_id: str
+    name: str
+    arn: str
+    attributes: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -93,6 +131,7 @@ class FunctionSpec:
     #: ``reservedConcurrency``: at most this many invocations (and environments) at once; None
     #: shares the account's concurrency.
     reserved_concurrency: int | None = None
+    async_config: EventInvokeConfig = EventInvokeConfig()
 
 
 @dataclass(frozen=True)
@@ -133,6 +172,7 @@ class ServiceSpec:
     #: by ``custom.timeoutlab.httpApiRouteTimeouts`` (route key -> seconds).
     http_api_routes: list[HttpApiRoute] = field(default_factory=list)
     http_api_route_timeouts: dict[str, float] = field(default_factory=dict)
+    queues: list[QueueSpec] = field(default_factory=list)  # SQS queues of resources.Resources
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -289,6 +329,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     region = str(provider.get("region") or "us-east-1")
     runtime = str(provider.get("runtime") or "python3.12")
 
+    buckets, tables, queues = _resources(config, service, stage, region, where)
     functions: dict[str, FunctionSpec] = {}
     routes: list[RestRoute] = []
     cors: dict[str, CorsRule] = {}
@@ -352,9 +393,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
                             socket["authorizer"], declared, deployed
                         )
                         if websocket_authorizer is None:
-                            not_run.append(
-                                f"functions.{key}.events[{index}].websocket.authorizer"
-                            )
+                            not_run.append(f"functions.{key}.events[{index}].websocket.authorizer")
             except InvalidAuthorizer as exc:
                 kind = "http" if isinstance(event, dict) and "http" in event else "websocket"
                 raise ServiceError(f"{ewhere}.{kind}.authorizer: {exc}") from exc
@@ -374,6 +413,13 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         for event in spec.get("events") or []:
             if isinstance(event, dict) and "httpApi" in event:
                 http_api_routes.append(_http_api_route(event["httpApi"], key, payload, fwhere))
+    raw_functions = config.get("functions") or {}
+    for key, spec in list(functions.items()):
+        on_success, on_failure = _destinations(
+            raw_functions[key], functions, queues, region, f"{where}: functions.{key}"
+        )
+        config_with = replace(spec.async_config, on_success=on_success, on_failure=on_failure)
+        functions[key] = replace(spec, async_config=config_with)
 
     custom = ((config.get("custom") or {}).get("timeoutlab")) or {}
     integration_timeout = custom.get("integrationTimeout")
@@ -420,7 +466,6 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         http_api_timeouts[str(route_key)] = validate_timeout(
             value, what, HTTP_API_MAX_INTEGRATION_TIMEOUT
         )
-    buckets, tables = _resources(config, service, stage, where)
     api_gateway = provider.get("apiGateway") or {}
     if not isinstance(api_gateway, dict):
         raise ServiceError(f"{where}: provider.apiGateway must be a mapping")
@@ -448,6 +493,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         websocket_authorizer=websocket_authorizer,
         http_api_routes=http_api_routes,
         http_api_route_timeouts=http_api_timeouts,
+        queues=queues,
     )
 
 
@@ -495,7 +541,149 @@ def _function(
         environment=environment,
         runtime=runtime,
         reserved_concurrency=reserved,
+        async_config=EventInvokeConfig(
+            maximum_retry_attempts=_bounded_integer(
+                spec.get("maximumRetryAttempts"), MAX_RETRIES_RANGE, f"{where}.maximumRetryAttempts"
+            ),
+            maximum_event_age=_bounded_integer(
+                spec.get("maximumEventAge"), MAX_EVENT_AGE_RANGE, f"{where}.maximumEventAge"
+            ),
+        ),
     )
+
+
+def _bounded_integer(value: Any, bounds: tuple[int, int], where: str) -> int | None:
+    """An asynchronous invocation setting within Lambda's range, or None when absent.
+
+    Lambda refuses values out of range: "MaximumRetryAttempts ... Valid Range: Minimum value of
+    0. Maximum value of 2", "MaximumEventAgeInSeconds ... Valid Range: Minimum value of 60.
+    Maximum value of 21600"
+    (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html)."""
+    if value is None:
+        return None
+    low, high = bounds
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number is None or not low <= number <= high:
+        raise ServiceError(f"{where} must be an integer {low}..{high}, got {value!r}")
+    return number
+
+
+def _destinations(
+    spec: dict,
+    functions: dict[str, FunctionSpec],
+    queues: list[QueueSpec],
+    region: str,
+    where: str,
+) -> tuple[Destination | None, Destination | None]:
+    """``(onSuccess, onFailure)`` from a function's ``destinations``; None where absent."""
+    declared = spec.get("destinations")
+    if declared is None:
+        return None, None
+    if not isinstance(declared, dict):
+        raise ServiceError(f"{where}.destinations must be a mapping of onSuccess and onFailure")
+    found = [
+        None
+        if declared.get(key) is None
+        else _destination(declared[key], functions, queues, region, f"{where}.destinations.{key}")
+        for key in ("onSuccess", "onFailure")
+    ]
+    return found[0], found[1]
+
+
+def _destination(
+    value: Any, functions: dict[str, FunctionSpec], queues: list[QueueSpec], region: str, where: str
+) -> Destination | None:
+    """One destination, in the forms Serverless v3 takes (``getDestinationsArn`` in
+    github.com/serverless/serverless/blob/v3/lib/plugins/aws/package/compile/functions.js): a
+    function key of this service, an ARN, or ``{type, arn}`` with ``type`` one of function, sqs,
+    sns, eventBus. None (logged) for an ``arn`` this emulator cannot resolve."""
+    if isinstance(value, str):
+        if not value.startswith("arn:"):
+            # Serverless resolves a non-ARN as a function of the service, else fails with
+            # "Unrecognized function address" (resolveFunctionArn, lib/plugins/aws/provider.js).
+            if value not in functions:
+                raise ServiceError(
+                    f"{where}: {value!r} is neither a function of this service "
+                    f"({', '.join(sorted(functions))}) nor an ARN"
+                )
+            return Destination(
+                DestinationKind.FUNCTION, function_arn(functions[value].name, region), value
+            )
+        kind = kind_of_arn(value)
+        if kind is None:
+            # Serverless: "Unsupported destination target" (ensureTargetExecutionPermission).
+            raise ServiceError(
+                f"{where}: unsupported destination target {value!r}: an ARN of a function, SQS "
+                "queue, SNS topic or EventBridge event bus"
+            )
+        return _with_function_key(Destination(kind, value), functions, where)
+    if isinstance(value, dict) and "type" in value and "arn" in value:
+        kinds = {kind.value: kind for kind in DestinationKind}
+        if value["type"] not in kinds:
+            raise ServiceError(
+                f"{where}.type must be one of {', '.join(kinds)}, got {value['type']!r}"
+            )
+        arn = _resolve_arn(value["arn"], functions, queues, region)
+        if arn is None:
+            log.warning(
+                "%s.arn: %r is not resolved here; the destination is ignored", where, value["arn"]
+            )
+            return None
+        return _with_function_key(Destination(kinds[value["type"]], arn), functions, where)
+    raise ServiceError(
+        f"{where} must be a function name, an ARN, or a mapping with type and arn; got {value!r}"
+    )
+
+
+def _with_function_key(
+    destination: Destination, functions: dict[str, FunctionSpec], where: str
+) -> Destination:
+    if destination.kind is not DestinationKind.FUNCTION:
+        return destination
+    name = function_name(destination.arn)
+    key = next((k for k, spec in functions.items() if spec.name == name), None)
+    if key is None:
+        log.warning(
+            "%s: %s is not a function of this service; its records will fail to deliver",
+            where,
+            destination.arn,
+        )
+    return replace(destination, function_key=key)
+
+
+def _resolve_arn(
+    value: Any, functions: dict[str, FunctionSpec], queues: list[QueueSpec], region: str
+) -> str | None:
+    """A destination ``arn``: a string, or ``Fn::GetAtt [<LogicalId>, Arn]`` of a queue of
+    ``resources.Resources`` or a function of the service (its Serverless logical id,
+    ``<Key>LambdaFunction``); None for any other intrinsic function."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        if isinstance(target, str):
+            target = target.split(".", 1)
+        if isinstance(target, list) and len(target) == 2 and target[1] == "Arn":
+            logical_id = str(target[0])
+            for queue in queues:
+                if queue.logical_id == logical_id:
+                    return queue.arn
+            for key, spec in functions.items():
+                if lambda_logical_id(key) == logical_id:
+                    return function_arn(spec.name, region)
+    return None
+
+
+def lambda_logical_id(function_key: str) -> str:
+    """The CloudFormation logical id Serverless gives a function: ``getLambdaLogicalId`` in
+    github.com/serverless/serverless/blob/v3/lib/plugins/aws/lib/naming.js (``-`` spelled
+    ``Dash``, ``_`` spelled ``Underscore``, first letter upper-cased, ``LambdaFunction``)."""
+    normalized = function_key.replace("-", "Dash").replace("_", "Underscore")
+    return f"{normalized[:1].upper()}{normalized[1:]}LambdaFunction"
 
 
 def handler_file(handler: str, runtime: str, directory: Path, where: str) -> tuple[Path, str]:
@@ -845,11 +1033,12 @@ def _websocket_authorizer(
 
 
 def _resources(
-    config: dict, service: str, stage: str, where: str
-) -> tuple[list[str], list[TableSpec]]:
+    config: dict, service: str, stage: str, region: str, where: str
+) -> tuple[list[str], list[TableSpec], list[QueueSpec]]:
     resources = ((config.get("resources") or {}).get("Resources")) or {}
     buckets: list[str] = []
     tables: list[TableSpec] = []
+    queues: list[QueueSpec] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
         props = resource.get("Properties") or {} if isinstance(resource, dict) else {}
@@ -872,7 +1061,44 @@ def _resources(
             ttl = props.get("TimeToLiveSpecification") or {}
             ttl_attribute = ttl.get("AttributeName") if ttl.get("Enabled") else None
             tables.append(TableSpec(str(props["TableName"]), arguments, ttl_attribute))
-    return buckets, tables
+        elif kind == "AWS::SQS::Queue":
+            queues.append(_queue(logical_id, props, service, stage, region, where))
+    return buckets, tables, queues
+
+
+#: AWS::SQS::Queue properties passed to CreateQueue as attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DelaySeconds",
+    "FifoQueue",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+)
+
+
+def _queue(
+    logical_id: str, props: dict, service: str, stage: str, region: str, where: str
+) -> QueueSpec:
+    """A queue of ``resources.Resources``. Without ``QueueName`` CloudFormation makes one up
+    from the stack and the logical id; here it is ``<service>-<stage>-<LogicalId>`` (with
+    ``.fifo`` for a FIFO queue). "If you specify the FifoQueue property, the QueueName must end
+    with the .fifo suffix" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+    aws-resource-sqs-queue.html)."""
+    fifo = str(props.get("FifoQueue", "")).lower() == "true"
+    name = str(props.get("QueueName") or f"{service}-{stage}-{logical_id}{'.fifo' if fifo else ''}")
+    if fifo and not name.endswith(".fifo"):
+        raise ServiceError(
+            f"{where}: resources.Resources.{logical_id}.Properties.QueueName: a FIFO queue's "
+            f"name must end with .fifo, got {name!r}"
+        )
+    attributes = {
+        key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+        for key in _QUEUE_ATTRIBUTES
+        if key in props
+    }
+    return QueueSpec(logical_id, name, queue_arn(region, ACCOUNT_ID, name), attributes)
 
 
 def default_service_path() -> Path:

@@ -31,6 +31,7 @@ from emulator.backends.localstack_container import (
     StartedLocalStack,
 )
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
+from emulator.backends.queues import QueueSender
 from emulator.backends.usage_proxy import UsageProxy
 from emulator.clock import Clock, ScaledClock
 from emulator.core.api_keys import ApiKeys
@@ -256,7 +257,13 @@ class Stack:
             else:
                 self.runtime = self._runtime_factory(self.service, self.clock, self.metrics)
             self.invoker = AsyncInvoker(
-                self.runtime, self.clock, self.metrics, self.config.async_retries
+                self.runtime,
+                self.clock,
+                self.metrics,
+                self.config.async_retries,
+                # Records for SQS destinations go to the backend's queues (in remote mode too:
+                # the emulator keeps the event queue, the backend's Lambda only runs attempts).
+                send_to_queue=None if self.backend is None else QueueSender(self.backend).send,
             )
             if self.config.tls:
                 self.certificate = await asyncio.to_thread(self_signed, self.config.host)

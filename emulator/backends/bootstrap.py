@@ -20,6 +20,7 @@ def bootstrap(service: ServiceSpec, backend: Backend) -> None:
     try:
         _create_buckets(service, backend)
         _create_tables(service, backend)
+        _create_queues(service, backend)
     except (BotoCoreError, ClientError) as exc:
         raise BackendError(
             f"creating the service's resources on {backend.kind} at {backend.endpoint_url} "
@@ -61,3 +62,14 @@ def _create_tables(service: ServiceSpec, backend: Backend) -> None:
                     TableName=table.name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
                 )
+
+
+def _create_queues(service: ServiceSpec, backend: Backend) -> None:
+    """The service's SQS queues (asynchronous invocation destinations, among other uses);
+    CreateQueue with the same attributes is a no-op on an existing queue."""
+    if not service.queues:
+        return
+    sqs = backend.client("sqs")
+    for queue in service.queues:
+        sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)
+        log.info("created queue %s", queue.name)

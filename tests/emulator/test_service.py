@@ -367,3 +367,125 @@ def test_authorizers_aws_would_refuse_are_refused_with_their_key_path(tmp_path, 
     functions = f"f:\n  handler: app.handler\n  events:\n    - {event}"
     with pytest.raises(ServiceError, match=message):
         load_service(write_service(tmp_path, HANDLER, functions))
+
+
+ASYNC_FUNCTIONS = """
+work:
+  handler: app.handler
+  maximumRetryAttempts: 0
+  maximumEventAge: 60
+  destinations:
+    onSuccess: audit
+    onFailure: {type: sqs, arn: !GetAtt Failures.Arn}
+other:
+  handler: app.handler
+  maximumRetryAttempts: '2'
+  maximumEventAge: 21600
+  destinations:
+    onSuccess: arn:aws:lambda:us-east-1:000000000000:function:inline-dev-audit
+    onFailure: arn:aws:lambda:us-east-1:000000000000:function:elsewhere
+third:
+  handler: app.handler
+  destinations:
+    onSuccess: {type: function, arn: {'Fn::GetAtt': [AuditLambdaFunction, Arn]}}
+    onFailure: arn:aws:sns:us-east-1:000000000000:alerts
+fourth:
+  handler: app.handler
+  destinations:
+    onFailure: {type: eventBus, arn: !Join [':', [arn, aws, events, x, '1', event-bus/b]]}
+audit: {handler: app.handler}
+"""
+QUEUES = """
+resources:
+  Resources:
+    Failures:
+      Type: AWS::SQS::Queue
+    Ordered:
+      Type: AWS::SQS::Queue
+      Properties:
+        QueueName: ordered.fifo
+        FifoQueue: true
+        VisibilityTimeout: 30
+"""
+
+
+def test_async_settings_and_destinations_in_every_form_serverless_takes(tmp_path, caplog):
+    service = load_service(write_service(tmp_path, HANDLER, ASYNC_FUNCTIONS, extra=QUEUES))
+    failures, ordered = service.queues
+    assert (failures.name, failures.arn) == (
+        "inline-dev-Failures",
+        "arn:aws:sqs:us-east-1:000000000000:inline-dev-Failures",
+    )
+    assert failures.attributes == {}
+    assert ordered.name == "ordered.fifo"
+    assert ordered.attributes == {"FifoQueue": "true", "VisibilityTimeout": "30"}
+
+    audit_arn = "arn:aws:lambda:us-east-1:000000000000:function:inline-dev-audit"
+    work = service.functions["work"].async_config
+    assert (work.maximum_retry_attempts, work.maximum_event_age) == (0, 60)
+    assert (work.on_success.kind, work.on_success.arn, work.on_success.function_key) == (
+        "function",
+        audit_arn,
+        "audit",
+    )
+    assert (work.on_failure.kind, work.on_failure.arn) == ("sqs", failures.arn)
+    other = service.functions["other"].async_config
+    assert (other.maximum_retry_attempts, other.maximum_event_age) == (2, 21600)
+    assert other.on_success.function_key == "audit"
+    assert other.on_failure.function_key is None  # not in this service: deliveries will fail
+    assert "functions.other.destinations.onFailure: arn:aws:lambda" in caplog.text
+    third = service.functions["third"].async_config
+    assert (third.on_success.arn, third.on_success.function_key) == (audit_arn, "audit")
+    assert (third.on_failure.kind, third.on_failure.modelled) == ("sns", False)
+    # An intrinsic function the emulator does not resolve: logged and ignored.
+    assert service.functions["fourth"].async_config.on_failure is None
+    assert "functions.fourth.destinations.onFailure.arn" in caplog.text
+    defaults = service.functions["audit"].async_config
+    assert defaults.maximum_retry_attempts is None
+    assert defaults.on_failure is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "maximumRetryAttempts: 3",
+            r"functions\.f\.maximumRetryAttempts must be an integer 0\.\.2",
+        ),
+        ("maximumRetryAttempts: -1", "maximumRetryAttempts must be an integer 0..2, got -1"),
+        ("maximumRetryAttempts: true", "maximumRetryAttempts must be an integer"),
+        ("maximumEventAge: 59", r"functions\.f\.maximumEventAge must be an integer 60\.\.21600"),
+        ("maximumEventAge: 21601", "maximumEventAge must be an integer 60..21600"),
+        ("destinations: audit", "destinations must be a mapping"),
+        (
+            "destinations: {onFailure: nothere}",
+            r"functions\.f\.destinations\.onFailure: 'nothere' is neither a function",
+        ),
+        (
+            "destinations: {onFailure: 'arn:aws:s3:::bucket'}",
+            "unsupported destination target 'arn:aws:s3:::bucket'",
+        ),
+        (
+            "destinations: {onSuccess: {type: kinesis, arn: 'arn:aws:kinesis:x'}}",
+            r"destinations\.onSuccess\.type must be one of function, sqs, sns, eventBus",
+        ),
+        (
+            "destinations: {onSuccess: {arn: 'arn:aws:sqs:us-east-1:000000000000:q'}}",
+            "must be a function name, an ARN, or a mapping with type and arn",
+        ),
+    ],
+)
+def test_async_settings_lambda_or_serverless_would_refuse_are_refused(tmp_path, setting, message):
+    functions = f"f:\n  handler: app.handler\n  {setting}\naudit: {{handler: app.handler}}"
+    with pytest.raises(ServiceError, match=message):
+        load_service(write_service(tmp_path, HANDLER, functions))
+
+
+def test_a_fifo_queue_must_be_named_dot_fifo(tmp_path):
+    extra = (
+        "resources:\n  Resources:\n    Q:\n      Type: AWS::SQS::Queue\n"
+        "      Properties: {QueueName: plain, FifoQueue: true}\n"
+    )
+    path = write_service(tmp_path, HANDLER, "f: {handler: app.handler}", extra=extra)
+    with pytest.raises(ServiceError, match=r"Resources\.Q\.Properties\.QueueName: a FIFO queue"):
+        load_service(path)

@@ -3,7 +3,6 @@ import json
 import pytest
 
 from emulator.core import lambda_api, management
-from emulator.core.async_retries import AsyncRetryPolicy
 
 
 def test_connections_paths_are_parsed_and_unquoted():
@@ -57,14 +56,3 @@ def test_invoke_payloads_are_checked_as_lambda_checks_them():
     assert (too_big.status, too_big.error_type) == (413, "RequestTooLargeException")
     assert "Event invocation type" in too_big.message
     assert json.loads(lambda_api.throttled().response().body)["Reason"]
-
-
-def test_async_retry_policy_retries_errors_twice_and_throttles_until_max_age():
-    policy = AsyncRetryPolicy()
-    assert policy.after_error(attempts=1, age=0) == 60
-    assert policy.after_error(attempts=2, age=60) == 120
-    assert policy.after_error(attempts=3, age=180) is None
-    assert policy.after_throttle(1, age=0) == 1
-    assert policy.after_throttle(4, age=0) == 8
-    assert policy.after_throttle(30, age=0) == 300
-    assert policy.after_throttle(1, age=6 * 3600) is None
