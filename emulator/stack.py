@@ -65,7 +65,7 @@ from emulator.runtime.process import (
 )
 from emulator.runtime.remote import RemoteRuntime
 from emulator.service import ServiceSpec, default_service_path, load_service
-from emulator.service_keys import warning_line
+from emulator.service.keys import warning_line
 from emulator.tls import Certificate, self_signed
 
 log = logging.getLogger("timeoutlab")

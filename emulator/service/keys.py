@@ -133,6 +133,12 @@ KEYS: dict[str, Kind] = {
     "functions.*.memorySize": M,
     "functions.*.environment": M,
     "functions.*.reservedConcurrency": M,
+    "functions.*.maximumRetryAttempts": M,
+    "functions.*.maximumEventAge": M,
+    # destinations: a function of the service or an SQS queue; the parser warns the others.
+    "functions.*.destinations": B,
+    "functions.*.destinations.onSuccess": M,
+    "functions.*.destinations.onFailure": M,
     "functions.*.httpApi": B,
     "functions.*.httpApi.payload": M,
     "functions.*.events": B,
@@ -237,6 +243,20 @@ RESOURCE_TYPES: dict[str, dict[str, Kind]] = {
         "OnDemandThroughput": N,
         "WarmThroughput": N,
         "ResourcePolicy": N,
+    },
+    "AWS::SQS::Queue": {
+        "QueueName": M,
+        "FifoQueue": M,
+        "ContentBasedDeduplication": M,
+        "DelaySeconds": M,
+        "MaximumMessageSize": M,
+        "MessageRetentionPeriod": M,
+        "ReceiveMessageWaitTimeSeconds": M,
+        "VisibilityTimeout": M,
+        "Tags": N,
+        "KmsMasterKeyId": N,
+        "KmsDataKeyReusePeriodSeconds": N,
+        "SqsManagedSseEnabled": N,
     },
 }
 #: Keys of a resource entry itself (beside Properties) that have no local effect.

@@ -2,8 +2,7 @@
 
 import pytest
 
-from emulator import deploy_rules
-from emulator.service import ServiceError, load_service
+from emulator.service import ServiceError, deploy_rules, load_service
 from tests.support import write_service
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200}\n"

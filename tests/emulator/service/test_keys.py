@@ -3,17 +3,17 @@
 from pathlib import Path
 
 from emulator.service import default_service_path, load_service
-from emulator.service_keys import KEYS, Kind, kind_of, unmodelled_keys, warning_line
+from emulator.service.keys import KEYS, Kind, kind_of, unmodelled_keys, warning_line
 from emulator.stack import Stack, StackConfig
 from tests.support import write_service
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200}\n"
-README = Path(__file__).parents[2] / "README.md"
+README = Path(__file__).parents[3] / "README.md"
 
 
 def test_the_bundled_services_start_without_a_warning():
     assert load_service(default_service_path()).unmodelled == ()
-    node = Path(__file__).parents[2] / "examples" / "node-report" / "serverless.yml"
+    node = Path(__file__).parents[3] / "examples" / "node-report" / "serverless.yml"
     assert load_service(node).unmodelled == ()
 
 
