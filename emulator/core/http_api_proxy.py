@@ -12,23 +12,16 @@ From https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-devel
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from emulator.core.http_api_routing import HttpApiRoute
-from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
+from emulator.core.proxy import (
+    MalformedProxyResponse,
+    header_value,
+    map_proxy_result,
+    response_body,
+)
 from emulator.core.responses import JSON, HttpResponse
-
-_SCALARS = (str, int, float, bool)
-
-
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, _SCALARS):
-        raise MalformedProxyResponse(f"{where} must be a string, got {type(value).__name__}")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _inferred(result: object) -> HttpResponse:
@@ -51,24 +44,15 @@ def map_v2_result(result: object) -> HttpResponse:
     single = result.get("headers") or {}
     if not isinstance(single, dict):
         raise MalformedProxyResponse("headers must be an object")
-    headers = [(str(name), _text(value, f"headers.{name}")) for name, value in single.items()]
+    headers = [
+        (str(name), header_value(value, f"headers.{name}")) for name, value in single.items()
+    ]
     cookies = result.get("cookies") or []
     if not isinstance(cookies, list):
         raise MalformedProxyResponse("cookies must be a list of strings")
-    headers += [("set-cookie", _text(cookie, "cookies[]")) for cookie in cookies]
-    body = result.get("body")
-    if body is not None and not isinstance(body, str):
-        raise MalformedProxyResponse(f"body must be a string, got {type(body).__name__}")
-    is_base64 = result.get("isBase64Encoded", False)
-    if not isinstance(is_base64, bool):
-        raise MalformedProxyResponse("isBase64Encoded must be a boolean")
-    if is_base64 and body:
-        try:
-            payload = base64.b64decode(body, validate=True)
-        except binascii.Error as exc:
-            raise MalformedProxyResponse("body is not valid base64") from exc
-    else:
-        payload = (body or "").encode()
+    headers += [("set-cookie", header_value(cookie, "cookies[]")) for cookie in cookies]
+    # HTTP APIs decode an isBase64Encoded body whatever its type (the guide above).
+    payload = response_body(result, decode=True)
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", JSON))
     return HttpResponse(status, headers, payload)

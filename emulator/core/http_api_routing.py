@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from emulator.core.routing import RestRoute, compile_routes
+from emulator.core.routing import RestRoute, compile_routes, refuse_duplicates
 
 #: The route key of the catch-all route; Serverless writes it ``httpApi: '*'``.
 DEFAULT_ROUTE_KEY = "$default"
@@ -71,11 +71,7 @@ class HttpApiRouter:
 
     def __init__(self, routes: list[HttpApiRoute]) -> None:
         self.routes = list(routes)
-        seen: set[str] = set()
-        for route in self.routes:
-            if route.key in seen:
-                raise ValueError(f"route {route.key} is declared twice")
-            seen.add(route.key)
+        refuse_duplicates(route.key for route in self.routes)
         self.default = next((r for r in self.routes if r.path is None), None)
         explicit = [r for r in self.routes if r.path is not None]
         self._by_template = {(r.method, r.path): r for r in explicit}

@@ -21,7 +21,7 @@ class MalformedProxyResponse(ValueError):
     """Why a handler's result cannot be mapped; logged as AWS logs it, answered with 502."""
 
 
-def _header_value(value: object, where: str) -> str:
+def header_value(value: object, where: str) -> str:
     if not isinstance(value, _SCALARS):
         raise MalformedProxyResponse(f"{where} must be a string, got {type(value).__name__}")
     if isinstance(value, bool):
@@ -64,26 +64,33 @@ def map_proxy_result(result: object, *, binary_response: bool = False) -> HttpRe
     for name, values in multi.items():
         if not isinstance(values, list):
             raise MalformedProxyResponse(f"multiValueHeaders.{name} must be a list")
-        headers += [(name, _header_value(v, f"multiValueHeaders.{name}")) for v in values]
+        headers += [(name, header_value(v, f"multiValueHeaders.{name}")) for v in values]
     covered = {name.lower() for name in multi}
     for name, value in single.items():
         if name.lower() not in covered:  # AWS: multiValueHeaders win over headers
-            headers.append((name, _header_value(value, f"headers.{name}")))
+            headers.append((name, header_value(value, f"headers.{name}")))
 
+    payload = response_body(result, decode=binary_response)
+
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))  # API Gateway REST's default
+    return HttpResponse(status, headers, payload)
+
+
+def response_body(result: dict, *, decode: bool) -> bytes:
+    """A proxy result's ``body`` (a string or absent) as bytes: base64-decoded when
+    ``isBase64Encoded`` is true and ``decode`` says the API decodes it, else its text as sent.
+    Raises MalformedProxyResponse for a body that is not a string, an ``isBase64Encoded`` that
+    is not a boolean, or a body to decode that is not base64."""
     body = result.get("body")
     if body is not None and not isinstance(body, str):
         raise MalformedProxyResponse(f"body must be a string, got {type(body).__name__}")
     is_base64 = result.get("isBase64Encoded", False)
     if not isinstance(is_base64, bool):
         raise MalformedProxyResponse("isBase64Encoded must be a boolean")
-    if is_base64 and body and binary_response:
+    if is_base64 and body and decode:
         try:
-            payload = base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True)
         except binascii.Error as exc:
             raise MalformedProxyResponse("body is not valid base64") from exc
-    else:
-        payload = (body or "").encode()
-
-    if not any(name.lower() == "content-type" for name, _ in headers):
-        headers.append(("Content-Type", "application/json"))  # API Gateway REST's default
-    return HttpResponse(status, headers, payload)
+    return (body or "").encode()

@@ -11,6 +11,7 @@ a greedy ``{proxy+}``; ``ANY`` matches every method; no match is AWS's 403.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _PARAM = re.compile(r"^\{([A-Za-z0-9_.-]+)(\+?)\}$")
@@ -90,17 +91,23 @@ def compile_routes(routes: list[RestRoute]) -> list[CompiledRoute]:
     return sorted((CompiledRoute(r) for r in routes), key=lambda c: c.specificity, reverse=True)
 
 
+def refuse_duplicates(route_keys: Iterable[str]) -> None:
+    """Raise ValueError naming the first route key declared twice: one API has one route per
+    key (CloudFormation refuses a second method on a resource, a second route key)."""
+    seen: set[str] = set()
+    for key in route_keys:
+        if key in seen:
+            raise ValueError(f"route {key} is declared twice")
+        seen.add(key)
+
+
 class RestRouter:
     """Routes of one REST API stage."""
 
     def __init__(self, stage: str, routes: list[RestRoute]) -> None:
         self.stage = stage
         self.routes = list(routes)
-        seen: set[str] = set()
-        for route in self.routes:
-            if route.key in seen:
-                raise ValueError(f"route {route.key} is declared twice")
-            seen.add(route.key)
+        refuse_duplicates(route.key for route in self.routes)
         self._compiled = compile_routes(self.routes)
 
     def strip_stage(self, path: str) -> str | None:

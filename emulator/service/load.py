@@ -255,15 +255,29 @@ def _websocket_event(
 def _route_timeouts(custom: dict, apis: _Apis, where: str) -> dict[str, float]:
     """``custom.timeoutlab.routeTimeouts``: REST and WebSocket route keys -> seconds."""
     known = {route.key for route in apis.rest_routes} | {r.key for r in apis.websocket_routes}
+    return _timeouts(custom, "routeTimeouts", known, "a route", where)
+
+
+def _timeouts(
+    custom: dict,
+    setting: str,
+    known: set[str],
+    kind: str,
+    where: str,
+    maximum: float | None = None,
+) -> dict[str, float]:
+    """A ``custom.timeoutlab`` table of route keys -> seconds, each naming a route of ``known``
+    and valid for API Gateway (0.05 s up to ``maximum``, else the REST/WebSocket bound)."""
     timeouts: dict[str, float] = {}
-    for route_key, value in (custom.get("routeTimeouts") or {}).items():
+    for route_key, value in (custom.get(setting) or {}).items():
+        what = f"custom.timeoutlab.{setting}.{route_key}"
         if route_key not in known:
             raise ServiceError(
-                f"{where}: custom.timeoutlab.routeTimeouts names {route_key!r}, which is not a "
-                f"route (routes: {', '.join(sorted(known)) or 'none'})"
+                f"{where}: {what}: {route_key!r} is not {kind} (routes: "
+                f"{', '.join(sorted(known)) or 'none'})"
             )
-        what = f"custom.timeoutlab.routeTimeouts.{route_key}"
-        timeouts[str(route_key)] = validate_timeout(value, what)
+        bounds = () if maximum is None else (maximum,)
+        timeouts[str(route_key)] = validate_timeout(value, what, *bounds)
     return timeouts
 
 
@@ -280,17 +294,15 @@ def _streaming_routes(custom: dict, apis: _Apis, where: str) -> frozenset[str]:
 
 
 def _http_api_route_timeouts(custom: dict, apis: _Apis, where: str) -> dict[str, float]:
-    """``custom.timeoutlab.httpApiRouteTimeouts``: HTTP API route keys -> seconds, 0.05..30."""
+    """``custom.timeoutlab.httpApiRouteTimeouts``: HTTP API route keys -> seconds, 0.05..30:
+    HTTP APIs' integration timeout is 50 ms..30 s, not raisable
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html)."""
     known = {route.key for route in apis.http_api_routes}
-    timeouts: dict[str, float] = {}
-    for route_key, value in (custom.get("httpApiRouteTimeouts") or {}).items():
-        what = f"custom.timeoutlab.httpApiRouteTimeouts.{route_key}"
-        if route_key not in known:
-            raise ServiceError(
-                f"{where}: {what}: {route_key!r} is not an HTTP API route (routes: "
-                f"{', '.join(sorted(known)) or 'none'})"
-            )
-        # HTTP APIs: integration timeout 50 ms..30 s, not raisable
-        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
-        timeouts[str(route_key)] = validate_timeout(value, what, HTTP_API_MAX_INTEGRATION_TIMEOUT)
-    return timeouts
+    return _timeouts(
+        custom,
+        "httpApiRouteTimeouts",
+        known,
+        "an HTTP API route",
+        where,
+        HTTP_API_MAX_INTEGRATION_TIMEOUT,
+    )
