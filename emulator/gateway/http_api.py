@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 from aiohttp import web
 
 from emulator.clock import Clock
 from emulator.core import responses
 from emulator.core.deadlines import IntegrationTimeouts
-from emulator.core.events import ApiIdentity, IncomingRequest, new_extended_request_id
+from emulator.core.events import ApiIdentity, new_extended_request_id
 from emulator.core.http_api_events import http_api_event
 from emulator.core.http_api_proxy import map_http_api_result
 from emulator.core.http_api_routing import HttpApiRoute, HttpApiRouter
@@ -82,7 +83,8 @@ class HttpApiGateway:
             return UNMATCHED_ROUTE, responses.http_api_not_found(), False
         route = match.route
         event = http_api_event(
-            _as_sent(incoming(request, body), raw_path, raw_query),
+            # The path and the query string as sent: aiohttp's are decoded.
+            replace(incoming(request, body, raw_path), query_string=raw_query),
             match,
             self.api,
             request_id=request_id,
@@ -115,19 +117,6 @@ class HttpApiGateway:
         mapped = _mapped(route, result.payload, result.error)
         self.metrics.lambda_answered(received_at, self.clock.now(), result.record)
         return route.key, mapped, False
-
-
-def _as_sent(request: IncomingRequest, raw_path: str, raw_query: str) -> IncomingRequest:
-    """``request`` with its path and query string as sent (aiohttp's are decoded)."""
-    return IncomingRequest(
-        method=request.method,
-        path=raw_path,
-        query_string=raw_query,
-        headers=request.headers,
-        body=request.body,
-        source_ip=request.source_ip,
-        protocol=request.protocol,
-    )
 
 
 def _mapped(route: HttpApiRoute, payload: object, error: dict | None) -> HttpResponse:

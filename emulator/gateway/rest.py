@@ -206,7 +206,7 @@ class RestGateway:
         spec = self.authorizer_specs.get(call.match.route.key)
         if spec is None:
             return
-        request = incoming(call.request, call.body)
+        request = incoming(call.request, call.body, call.path)
         arn = method_arn(self.api, self.region, request.method, call.resource_path)
         match = call.match
 
