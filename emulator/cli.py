@@ -271,12 +271,12 @@ def banner(stack: Stack) -> str:
             else f"  HTTP API  {route.method} {stack.http_api_url}{route.path}"
             for route in stack.http_api_router.routes
         ),
-        f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}",
+        f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes) or 'none'}",
         f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
         f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",
         f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
         f"  backend   {backend.kind if backend else '?'} at "
-        f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB{', Lambda' if remote else ''})",
+        f"{backend.endpoint_url if backend else '?'} ({', '.join(_backend_services(stack))})",
     ]
     if remote:
         lines.append(
@@ -295,11 +295,34 @@ def banner(stack: Stack) -> str:
             "            trust it: curl --cacert FILE, SSL_CERT_FILE=FILE, AWS_CA_BUNDLE=FILE"
         )
         trust = f" --cacert {stack.certificate.certfile}"
-    lines.append(
-        f'try:  curl -s{trust} -X POST {rest}/reports -d \'{{"delay": 5000, "amountOfRows": 10}}\''
-    )
+    example = _example_request(stack)
+    if example is not None:
+        lines.append(f"try:  curl -s{trust} {example}")
     lines.append("stop: Ctrl-C")
     return "\n".join(lines)
+
+
+def _backend_services(stack: Stack) -> list[str]:
+    """What the service uses of the backend: S3, DynamoDB, SQS (and Lambda when remote)."""
+    service = stack.service
+    used = {"S3": service.buckets, "DynamoDB": service.tables, "SQS": service.queues}
+    names = [name for name, resources in used.items() if resources] or ["S3", "DynamoDB"]
+    return names + (["Lambda"] if stack.config.lambda_mode == "remote" else [])
+
+
+def _example_request(stack: Stack) -> str | None:
+    """A first request to try: the article's report, else the first route without parameters."""
+    rest = stack.rest_url
+    if any(route.key == "POST /reports" for route in stack.router.routes):
+        return f'-X POST {rest}/reports -d \'{{"delay": 5000, "amountOfRows": 10}}\''
+    for route in stack.router.routes:
+        if "{" not in route.resource and route.method != "ANY":
+            return f"-X {route.method} {rest}{route.resource}"
+    for http_route in stack.http_api_router.routes:
+        if http_route.path is not None and "{" not in http_route.path:
+            method = "GET" if http_route.method == "ANY" else http_route.method
+            return f"-X {method} {stack.http_api_url}{http_route.path}"
+    return None
 
 
 async def _up(config: StackConfig) -> None:

@@ -366,7 +366,12 @@ class Stack:
             region=self.service.region,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # API Gateway passes a compressed body on as sent unless the API enables compression
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+        # api-gateway-gzip-compression-decompression.html): aiohttp must not inflate it.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, auto_decompress=False
+        )
         await self._runner.setup()
         # Like aiohttp's TCPSite, but every connection's bytes are counted at the socket.
         self._http_server = await asyncio.get_running_loop().create_server(
@@ -397,7 +402,9 @@ class Stack:
         )
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", gateway.handle)
-        self._http_api_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._http_api_runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, auto_decompress=False
+        )
         await self._http_api_runner.setup()
         self._http_api_server = await asyncio.get_running_loop().create_server(
             counting_factory(self._http_api_runner.server, self.metrics, "http_api"),

@@ -13,6 +13,7 @@ Sources:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -395,8 +396,18 @@ def request_context_authorizer(
     result: dict[str, Any] = {"principalId": output.principal_id}
     if integration_latency_ms is not None:
         result["integrationLatency"] = integration_latency_ms
-    result.update(output.context)
+    # The context's numbers and booleans reach the backend as strings: the output page's own
+    # example returns {"numberKey": "1", "booleanKey": "true"}, and a proxy integration sees
+    # every context value stringified (observed; serverless-offline issue 480 reports the same).
+    result.update({key: _stringified(value) for key, value in output.context.items()})
     return result
+
+
+def _stringified(value: object) -> str:
+    """A context value as API Gateway passes it on: booleans as ``true``/``false``."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
 
 
 # -- cache -----------------------------------------------------------------------------------------

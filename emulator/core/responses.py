@@ -39,11 +39,19 @@ class GatewayError(Exception):
         self.response = response
 
 
+def gateway_json(body: object) -> bytes:
+    """A gateway response's JSON body as API Gateway renders it, without spaces: the default
+    gateway response template is ``{"message":$context.error.messageString}``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+    api-gateway-gatewayResponse-definition.html)."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def _gateway_error(status: int, message: str, error_type: str | None = None) -> HttpResponse:
     headers = [("Content-Type", JSON)]
     if error_type:
         headers.append(("x-amzn-ErrorType", error_type))
-    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+    return HttpResponse(status, headers, gateway_json({"message": message}))
 
 
 def missing_authentication_token() -> HttpResponse:
@@ -119,7 +127,7 @@ def access_denied(*, explicit: bool) -> HttpResponse:
     message = "User is not authorized to access this resource"
     if explicit:
         message += " with an explicit deny"
-    body = json.dumps({"Message": message}).encode()
+    body = gateway_json({"Message": message})
     headers = [("Content-Type", JSON), ("x-amzn-ErrorType", "AccessDeniedException")]
     return HttpResponse(403, headers, body)
 
@@ -129,7 +137,7 @@ def authorizer_configuration_error() -> HttpResponse:
     another error, timed out, was throttled or returned a malformed result. The body is
     ``{"message": null}`` as AWS sends it (observed; not documented)."""
     headers = [("Content-Type", JSON), ("x-amzn-ErrorType", "AuthorizerConfigurationException")]
-    return HttpResponse(500, headers, json.dumps({"message": None}).encode())
+    return HttpResponse(500, headers, gateway_json({"message": None}))
 
 
 # -- HTTP APIs (API Gateway v2) ----------------------------------------------------------------

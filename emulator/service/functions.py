@@ -48,14 +48,16 @@ def parse_function(
             f"{where}: runtime {runtime} is not supported; python3.x and nodejs* run here"
         )
     module_path, attribute = handler_file(str(spec["handler"]), runtime, directory, where)
-    timeout = float(spec.get("timeout") or provider.get("timeout") or DEFAULT_FUNCTION_TIMEOUT)
+    # Lambda: Timeout 1..900 s, MemorySize 128..10240 MB (https://docs.aws.amazon.com/lambda/
+    # latest/api/API_CreateFunction.html); Serverless takes the function's, else the provider's.
+    timeout = _number(spec, provider, "timeout", DEFAULT_FUNCTION_TIMEOUT, where)
     if not 1 <= timeout <= MAX_FUNCTION_TIMEOUT:
         raise ServiceError(
             f"{where}: timeout must be 1..{MAX_FUNCTION_TIMEOUT:g} s, got {timeout:g}"
         )
-    memory = int(spec.get("memorySize") or provider.get("memorySize") or DEFAULT_MEMORY_MB)
-    if not 128 <= memory <= 10240:
-        raise ServiceError(f"{where}: memorySize must be 128..10240 MB, got {memory}")
+    memory = _number(spec, provider, "memorySize", DEFAULT_MEMORY_MB, where)
+    if memory != int(memory) or not 128 <= memory <= 10240:
+        raise ServiceError(f"{where}: memorySize must be an integer 128..10240 MB, got {memory:g}")
     environment = {**(provider.get("environment") or {}), **(spec.get("environment") or {})}
     environment = {str(k): str(v) for k, v in environment.items()}
     broken = deploy_rules.environment_rule(environment)
@@ -77,7 +79,7 @@ def parse_function(
         module_path=module_path,
         attribute=attribute,
         timeout=timeout,
-        memory_mb=memory,
+        memory_mb=int(memory),
         environment=environment,
         runtime=runtime,
         reserved_concurrency=reserved,
@@ -90,6 +92,17 @@ def parse_function(
             ),
         ),
     )
+
+
+def _number(spec: dict, provider: dict, key: str, default: float, where: str) -> float:
+    """The function's ``key``, else the provider's, else ``default``; ServiceError for a value
+    that is not a number."""
+    value = spec.get(key, provider.get(key))
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ServiceError(f"{where}: {key} must be a number, got {value!r}")
+    return float(value)
 
 
 def _bounded_integer(value: Any, bounds: tuple[int, int], where: str) -> int | None:

@@ -16,13 +16,14 @@ from emulator.core.deadlines import (
 )
 from emulator.core.destinations import MODELLED_KINDS, DestinationKind
 from emulator.core.http_api_routing import DEFAULT_PAYLOAD_VERSION, HttpApiRoute, HttpApiRouter
-from emulator.core.routing import RestRoute
+from emulator.core.routing import RestRoute, RestRouter
 from emulator.core.websocket_routes import (
     CONNECT,
     DEFAULT_SELECTION_EXPRESSION,
     WebSocketRoute,
     WebSocketRouter,
 )
+from emulator.service import deploy_rules
 from emulator.service.authorizers import rest_authorizer, websocket_authorizer
 from emulator.service.functions import parse_destinations, parse_function
 from emulator.service.http_api import http_api_route, payload_version
@@ -91,7 +92,13 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     region = str(provider.get("region") or "us-east-1")
     buckets, tables, queues = parse_resources(config, service, stage, region, where)
 
+    environment = {str(k): str(v) for k, v in (provider.get("environment") or {}).items()}
+    broken = deploy_rules.environment_rule(environment)
+    if broken:
+        raise ServiceError(f"{where}: provider.environment: {broken}")
     declared = config.get("functions") or {}
+    if not isinstance(declared, dict):
+        raise ServiceError(f"{where}: functions must be a mapping of function names")
     functions: dict[str, FunctionSpec] = {}
     for key, spec in declared.items():
         if not isinstance(spec, dict):
@@ -123,6 +130,10 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     selection = str(
         provider.get("websocketsApiRouteSelectionExpression") or DEFAULT_SELECTION_EXPRESSION
     )
+    try:
+        RestRouter(stage, apis.rest_routes)
+    except ValueError as exc:
+        raise ServiceError(f"{where}: http: {exc}") from exc
     try:
         WebSocketRouter(apis.websocket_routes, selection)
     except ValueError as exc:
@@ -187,10 +198,13 @@ def _events(
             or provider_payload
             or DEFAULT_PAYLOAD_VERSION
         )
-        for index, event in enumerate(spec.get("events") or []):
-            if not isinstance(event, dict):
-                continue
+        events = spec.get("events") or []
+        if not isinstance(events, list):
+            raise ServiceError(f"{fwhere}.events must be a list")
+        for index, event in enumerate(events):
             path = f"functions.{key}.events[{index}]"
+            if not isinstance(event, dict):
+                raise ServiceError(f"{where}: {path} must be a mapping, such as `http: GET path`")
             try:
                 if "http" in event:
                     _http_event(apis, event["http"], key, declared, deployed, path, fwhere)

@@ -21,7 +21,9 @@ def http_route(http: Any, function: str, where: str) -> RestRoute:
     if isinstance(http, str):  # the short form: "POST reports"
         method, _, path = http.partition(" ")
     elif isinstance(http, dict):
-        method, path = str(http.get("method", "")), str(http.get("path", ""))
+        if not isinstance(http.get("path"), str):  # Serverless v3's schema requires it
+            raise ServiceError(f"{where}: an http event needs a path (a string)")
+        method, path = str(http.get("method", "")), http["path"]
     else:
         raise ServiceError(f"{where}: an http event must be a string or a mapping")
     method = method.strip().upper()

@@ -222,6 +222,9 @@ def test_up_prints_and_serves_the_http_api_routes_on_their_own_port():
         control = re.search(r"control   (http://127\.0\.0\.1:\d+)/_emulator", banner).group(1)
         assert httpx.get(f"{control}/_emulator/health").json()["http_api"] == http_api
         assert httpx.get(f"{http_api}/_emulator/health").status_code == 404
+        # The banner's example request is the service's own, and it names no WebSocket route.
+        assert f"try:  curl -s -X POST {http_api}/reports" in banner
+        assert "routes: none" in banner
 
 
 def test_an_http_api_route_timeout_over_30_s_exits_2(tmp_path):

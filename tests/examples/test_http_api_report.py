@@ -52,7 +52,7 @@ def test_a_40_s_report_gets_503_at_30_s_and_the_lambda_runs_on(stack):
     assert result.failure is not None
     assert result.failure.kind == "gateway_timeout"
     assert result.failure.status == 503
-    assert result.failure.detail == '{"message": "Service Unavailable"}'
+    assert result.failure.detail == '{"message":"Service Unavailable"}'
     assert result.costs.time_to_result_s >= 30  # never early
     running = stack.metrics.snapshot()["lambda"]["functions"][FUNCTION]
     assert running["running_after_caller_gone"] == 1

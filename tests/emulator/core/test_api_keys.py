@@ -21,5 +21,5 @@ def test_a_missing_unknown_or_disabled_key_is_403_forbidden(headers):
         KEYS.check(headers)
     response = raised.value.response
     assert response.status == 403
-    assert response.body == b'{"message": "Forbidden"}'
+    assert response.body == b'{"message":"Forbidden"}'
     assert response.header("x-amzn-ErrorType") == "ForbiddenException"

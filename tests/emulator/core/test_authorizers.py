@@ -180,14 +180,14 @@ def test_the_context_map_and_principal_pass_to_the_request_context():
         "principalId": "ann",
         "integrationLatency": 12,
         "s": "x",
-        "n": 1,
-        "b": True,
+        "n": "1",  # stringified, as API Gateway passes the context on
+        "b": "true",
     }
     assert request_context_authorizer(output, None) == {
         "principalId": "ann",
         "s": "x",
-        "n": 1,
-        "b": True,
+        "n": "1",  # stringified, as API Gateway passes the context on
+        "b": "true",
     }
 
 

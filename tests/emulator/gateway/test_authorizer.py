@@ -138,8 +138,8 @@ def test_an_allowed_token_reaches_the_handler_with_the_authorizer_context(tmp_pa
         "principalId": "user-good",
         "integrationLatency": 0,  # the in-loop authorizer answers at once on the virtual clock
         "tier": "gold",
-        "level": 3,
-        "admin": False,
+        "level": "3",  # numbers and booleans reach the handler stringified
+        "admin": "false",
     }
 
 
@@ -276,7 +276,7 @@ def test_an_allowed_connection_carries_the_authorizer_on_every_event(tmp_path):
     assert auth_event["methodArn"].endswith("/dev/$connect")
     assert auth_event["headers"]["Auth"] == "good"
     assert auth_event["requestContext"]["eventType"] == "CONNECT"
-    expected = {"principalId": "user-good", "tier": "gold", "level": 3, "admin": False}
+    expected = {"principalId": "user-good", "tier": "gold", "level": "3", "admin": "false"}
     kinds = [e["requestContext"]["eventType"] for e in events]
     assert kinds == ["CONNECT", "MESSAGE", "DISCONNECT"]
     for event in events:

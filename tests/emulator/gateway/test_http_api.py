@@ -5,6 +5,7 @@ gateway with in-loop handlers (tests/virtual.py).
 """
 
 import base64
+import gzip
 import json
 
 import aiohttp
@@ -290,9 +291,9 @@ def test_payload_1_0_from_provider_and_per_function(tmp_path):
             b"\x00\xff",
             "application/octet-stream",
         ),
-        ({"statusCode": "200"}, 500, b'{"message": "Internal Server Error"}', "application/json"),
+        ({"statusCode": "200"}, 500, b'{"message":"Internal Server Error"}', "application/json"),
         ({"statusCode": 200, "body": {"no": "string"}}, 500,
-         b'{"message": "Internal Server Error"}', "application/json"),
+         b'{"message":"Internal Server Error"}', "application/json"),
     ],
 )  # fmt: skip
 def test_payload_2_0_response_mapping(tmp_path, result, status, body, content_type):
@@ -349,3 +350,19 @@ def test_health_lists_the_http_api_and_no_port_without_http_api_events(tmp_path)
     health, url = run(tmp_path / "rest", scenario, functions=rest_only)
     assert health["http_api"] is None
     assert url is None
+
+
+def test_a_compressed_body_reaches_the_handler_as_sent(tmp_path):
+    """No content encoding is configured, so API Gateway does not inflate the body: it passes it
+    on as the bytes sent, base64-encoded since they are not text."""
+    compressed = gzip.compress(b'{"a": 1}')
+
+    async def scenario(stack, http):
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        return await timed(stack, http, "POST", "/anything", data=compressed, headers=headers)
+
+    status, event, _, _ = run(tmp_path, scenario)
+    assert status == 200
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == compressed
+    assert event["headers"]["content-encoding"] == "gzip"

@@ -155,7 +155,7 @@ def test_chunks_arrive_as_the_handler_yields_them(tmp_path):
 def test_the_integration_timeout_covers_the_time_to_the_metadata(tmp_path):
     stream, metrics = run(tmp_path, "slow")
     assert stream.status == 504
-    assert stream.body == b'{"message": "Endpoint request timed out"}'
+    assert stream.body == b'{"message":"Endpoint request timed out"}'
     assert stream.ended_at == pytest.approx(29.0, abs=EXACT)
     assert metrics["rest"]["routes"]["GET /slow"]["integration_timeouts"] == 1
 
@@ -207,4 +207,4 @@ def test_a_streaming_route_may_answer_without_streaming(tmp_path):
 def test_a_generator_on_a_route_that_does_not_stream_is_a_502(tmp_path):
     stream, _ = run(tmp_path, "elsewhere")
     assert stream.status == 502
-    assert stream.body == b'{"message": "Internal server error"}'
+    assert stream.body == b'{"message":"Internal server error"}'

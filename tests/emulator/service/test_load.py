@@ -128,6 +128,31 @@ def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
             "custom:\n  timeoutlab:\n    integrationTimeout: 0\n",
             "between",
         ),
+        (
+            "f:\n  handler: app.handler\n  events:\n    - http: GET a\n    - http: GET a",
+            "",
+            r"http: route GET /a is declared twice",
+        ),
+        (
+            "f:\n  handler: app.handler\n  events:\n    - http: GET a/{proxy+}/b",
+            "",
+            "greedy parameter must be last",
+        ),
+        ("f:\n  handler: app.handler\n  events: 5", "", r"functions\.f\.events must be a list"),
+        (
+            "f:\n  handler: app.handler\n  events:\n    - http",
+            "",
+            r"functions\.f\.events\[0\] must be a mapping",
+        ),
+        ("f:\n  handler: app.handler\n  timeout: abc", "", "timeout must be a number"),
+        ("f:\n  handler: app.handler\n  timeout: 0", "", r"timeout must be 1\.\.900 s, got 0"),
+        ("f:\n  handler: app.handler\n  memorySize: 512.5", "", "memorySize must be an integer"),
+        (
+            "f:\n  handler: app.handler\n  events:\n    - http: {method: get}",
+            "",
+            "an http event needs a path",
+        ),
+        ("f: 5", "", r"functions\.f: `handler` is missing"),
     ],
 )
 def test_mistakes_are_reported_with_where_they_are(tmp_path, functions, extra, message):
@@ -492,4 +517,13 @@ def test_a_fifo_queue_must_be_named_dot_fifo(tmp_path):
     )
     path = write_service(tmp_path, HANDLER, "f: {handler: app.handler}", extra=extra)
     with pytest.raises(ServiceError, match=r"Resources\.Q\.Properties\.QueueName: a FIFO queue"):
+        load_service(path)
+
+
+def test_a_reserved_variable_in_provider_environment_is_named_there(tmp_path):
+    path = write_service(tmp_path, HANDLER, "f:\n  handler: app.handler")
+    path.write_text(
+        path.read_text().replace("stage: dev\n", "stage: dev\n  environment:\n    _HANDLER: x\n")
+    )
+    with pytest.raises(ServiceError, match=r"provider\.environment: _HANDLER is reserved"):
         load_service(path)
