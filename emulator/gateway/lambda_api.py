@@ -7,12 +7,13 @@ it failed), ``Event`` queues it and answers 202 at once, ``DryRun`` only checks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
 from aiohttp import web
 
-from emulator.core import lambda_api
+from emulator.core import lambda_api, sigv4
 from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
 from emulator.gateway.http import BodyTooLarge, read_body, to_aiohttp
 from emulator.runtime.async_invoker import AsyncInvoker
@@ -23,10 +24,18 @@ PATH = "/2015-03-31/functions/{name}/invocations"
 
 
 class LambdaApi:
-    def __init__(self, runtime: Runtime, invoker: AsyncInvoker, region: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        invoker: AsyncInvoker,
+        region: str,
+        credentials: sigv4.Credentials | None = None,
+    ) -> None:
         self.runtime = runtime
         self.invoker = invoker
         self.region = region
+        # None: any well-formed SigV4 signature passes; else its value is verified with these.
+        self.credentials = credentials
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.invoke)
@@ -35,6 +44,14 @@ class LambdaApi:
         return to_aiohttp(await self._invoke(request))
 
     async def _invoke(self, request: web.Request) -> HttpResponse:
+        # Lambda's API answers signed requests only (SigV4, service "lambda"): the signature's
+        # form is checked before anything else, its value once the body is read.
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+        signed = sigv4.SignedRequest(request.method, request.raw_path, headers)
+        try:
+            fields = sigv4.signature_fields(signed)
+        except sigv4.SignatureRefusal as refusal:
+            return self._refused(refusal)
         requested = request.match_info["name"]
         name = lambda_api.function_name(requested) or requested
         key = self.runtime.key_for_name(name)
@@ -46,6 +63,16 @@ class LambdaApi:
         except BodyTooLarge:
             size = request.content_length or LAMBDA_SYNC_PAYLOAD_LIMIT + 1
             return lambda_api.too_large(size, invocation_type, LAMBDA_SYNC_PAYLOAD_LIMIT).response()
+        if self.credentials is not None:
+            try:
+                sigv4.verify(
+                    dataclasses.replace(signed, body=payload),
+                    fields,
+                    self.credentials,
+                    sigv4.LAMBDA_SERVICE,
+                )
+            except sigv4.SignatureRefusal as refusal:
+                return self._refused(refusal)
         error = lambda_api.check_payload(invocation_type, payload)
         if error is not None:
             return error.response()
@@ -80,3 +107,8 @@ class LambdaApi:
             }
             return HttpResponse(200, headers, json.dumps(marshal).encode())
         return HttpResponse(200, headers, body)
+
+    @staticmethod
+    def _refused(refusal: sigv4.SignatureRefusal) -> HttpResponse:
+        log.info("Invoke refused with %s: %s", refusal.error_type, refusal.message.split("\n")[0])
+        return refusal.response
