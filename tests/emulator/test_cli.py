@@ -188,6 +188,22 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     remote = run("up", "--http-port", "0", "--backend-port", "0", "--lambda", "remote")
     assert remote.returncode == 2
     assert "--lambda remote needs a backend with Lambda" in remote.stderr
+    keys = run("up", "--credentials", "no-colon")
+    assert keys.returncode == 2
+    assert "credentials must be KEY:SECRET" in keys.stderr
+    remote_keys = run(
+        "up",
+        "--http-port",
+        "0",
+        "--lambda",
+        "remote",
+        "--credentials",
+        "AKID:secret",
+        "--backend",
+        "http://127.0.0.1:9",
+    )
+    assert remote_keys.returncode == 2
+    assert "--credentials cannot go with --lambda remote" in remote_keys.stderr
     alone = run("up", "--http-port", "0", "--start-localstack")
     assert alone.returncode == 2
     assert "--start-localstack goes with --backend localstack" in alone.stderr
