@@ -1,6 +1,7 @@
 """The Lambda Invoke API on the HTTP port, for handlers that invoke other functions with boto3.
 
-``POST /2015-03-31/functions/{name}/invocations`` with ``X-Amz-Invocation-Type``:
+``POST /2015-03-31/functions/{name}/invocations``, SigV4-signed (``emulator.core.sigv4``), with
+``X-Amz-Invocation-Type``:
 ``RequestResponse`` runs the function and answers with its result (``X-Amz-Function-Error`` when
 it failed), ``Event`` queues it and answers 202 at once, ``DryRun`` only checks.
 """
@@ -44,19 +45,16 @@ class LambdaApi:
         return to_aiohttp(await self._invoke(request))
 
     async def _invoke(self, request: web.Request) -> HttpResponse:
-        # Lambda's API answers signed requests only (SigV4, service "lambda"): the signature's
-        # form is checked before anything else, its value once the body is read.
+        # Lambda's API answers signed requests only (SigV4, service "lambda",
+        # https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html): the signature's form
+        # is checked first, its value (with --credentials) once the body is read, and only then
+        # is the function looked up.
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
         signed = sigv4.SignedRequest(request.method, request.raw_path, headers)
         try:
             fields = sigv4.signature_fields(signed)
         except sigv4.SignatureRefusal as refusal:
             return self._refused(refusal)
-        requested = request.match_info["name"]
-        name = lambda_api.function_name(requested) or requested
-        key = self.runtime.key_for_name(name)
-        if key is None:
-            return lambda_api.not_found(name, self.region).response()
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         try:
             payload = await read_body(request, LAMBDA_SYNC_PAYLOAD_LIMIT)
@@ -73,6 +71,11 @@ class LambdaApi:
                 )
             except sigv4.SignatureRefusal as refusal:
                 return self._refused(refusal)
+        requested = request.match_info["name"]
+        name = lambda_api.function_name(requested) or requested
+        key = self.runtime.key_for_name(name)
+        if key is None:
+            return lambda_api.not_found(name, self.region).response()
         error = lambda_api.check_payload(invocation_type, payload)
         if error is not None:
             return error.response()

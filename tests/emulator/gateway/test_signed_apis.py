@@ -136,6 +136,10 @@ def test_with_credentials_a_wrong_secret_is_invalid_signature(locked_stack):
     assert error_code(lambda: lam.invoke(FunctionName=DELIVER, InvocationType="DryRun")) == (
         "InvalidSignatureException"
     )
+    # The signature is checked before the function is looked up: 403, not 404.
+    assert error_code(lambda: lam.invoke(FunctionName="no-such-function")) == (
+        "InvalidSignatureException"
+    )
     url = management.generate_presigned_url("get_connection", Params={"ConnectionId": "x="})
     status, error_type, body = refused(httpx.get(url))
     assert (status, error_type) == (403, "InvalidSignatureException")
