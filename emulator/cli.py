@@ -293,6 +293,13 @@ def banner(stack: Stack) -> str:
         f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}",
         f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
         f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",
+        "  SigV4     "
+        + (
+            "any well-formed signature is accepted (--credentials KEY:SECRET verifies them)"
+            if stack.credentials is None
+            else f"signatures verified for access key {stack.credentials.access_key}; "
+            "the handlers sign with it"
+        ),
         f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB{', Lambda' if remote else ''})",

@@ -30,6 +30,7 @@ AWS sources:
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hmac
 from collections.abc import Sequence
@@ -214,12 +215,14 @@ def _header_fields(authorization: str, request: SignedRequest) -> SignatureField
         raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{scheme}'")
     params: dict[str, str] = {}
     if scheme == ALGORITHM:  # another scheme (Bearer, Basic...) has no SigV4 parameter
-        for part in rest.split(","):
-            key, equal, value = part.strip().partition("=")
+        for part in filter(None, (piece.strip() for piece in rest.split(","))):
+            key, equal, value = part.partition("=")
             if not equal:
+                # AWS names the header by its hash, never by its value (observed; undocumented).
+                hashed = base64.b64encode(sha256(authorization.encode()).digest()).decode()
                 raise IncompleteSignature(
-                    "Invalid key=value pair (missing equal-sign) in Authorization header: "
-                    f"'{part.strip()}'."
+                    "Invalid key=value pair (missing equal-sign) in Authorization header "
+                    f"(hashed with SHA-256 and encoded with Base64): '{hashed}'."
                 )
             params[key.strip()] = value.strip()
     timestamp = _timestamp(request)
