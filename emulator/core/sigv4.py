@@ -40,7 +40,7 @@ from hashlib import sha256
 from urllib.parse import parse_qsl
 
 from botocore.auth import SIGV4_TIMESTAMP, UNSIGNED_PAYLOAD, SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials as BotocoreCredentials
 
 from emulator.core.responses import (
@@ -283,12 +283,19 @@ def _fields(
         raise IncompleteSignature(
             f"Credential should be scoped to a valid date, region and service: '{credential}'."
         )
+    names = tuple(name.strip().lower() for name in signed_headers.split(";"))
+    if "host" not in names:
+        # "The host header must be included as a signed header" (reference_sigv-create-signed-
+        # request.html, the canonical request's SignedHeaders); AWS's message, as it sends it.
+        raise IncompleteSignature(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        )
     return SignatureFields(
         access_key=access_key,
         date=date,
         region=region,
         service=service,
-        signed_headers=tuple(name.strip().lower() for name in signed_headers.split(";")),
+        signed_headers=names,
         signature=signature,
         timestamp=timestamp,
         in_query=in_query,
@@ -406,7 +413,7 @@ def _expected(
     for name, value in headers:
         aws_request.headers[name] = value  # HTTPHeaders: a repeated name keeps every value
     aws_request.context["timestamp"] = fields.timestamp
-    signer = SigV4Auth(
+    signer = _ReceivedSignature(
         BotocoreCredentials(credentials.access_key, credentials.secret_key),
         service,
         fields.region,
@@ -414,3 +421,15 @@ def _expected(
     canonical = signer.canonical_request(aws_request)
     string_to_sign = signer.string_to_sign(aws_request, canonical)
     return canonical, string_to_sign, signer.signature(string_to_sign, aws_request)
+
+
+class _ReceivedSignature(SigV4Auth):
+    """botocore's SigV4 signer over exactly the headers the client listed in SignedHeaders:
+    botocore leaves some headers out of the signatures it makes (``User-Agent``, ``Expect``...),
+    but another client may have signed them, and its list is the one that counts here."""
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        headers = HTTPHeaders()
+        for name, value in request.headers.items():
+            headers[name.lower()] = value  # HTTPHeaders keeps every value of a repeated name
+        return headers

@@ -141,6 +141,40 @@ def test_the_region_is_the_scopes():
     assert sigv4.check(signed(region="eu-west-3"), KEY, "execute-api").fields.region == "eu-west-3"
 
 
+def test_host_must_be_signed():
+    request = signed()
+    unsigned_host = [
+        (k, v.replace("SignedHeaders=host;", "SignedHeaders=")) if k == "Authorization" else (k, v)
+        for k, v in request.headers
+    ]
+    error_type, message = refusal(SignedRequest("POST", request.target, unsigned_host))
+    assert error_type == "IncompleteSignatureException"
+    assert "'Host' or ':authority' must be a 'SignedHeader'" in message
+
+
+def test_headers_botocore_would_not_sign_count_when_the_client_signed_them():
+    """A signer other than botocore may sign User-Agent: the client's list is what counts."""
+    request = AWSRequest(method="GET", url=URL, headers={"User-Agent": "curl/8"})
+    request.context["timestamp"] = "20240101T000000Z"
+    request.headers["X-Amz-Date"] = "20240101T000000Z"
+    signer = sigv4._ReceivedSignature(
+        BotocoreCredentials(KEY.access_key, KEY.secret_key), "execute-api", "us-east-1"
+    )
+    request.headers["Host"] = "127.0.0.1:3001"
+    canonical = signer.canonical_request(request)
+    signature = signer.signature(signer.string_to_sign(request, canonical), request)
+    assert "user-agent:curl/8" in canonical
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential={KEY.access_key}/20240101/us-east-1/execute-api/"
+        f"aws4_request, SignedHeaders=host;user-agent;x-amz-date, Signature={signature}"
+    )
+    received = [*request.headers.items(), ("Authorization", authorization)]
+    target = urlsplit(URL).path
+    assert sigv4.check(SignedRequest("GET", target, received), KEY, "execute-api").checked
+    changed = [(k, "curl/9" if k == "User-Agent" else v) for k, v in received]
+    assert refusal(SignedRequest("GET", target, changed), KEY)[0] == "InvalidSignatureException"
+
+
 def test_presigned_url_signatures_parse_and_verify():
     request = signed("GET", URL, b"", query_auth=True)
     assert "X-Amz-Signature=" in request.target
