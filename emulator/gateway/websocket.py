@@ -222,6 +222,9 @@ class WebSocketGateway:
                 raise h11.RemoteProtocolError("connection closed mid-request")
 
     def _management(self, request: h11.Request, body: bytes) -> HttpResponse:
+        """One @connections call: its SigV4 signature first (``emulator.core.sigv4``: 403 for
+        none, a malformed one, or, with credentials, a wrong one), then the path, the stage and
+        the verb."""
         method = request.method.decode()
         target = request.target.decode("latin-1")
         parsed = management.parse_path(urlsplit(target).path)

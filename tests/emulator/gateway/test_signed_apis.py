@@ -172,5 +172,7 @@ def test_with_credentials_the_report_apps_websocket_flow_delivers(locked_stack):
     assert result.ok, result.failure
     locked_stack.wait_idle()
     after = locked_stack.metrics.snapshot()["websocket"]["management_calls"]
+    environment = locked_stack.handler_environment()
+    assert (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"]) == KEYS
     assert after.get("POST 200", 0) > before.get("POST 200", 0)  # the handler's signed post
     assert not any(call.endswith(" 403") for call in set(after) - set(before))
