@@ -227,7 +227,6 @@ class WebSocketGateway:
         the verb."""
         method = request.method.decode()
         target = request.target.decode("latin-1")
-        parsed = management.parse_path(urlsplit(target).path)
         raw = request.headers.raw_items()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
         try:
@@ -242,6 +241,7 @@ class WebSocketGateway:
             log.info("@connections refused with %s: %s", refusal.error_type, first_line)
             self.metrics.ws_management(method, refusal.response.status)
             return refusal.response
+        parsed = management.parse_path(urlsplit(target).path)
         if parsed is None:
             response = management.not_found()
         elif parsed[0] != self.api.stage:
