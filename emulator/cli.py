@@ -16,6 +16,7 @@ from emulator.backends.localstack_container import LOCALSTACK_IMAGE
 from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
+from emulator.core.sigv4 import Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
@@ -28,6 +29,14 @@ def _timeout(text: str) -> float:
         return validate_timeout(float(text), "--integration-timeout")
     except (ValueError, InvalidTimeout) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _credentials(text: str) -> tuple[str, str]:
+    try:
+        parsed = Credentials.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return parsed.access_key, parsed.secret_key
 
 
 def _port(text: str) -> int:
@@ -182,6 +191,15 @@ def _add_stack_options(
         help="serve https:// and wss:// with a self-signed certificate made at start-up",
     )
     add(
+        "--credentials",
+        type=_credentials,
+        metavar="KEY:SECRET",
+        help="verify the SigV4 signatures of @connections and Lambda Invoke calls with this "
+        "access key and secret (wrong signature: 403 InvalidSignatureException; another key: "
+        "403 UnrecognizedClientException) and give them to the handlers; default: any "
+        "well-formed signature is accepted",
+    )
+    add(
         "--service",
         type=Path,
         default=default_service_path(),
@@ -223,6 +241,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         lambda_mode=args.lambda_mode,
         callback_host=args.callback_host,
         start_localstack=args.start_localstack,
+        credentials=args.credentials,
     )
 
 
@@ -274,6 +293,13 @@ def banner(stack: Stack) -> str:
         f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes) or 'none'}",
         f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
         f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",
+        "  SigV4     "
+        + (
+            "any well-formed signature is accepted (--credentials KEY:SECRET verifies them)"
+            if stack.credentials is None
+            else f"signatures verified for access key {stack.credentials.access_key}; "
+            "the handlers sign with it"
+        ),
         f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} ({', '.join(_backend_services(stack))})",

@@ -34,6 +34,7 @@ from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.backends.queues import QueueSender
 from emulator.backends.usage_proxy import UsageProxy
 from emulator.clock import Clock, ScaledClock
+from emulator.core import sigv4
 from emulator.core.api_keys import ApiKeys
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
@@ -101,6 +102,9 @@ class StackConfig:
     callback_host: str | None = None
     # With backend "localstack": start a LocalStack container (Docker SDK) on ``backend_port``.
     start_localstack: bool = False
+    # (access key, secret key): @connections and the Invoke API verify SigV4 signatures with
+    # them, and the handlers sign with them; None: any well-formed signature is accepted.
+    credentials: tuple[str, str] | None = None
 
 
 LAMBDA_MODES = ("local", "remote")
@@ -114,6 +118,15 @@ def make_backend(config: StackConfig, region: str) -> Backend:
         raise BackendError(f"--lambda must be one of {', '.join(LAMBDA_MODES)}")
     if config.start_localstack and config.backend != "localstack":
         raise BackendError("--start-localstack goes with --backend localstack")
+    if config.credentials is not None and config.lambda_mode == "remote":
+        # Lambda sets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY of the functions it runs itself
+        # (reserved variables, https://docs.aws.amazon.com/lambda/latest/dg/
+        # configuration-envvars.html): the backend's functions cannot be given ours to sign with.
+        raise BackendError(
+            "--credentials cannot go with --lambda remote: the backend's Lambda gives its "
+            "functions credentials of its own (AWS_ACCESS_KEY_ID is reserved), so their "
+            "@connections and Invoke calls could not be signed with yours"
+        )
     if config.backend == "moto":
         if config.lambda_mode == "remote":
             raise BackendError(
@@ -182,6 +195,9 @@ class Stack:
             self.service.http_api_route_timeouts,
             maximum=HTTP_API_MAX_INTEGRATION_TIMEOUT,
         )
+        self.credentials = (
+            None if config.credentials is None else sigv4.Credentials(*config.credentials)
+        )
         self.backend: Backend | None = None
         self.backend_proxy: UsageProxy | None = None  # counts what the handlers ask of it
         self.runtime: Runtime | None = None
@@ -241,6 +257,10 @@ class Stack:
             host = self.config.callback_host or host
         elif self.backend_proxy is not None:
             environment["AWS_ENDPOINT_URL"] = self.backend_proxy.url
+        if self.credentials is not None:
+            # The handlers' SDKs sign @connections and Invoke calls with the emulator's keys.
+            environment["AWS_ACCESS_KEY_ID"] = self.credentials.access_key
+            environment["AWS_SECRET_ACCESS_KEY"] = self.credentials.secret_key
         environment["AWS_ENDPOINT_URL_LAMBDA"] = self._http(host, self.http_port)
         environment["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = (
             f"{self._http(host, self.ws_port)}/{self.service.stage}"
@@ -332,6 +352,7 @@ class Stack:
             clock=self.clock,
             authorizer=self.service.websocket_authorizer,
             region=self.service.region,
+            credentials=self.credentials,
         )
         ssl = self.certificate.server_context() if self.certificate else None
         self.ws_port = await self.websocket.start(host, self.config.ws_port, ssl=ssl)
@@ -349,7 +370,7 @@ class Stack:
             http_api_timeouts=self.http_api_timeouts,
             http_api_route_keys=self.http_api_router.keys,
         ).add_routes(app)
-        LambdaApi(self.runtime, self.invoker, self.service.region).add_routes(app)
+        LambdaApi(self.runtime, self.invoker, self.service.region, self.credentials).add_routes(app)
         rest = RestGateway(
             self.router,
             ApiIdentity(new_api_id(), self.service.stage, f"{host}:{self.config.http_port}"),

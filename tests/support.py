@@ -6,7 +6,10 @@ import textwrap
 from pathlib import Path
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from emulator.stack import StackConfig
 from reportclient import STRATEGIES, Endpoints, fetch_report
@@ -66,16 +69,41 @@ def stack_config(backend_url: str, **overrides) -> StackConfig:
     return StackConfig(**settings)
 
 
-def aws_client(service: str, endpoint_url: str, **config):
-    """A boto3 client for an emulator endpoint, with dummy credentials and no retries."""
+#: The dummy credentials the tests sign with (the emulator accepts any unless --credentials).
+TEST_CREDENTIALS = ("test", "test")
+
+
+def aws_client(
+    service: str, endpoint_url: str, *, credentials: tuple[str, str] = TEST_CREDENTIALS, **config
+):
+    """A boto3 client for an emulator endpoint, with ``credentials`` (dummy ones by default)
+    and no retries."""
     return boto3.client(
         service,
         endpoint_url=endpoint_url,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
         config=Config(retries={"total_max_attempts": 1}, **config),
     )
+
+
+def sigv4_headers(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    service: str,
+    credentials: tuple[str, str] = TEST_CREDENTIALS,
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """``headers`` plus the SigV4 ones (``X-Amz-Date``, ``Authorization``) that sign a raw HTTP
+    request as boto3 would, for ``service`` (``lambda``, ``execute-api``) in us-east-1: for
+    tests that call @connections or the Invoke API with a plain HTTP client. ``url`` must be
+    what the client sends (its Host and path as on the wire)."""
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    SigV4Auth(Credentials(*credentials), service, "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 def warm_up(stack, strategies: tuple[str, ...] = (*STRATEGIES, "sse-streaming")) -> None:

@@ -55,9 +55,47 @@ def _gateway_error(status: int, message: str, error_type: str | None = None) -> 
 
 
 def missing_authentication_token() -> HttpResponse:
-    """An unknown resource or method (gateway response MISSING_AUTHENTICATION_TOKEN)."""
+    """An unknown resource or method (gateway response MISSING_AUTHENTICATION_TOKEN); also the
+    answer of the signed APIs (@connections, Lambda Invoke) to a request without a signature
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html:
+    "If the API request isn't signed, then you might receive the error: Missing Authentication
+    Token")."""
     return _gateway_error(
         403, "Missing Authentication Token", "MissingAuthenticationTokenException"
+    )
+
+
+# -- SigV4 refusals of the signed APIs (@connections, Lambda Invoke): 403, the AWS error type in
+# x-amzn-ErrorType, {"message": ...}. Lambda's common errors list IncompleteSignature and
+# UnrecognizedClientException as 403 (https://docs.aws.amazon.com/lambda/latest/api/
+# CommonErrors.html); "Missing Authentication Token" for an unsigned request and "The request
+# signature we calculated does not match the signature you provided" for a wrong one are in
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html.
+
+
+def _signature_refusal(error_type: str, message: str) -> HttpResponse:
+    return _gateway_error(403, message, error_type)
+
+
+def incomplete_signature(message: str) -> HttpResponse:
+    """IncompleteSignatureException: the request's signature does not have SigV4's form (a field
+    of the Authorization header or of the presigned query missing, a malformed credential scope
+    or date); ``message`` says which, as AWS's endpoints do."""
+    return _signature_refusal("IncompleteSignatureException", message)
+
+
+def invalid_signature(message: str) -> HttpResponse:
+    """InvalidSignatureException: a well-formed signature that is not the one the secret key gives
+    for this request ("The request signature we calculated does not match ...")."""
+    return _signature_refusal("InvalidSignatureException", message)
+
+
+def unrecognized_client() -> HttpResponse:
+    """UnrecognizedClientException: signed with an access key the service does not know. The
+    message is AWS's as its endpoints send it ("The security token included in the request is
+    invalid."); the documented meaning: the access key ID "does not exist in our records"."""
+    return _signature_refusal(
+        "UnrecognizedClientException", "The security token included in the request is invalid."
     )
 
 

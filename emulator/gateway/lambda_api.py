@@ -1,18 +1,20 @@
 """The Lambda Invoke API on the HTTP port, for handlers that invoke other functions with boto3.
 
-``POST /2015-03-31/functions/{name}/invocations`` with ``X-Amz-Invocation-Type``:
+``POST /2015-03-31/functions/{name}/invocations``, SigV4-signed (``emulator.core.sigv4``), with
+``X-Amz-Invocation-Type``:
 ``RequestResponse`` runs the function and answers with its result (``X-Amz-Function-Error`` when
 it failed), ``Event`` queues it and answers 202 at once, ``DryRun`` only checks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
 from aiohttp import web
 
-from emulator.core import lambda_api
+from emulator.core import lambda_api, sigv4
 from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
 from emulator.gateway.http import BodyTooLarge, read_body, to_aiohttp
 from emulator.runtime.async_invoker import AsyncInvoker
@@ -23,10 +25,18 @@ PATH = "/2015-03-31/functions/{name}/invocations"
 
 
 class LambdaApi:
-    def __init__(self, runtime: Runtime, invoker: AsyncInvoker, region: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        invoker: AsyncInvoker,
+        region: str,
+        credentials: sigv4.Credentials | None = None,
+    ) -> None:
         self.runtime = runtime
         self.invoker = invoker
         self.region = region
+        # None: any well-formed SigV4 signature passes; else its value is verified with these.
+        self.credentials = credentials
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.invoke)
@@ -35,17 +45,37 @@ class LambdaApi:
         return to_aiohttp(await self._invoke(request))
 
     async def _invoke(self, request: web.Request) -> HttpResponse:
-        requested = request.match_info["name"]
-        name = lambda_api.function_name(requested) or requested
-        key = self.runtime.key_for_name(name)
-        if key is None:
-            return lambda_api.not_found(name, self.region).response()
+        # Lambda's API answers signed requests only (SigV4, service "lambda",
+        # https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html): the signature's form
+        # is checked first, its value (with --credentials) once the body is read, and only then
+        # is the function looked up.
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+        signed = sigv4.SignedRequest(request.method, request.raw_path, headers)
+        try:
+            fields = sigv4.signature_fields(signed)
+        except sigv4.SignatureRefusal as refusal:
+            return self._refused(refusal)
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         try:
             payload = await read_body(request, LAMBDA_SYNC_PAYLOAD_LIMIT)
         except BodyTooLarge:
             size = request.content_length or LAMBDA_SYNC_PAYLOAD_LIMIT + 1
             return lambda_api.too_large(size, invocation_type, LAMBDA_SYNC_PAYLOAD_LIMIT).response()
+        if self.credentials is not None:
+            try:
+                sigv4.verify(
+                    dataclasses.replace(signed, body=payload),
+                    fields,
+                    self.credentials,
+                    sigv4.LAMBDA_SERVICE,
+                )
+            except sigv4.SignatureRefusal as refusal:
+                return self._refused(refusal)
+        requested = request.match_info["name"]
+        name = lambda_api.function_name(requested) or requested
+        key = self.runtime.key_for_name(name)
+        if key is None:
+            return lambda_api.not_found(name, self.region).response()
         error = lambda_api.check_payload(invocation_type, payload)
         if error is not None:
             return error.response()
@@ -80,3 +110,8 @@ class LambdaApi:
             }
             return HttpResponse(200, headers, json.dumps(marshal).encode())
         return HttpResponse(200, headers, body)
+
+    @staticmethod
+    def _refused(refusal: sigv4.SignatureRefusal) -> HttpResponse:
+        log.info("Invoke refused with %s: %s", refusal.error_type, refusal.message.split("\n")[0])
+        return refusal.response

@@ -23,7 +23,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from emulator.clock import Clock
-from emulator.core import management
+from emulator.core import management, sigv4
 from emulator.core.authorizers import (
     AuthorizerRefusal,
     AuthorizerSpec,
@@ -84,7 +84,10 @@ class WebSocketGateway:
         clock: Clock,
         authorizer: AuthorizerSpec | None = None,
         region: str = "us-east-1",
+        credentials: sigv4.Credentials | None = None,
     ) -> None:
+        # None: any well-formed SigV4 signature passes @connections; else its value is verified.
+        self.credentials = credentials
         self.authorizer = authorizer  # the $connect route's Lambda authorizer
         self.region = region
         self.authorizers = Authorizers(runtime, clock, metrics)
@@ -219,8 +222,26 @@ class WebSocketGateway:
                 raise h11.RemoteProtocolError("connection closed mid-request")
 
     def _management(self, request: h11.Request, body: bytes) -> HttpResponse:
+        """One @connections call: its SigV4 signature first (``emulator.core.sigv4``: 403 for
+        none, a malformed one, or, with credentials, a wrong one), then the path, the stage and
+        the verb."""
         method = request.method.decode()
-        parsed = management.parse_path(urlsplit(request.target.decode()).path)
+        target = request.target.decode("latin-1")
+        raw = request.headers.raw_items()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        try:
+            # @connections answers SigV4-signed requests only (service "execute-api").
+            sigv4.check(
+                sigv4.SignedRequest(method, target, headers, body),
+                self.credentials,
+                sigv4.MANAGEMENT_SERVICE,
+            )
+        except sigv4.SignatureRefusal as refusal:
+            first_line = refusal.message.split("\n")[0]
+            log.info("@connections refused with %s: %s", refusal.error_type, first_line)
+            self.metrics.ws_management(method, refusal.response.status)
+            return refusal.response
+        parsed = management.parse_path(urlsplit(target).path)
         if parsed is None:
             response = management.not_found()
         elif parsed[0] != self.api.stage:

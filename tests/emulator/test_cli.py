@@ -128,9 +128,14 @@ def endpoints(banner: str) -> tuple[str, str]:
 
 
 def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
-    with up("--backend-port", "0") as (banner, after):
+    # With --credentials: the handlers sign their Invoke and @connections calls with them.
+    with up("--backend-port", "0", "--credentials", "AKIDCLI:cli-secret") as (banner, after):
         reports, ws_url = endpoints(banner)
         assert "backend   moto at http://127.0.0.1:" in banner
+        assert "SigV4     signatures verified for access key AKIDCLI;" in banner
+        unsigned = httpx.get(ws_url.replace("ws://", "http://") + "/@connections/nobody")
+        assert unsigned.status_code == 403
+        assert unsigned.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
         response = httpx.post(reports, json={"delay": 1000, "amountOfRows": 3}, timeout=30)
         assert response.status_code == 200
         assert httpx.get(response.json()["url"]).text.count("\n") == 4
@@ -188,6 +193,22 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     remote = run("up", "--http-port", "0", "--backend-port", "0", "--lambda", "remote")
     assert remote.returncode == 2
     assert "--lambda remote needs a backend with Lambda" in remote.stderr
+    keys = run("up", "--credentials", "no-colon")
+    assert keys.returncode == 2
+    assert "credentials must be KEY:SECRET" in keys.stderr
+    remote_keys = run(
+        "up",
+        "--http-port",
+        "0",
+        "--lambda",
+        "remote",
+        "--credentials",
+        "AKID:secret",
+        "--backend",
+        "http://127.0.0.1:9",
+    )
+    assert remote_keys.returncode == 2
+    assert "--credentials cannot go with --lambda remote" in remote_keys.stderr
     alone = run("up", "--http-port", "0", "--start-localstack")
     assert alone.returncode == 2
     assert "--start-localstack goes with --backend localstack" in alone.stderr

@@ -3,7 +3,7 @@ JavaScript v3) run unchanged behind the emulated gateway, against the session's 
 
 The REST 40 s report gets ``504 {"message": "Endpoint request timed out"}`` at 29 s (never
 early), a 5 s report's URL downloads a CSV with the rows asked for, and the WebSocket report is
-pushed through @connections.
+pushed through @connections (its calls signed by the SDK, verified by the emulator).
 """
 
 from __future__ import annotations
@@ -41,8 +41,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def stack(moto_server) -> Iterator[Stack]:
-    """The Node.js example behind the gateway, at the test time scale, its functions warm."""
-    config = stack_config(moto_server.endpoint_url, service_path=SERVICE, time_scale=TEST_SCALE)
+    """The Node.js example behind the gateway, at the test time scale, its functions warm; with
+    ``--credentials``, so the SDK v3's SigV4 signatures of its Invoke and @connections calls are
+    verified, not only parsed."""
+    config = stack_config(
+        moto_server.endpoint_url,
+        service_path=SERVICE,
+        time_scale=TEST_SCALE,
+        credentials=("AKIDNODEEXAMPLE", "node-example-secret"),
+    )
     with StackThread(config) as running, httpx.Client(timeout=60) as client:
         warm = client.post(f"{running.rest_url}/reports", json={"delay": 0, "amountOfRows": 1})
         assert warm.status_code == 200, warm.text

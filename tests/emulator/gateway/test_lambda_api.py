@@ -15,7 +15,7 @@ import pytest
 from botocore.parsers import create_parser
 
 from emulator.stack import StackThread
-from tests.support import aws_client, stack_config, write_service
+from tests.support import aws_client, sigv4_headers, stack_config, write_service
 from tests.virtual import run_virtual, service_file, virtual_stack
 
 EXACT = 1e-6  # the virtual clock's resolution: float rounding, not a tolerance for lateness
@@ -123,10 +123,13 @@ class Answer:
 
 
 async def invoke(stack, http, function: str, payload: dict, invocation_type="RequestResponse"):
-    """POST to the Invoke API as boto3 would (unsigned: the emulator does not check here)."""
+    """POST to the Invoke API as boto3 would, signed."""
     url = stack.http_url + INVOKE.format(name=name(function))
-    headers = {"X-Amz-Invocation-Type": invocation_type}
-    async with http.post(url, data=json.dumps(payload).encode(), headers=headers) as response:
+    data = json.dumps(payload).encode()
+    headers = sigv4_headers(
+        "POST", url, data, service="lambda", headers={"X-Amz-Invocation-Type": invocation_type}
+    )
+    async with http.post(url, data=data, headers=headers) as response:
         body = await response.read()
     return Answer(response.status, response.headers, body, asyncio.get_running_loop().time())
 

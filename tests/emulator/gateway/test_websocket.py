@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from emulator.stack import StackThread
-from tests.support import aws_client, stack_config, write_service
+from tests.support import aws_client, sigv4_headers, stack_config, write_service
 from tests.virtual import run_virtual, service_file, virtual_stack
 
 EXACT = 1e-6  # the virtual clock's resolution: float rounding, not a tolerance for lateness
@@ -316,7 +316,9 @@ def test_large_outgoing_messages_are_sent_in_32_kb_frames(tmp_path):
         async with open_ws(stack) as ws, aiohttp.ClientSession() as http:
             connection_id = (await ask_async(ws, "echo"))["requestContext"]["connectionId"]
             url = f"{stack.connections_url}/@connections/{connection_id}"
-            async with http.post(url, data=payload.encode()) as response:
+            data = payload.encode()
+            headers = sigv4_headers("POST", url, data, service="execute-api")
+            async with http.post(url, data=data, headers=headers) as response:
                 assert response.status == 200
             return [fragment async for fragment in ws.recv_streaming()]
 

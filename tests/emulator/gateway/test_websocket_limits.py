@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.stack import StackConfig
+from tests.support import sigv4_headers
 from tests.virtual import run_virtual, service_file, virtual_stack
 
 EXACT = 1e-6  # the virtual clock's resolution: float rounding, not a tolerance for lateness
@@ -77,7 +78,8 @@ def connection_id(stack) -> str:
 async def post_to_connection(stack, http, connection: str, data: bytes):
     """@connections PostToConnection, as boto3 sends it (the body is the message)."""
     url = f"{stack.connections_url}/@connections/{connection}"
-    async with http.post(url, data=data) as response:
+    headers = sigv4_headers("POST", url, data, service="execute-api")
+    async with http.post(url, data=data, headers=headers) as response:
         return response.status, response.headers.get("x-amzn-ErrorType")
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 import aiohttp
 import pytest
 
+from tests.support import sigv4_headers
 from tests.virtual import run_virtual, service_file, virtual_stack
 
 EXACT = 1e-6
@@ -95,8 +96,11 @@ class Seen:
 
 async def invoke(stack, http, function: str, payload: dict, invocation_type="Event") -> str:
     url = stack.http_url + INVOKE.format(name=name(function))
-    headers = {"X-Amz-Invocation-Type": invocation_type}
-    async with http.post(url, data=json.dumps(payload).encode(), headers=headers) as response:
+    data = json.dumps(payload).encode()
+    headers = sigv4_headers(
+        "POST", url, data, service="lambda", headers={"X-Amz-Invocation-Type": invocation_type}
+    )
+    async with http.post(url, data=data, headers=headers) as response:
         await response.read()
         assert response.status == (202 if invocation_type == "Event" else 200)
         return response.headers["x-amzn-RequestId"]
