@@ -37,6 +37,11 @@ from emulator.clock import Clock, ScaledClock
 from emulator.core.api_keys import ApiKeys
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
+from emulator.core.connection_timeouts import (
+    DEFAULT_LISTEN_BACKLOG,
+    ConnectionTimeouts,
+    backlog_warning,
+)
 from emulator.core.deadlines import (
     DEFAULT_INTEGRATION_TIMEOUT,
     HTTP_API_DEFAULT_INTEGRATION_TIMEOUT,
@@ -54,7 +59,7 @@ from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
 from emulator.gateway.websocket import WebSocketGateway
-from emulator.gateway.wire import counting_factory
+from emulator.gateway.wire import OneLineClientErrors, counting_factory, track_requests
 from emulator.metrics import Metrics
 from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.invocation import Runtime
@@ -101,9 +106,35 @@ class StackConfig:
     callback_host: str | None = None
     # With backend "localstack": start a LocalStack container (Docker SDK) on ``backend_port``.
     start_localstack: bool = False
+    # Header and keep-alive idle timeouts of every port's connections, in real seconds.
+    connection_timeouts: ConnectionTimeouts = field(default_factory=ConnectionTimeouts)
+    # The listening sockets' accept queue; the kernel caps it at net.core.somaxconn.
+    listen_backlog: int = DEFAULT_LISTEN_BACKLOG
 
 
 LAMBDA_MODES = ("local", "remote")
+SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
+
+
+def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
+    """The kernel's cap on a listen backlog (Linux), or None where it cannot be read."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner:
+    """aiohttp's runner for one port: its keep-alive timeout is the idle timeout, and a client's
+    malformed request is logged in one line (``OneLineClientErrors``)."""
+    return web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=timeouts.idle_timeout,
+        logger=OneLineClientErrors(),
+    )
+
 
 #: Makes the runtime of a stack that runs without a backend: (service, clock, metrics) -> Runtime.
 RuntimeFactory = Callable[[ServiceSpec, Clock, Metrics], Runtime]
@@ -334,12 +365,21 @@ class Stack:
             region=self.service.region,
         )
         ssl = self.certificate.server_context() if self.certificate else None
-        self.ws_port = await self.websocket.start(host, self.config.ws_port, ssl=ssl)
+        warning = backlog_warning(self.config.listen_backlog, read_somaxconn())
+        if warning is not None:
+            log.warning(warning)
+        self.ws_port = await self.websocket.start(
+            host,
+            self.config.ws_port,
+            ssl=ssl,
+            backlog=self.config.listen_backlog,
+            timeouts=self.config.connection_timeouts,
+        )
         self.websocket.api = ApiIdentity(
             self.websocket.api.api_id, self.service.stage, f"{host}:{self.ws_port}"
         )
 
-        app = web.Application()
+        app = web.Application(middlewares=[track_requests])
         ControlApi(
             metrics=self.metrics,
             timeouts=self.timeouts,
@@ -366,14 +406,18 @@ class Stack:
             region=self.service.region,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        timeouts = self.config.connection_timeouts
+        self._runner = _runner(app, timeouts)
         await self._runner.setup()
         # Like aiohttp's TCPSite, but every connection's bytes are counted at the socket.
         self._http_server = await asyncio.get_running_loop().create_server(
-            counting_factory(self._runner.server, self.metrics),
+            counting_factory(
+                self._runner.server, self.metrics, header_timeout=timeouts.header_timeout
+            ),
             host,
             self.config.http_port,
             ssl=ssl,
+            backlog=self.config.listen_backlog,
             start_serving=False,
         )
         self.http_port = self._http_server.sockets[0].getsockname()[1]
@@ -395,15 +439,22 @@ class Stack:
             self.metrics,
             self.clock,
         )
-        app = web.Application()
+        app = web.Application(middlewares=[track_requests])
         app.router.add_route("*", "/{tail:.*}", gateway.handle)
-        self._http_api_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        timeouts = self.config.connection_timeouts
+        self._http_api_runner = _runner(app, timeouts)
         await self._http_api_runner.setup()
         self._http_api_server = await asyncio.get_running_loop().create_server(
-            counting_factory(self._http_api_runner.server, self.metrics, "http_api"),
+            counting_factory(
+                self._http_api_runner.server,
+                self.metrics,
+                "http_api",
+                header_timeout=timeouts.header_timeout,
+            ),
             host,
             self.config.http_api_port,
             ssl=ssl,
+            backlog=self.config.listen_backlog,
             start_serving=False,
         )
         self.http_api_port = self._http_api_server.sockets[0].getsockname()[1]
@@ -495,6 +546,9 @@ class Stack:
             "environment_idle_s": self.config.environment_idle,
             "lambda": self.config.lambda_mode,
             "tls_certificate": str(self.certificate.certfile) if self.certificate else None,
+            "listen_backlog": self.config.listen_backlog,
+            "header_timeout_s": self.config.connection_timeouts.header_timeout,
+            "keepalive_timeout_s": self.config.connection_timeouts.idle_timeout,
         }
 
 
