@@ -55,6 +55,7 @@ from emulator.core.http_api_routing import HttpApiRouter
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
+from emulator.gateway.http import BODY_TIMEOUT
 from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
@@ -125,8 +126,10 @@ def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
 
 
 def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner:
-    """aiohttp's runner for one port: its keep-alive timeout is the idle timeout, and a client's
-    malformed request is logged in one line (``OneLineClientErrors``)."""
+    """aiohttp's runner for one port: its keep-alive timeout is the idle timeout, a request body
+    may pause no longer than the header timeout, and a client's malformed request is logged in
+    one line (``OneLineClientErrors``)."""
+    app[BODY_TIMEOUT] = timeouts.header_timeout
     return web.AppRunner(
         app,
         access_log=None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -10,17 +12,40 @@ from multidict import CIMultiDict
 from emulator.core.events import IncomingRequest
 from emulator.core.responses import HttpResponse
 
+log = logging.getLogger("timeoutlab.http")
+
+#: Real seconds a request body may go without a byte (the app's header timeout); unset: forever.
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+
 
 class BodyTooLarge(Exception):
     """The request body passed the limit while being read."""
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``."""
+    """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``.
+
+    A client whose body stalls for the app's ``BODY_TIMEOUT`` gets 408 Request Timeout and the
+    connection closes (``web.HTTPRequestTimeout`` raised): RFC 9110 section 15.5.9, "the server
+    did not receive a complete request message within the time that it was prepared to wait"
+    (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9). AWS does not document its own."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
+    timeout = request.app.get(BODY_TIMEOUT)
     chunks, size = [], 0
-    while chunk := await request.content.read(65536):
+    while True:
+        try:
+            chunk = await asyncio.wait_for(request.content.read(65536), timeout)
+        except TimeoutError:
+            log.info(
+                "%s %s: request body stalled for %g s; answered 408",
+                request.method,
+                request.path,
+                timeout,
+            )
+            raise web.HTTPRequestTimeout(headers={"Connection": "close"}) from None
+        if not chunk:
+            break
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge

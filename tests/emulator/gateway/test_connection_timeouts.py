@@ -25,7 +25,7 @@ HELD = 1.0  # real seconds a handler holds its request: five times SHORT
 FUNCTIONS = """
 quick:
   handler: app.quick
-  events: [{http: GET quick}]
+  events: [{http: GET quick}, {http: POST quick}]
 held:
   handler: app.held
   events: [{http: GET held}]
@@ -146,3 +146,19 @@ def test_held_requests_streams_and_open_websockets_are_never_cut(tmp_path):
     assert held_answer == (200, "held")
     assert streamed == (200, "part 0\npart 1\npart 2\n")
     assert open_after == "OPEN"
+
+
+def test_a_request_body_that_stalls_is_answered_408_and_closed(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario(stack):
+        # The head is whole; the body announces 10 bytes and sends 3.
+        return await closed_by_server(
+            stack.http_port,
+            b"POST /dev/quick HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+        )
+
+    timeouts = ConnectionTimeouts(header_timeout=SHORT, idle_timeout=LONG)
+    answer = run(tmp_path, scenario, timeouts)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert [r for r in caplog.records if "body stalled" in r.getMessage()]
