@@ -135,6 +135,9 @@ def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner
         access_log=None,
         handle_signals=False,
         keepalive_timeout=timeouts.idle_timeout,
+        # After an early answer (413, 408), an unread body is read and dropped for at most this
+        # long before the connection closes, so the answer is not lost to a TCP reset.
+        lingering_time=timeouts.header_timeout,
         logger=OneLineClientErrors(),
     )
 

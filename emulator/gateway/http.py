@@ -10,7 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from emulator.core.events import IncomingRequest
-from emulator.core.responses import HttpResponse
+from emulator.core.responses import HttpResponse, request_timeout
 
 log = logging.getLogger("timeoutlab.http")
 
@@ -25,10 +25,8 @@ class BodyTooLarge(Exception):
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``.
 
-    A client whose body stalls for the app's ``BODY_TIMEOUT`` gets 408 Request Timeout and the
-    connection closes (``web.HTTPRequestTimeout`` raised): RFC 9110 section 15.5.9, "the server
-    did not receive a complete request message within the time that it was prepared to wait"
-    (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9). AWS does not document its own."""
+    A client whose body stalls for the app's ``BODY_TIMEOUT`` gets ``responses.request_timeout``
+    (408) and the connection closes: ``web.HTTPRequestTimeout`` is raised, aiohttp sends it."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
     timeout = request.app.get(BODY_TIMEOUT)
@@ -43,7 +41,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                 request.path,
                 timeout,
             )
-            raise web.HTTPRequestTimeout(headers={"Connection": "close"}) from None
+            answer = request_timeout()
+            raise web.HTTPRequestTimeout(
+                text=answer.body.decode(),
+                content_type=answer.header("Content-Type"),
+                headers={k: v for k, v in answer.headers if k.lower() != "content-type"},
+            ) from None
         if not chunk:
             break
         size += len(chunk)

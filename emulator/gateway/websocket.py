@@ -35,7 +35,7 @@ from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter
 from emulator.core.connection_timeouts import DEFAULT_LISTEN_BACKLOG, ConnectionTimeouts
 from emulator.core.deadlines import IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_request_id
-from emulator.core.responses import HttpResponse
+from emulator.core.responses import HttpResponse, malformed_request
 from emulator.core.websocket_events import (
     ConnectionInfo,
     connect_event,
@@ -243,11 +243,7 @@ class WebSocketGateway:
                 peer = _peer(writer)
                 log.info("malformed request from %s on the WebSocket port: %s", peer, exc)
                 with contextlib.suppress(h11.LocalProtocolError):
-                    response = HttpResponse(
-                        exc.error_status_hint,
-                        [("Content-Type", "application/json")],
-                        _json_body(str(exc)).encode(),
-                    )
+                    response = malformed_request(str(exc), exc.error_status_hint)
                     writer.write(_http_bytes(http, response))
                     await writer.drain()
                 return
