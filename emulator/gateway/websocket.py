@@ -240,12 +240,7 @@ class WebSocketGateway:
                     return
                 body, read = await self._http_body(http, reader, event, timer)
             except h11.RemoteProtocolError as exc:
-                peer = _peer(writer)
-                log.info("malformed request from %s on the WebSocket port: %s", peer, exc)
-                with contextlib.suppress(h11.LocalProtocolError):
-                    response = malformed_request(str(exc), exc.error_status_hint)
-                    writer.write(_http_bytes(http, response))
-                    await writer.drain()
+                await self._malformed(http, writer, exc)
                 return
             except _Stalled as stalled:
                 if stalled.started:
@@ -257,33 +252,56 @@ class WebSocketGateway:
                 return
             except _TooLarge as too_large:
                 assert request is not None
-                limit = self.limits.max_message_bytes
-                log.info(
-                    "%s %s from %s: body over the %d-byte message limit refused",
-                    request.method.decode(),
-                    request.target.decode(errors="replace"),
-                    _peer(writer),
-                    limit,
-                )
-                self.metrics.ws_management(request.method.decode(), 413)
-                response = management.payload_too_large(limit, too_large.size)
-                # The rest of the body goes unread: the client must not reuse this connection.
-                response = dataclasses.replace(
-                    response, headers=[*response.headers, ("Connection", "close")]
-                )
-                writer.write(_http_bytes(http, response, head=request.method == b"HEAD"))
-                await writer.drain()
-                unsent = None
-                if too_large.size is not None:  # none of the body was taken from h11's buffer
-                    unsent = too_large.size - len(http.trailing_data[0])
-                await _linger(reader, unsent, self.connection_timeouts.header_timeout)
-                return  # the rest of the body is never kept: the connection closes
+                await self._too_large(http, reader, writer, request, too_large.size)
+                return
             response = self._management(event, body)
             writer.write(_http_bytes(http, response, head=event.method == b"HEAD"))
             await writer.drain()
             if h11.MUST_CLOSE in (http.our_state, http.their_state):
                 return
             http.start_next_cycle()
+
+    @staticmethod
+    async def _malformed(
+        http: h11.Connection, writer: asyncio.StreamWriter, error: h11.RemoteProtocolError
+    ) -> None:
+        """Not HTTP/1.1: one log line and the parser's status (400, 431...), then close."""
+        log.info("malformed request from %s on the WebSocket port: %s", _peer(writer), error)
+        with contextlib.suppress(h11.LocalProtocolError):  # too broken even to answer
+            writer.write(_http_bytes(http, malformed_request(str(error), error.error_status_hint)))
+            await writer.drain()
+
+    async def _too_large(
+        self,
+        http: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        size: int | None,
+    ) -> None:
+        """A body over the message limit: 413 PayloadTooLargeException naming the limit, the rest
+        of the body read and dropped (``_linger``), then close."""
+        limit = self.limits.max_message_bytes
+        method = request.method.decode()
+        target = request.target.decode(errors="replace")
+        log.info(
+            "%s %s from %s: body over the %d-byte limit refused",
+            method,
+            target,
+            _peer(writer),
+            limit,
+        )
+        self.metrics.ws_management(method, 413)
+        response = management.payload_too_large(limit, size)
+        # The rest of the body goes unread: the client must not reuse this connection.
+        response = dataclasses.replace(
+            response, headers=[*response.headers, ("Connection", "close")]
+        )
+        writer.write(_http_bytes(http, response, head=method == "HEAD"))
+        await writer.drain()
+        # With a Content-Length, none of the body was taken from h11's buffer yet.
+        unsent = None if size is None else size - len(http.trailing_data[0])
+        await _linger(reader, unsent, self.connection_timeouts.header_timeout)
 
     @staticmethod
     async def _next_http_event(
