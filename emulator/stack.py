@@ -115,6 +115,7 @@ class StackConfig:
 
 LAMBDA_MODES = ("local", "remote")
 SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
+_WARNED: set[str] = set()
 
 
 def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
@@ -372,7 +373,8 @@ class Stack:
         )
         ssl = self.certificate.server_context() if self.certificate else None
         warning = backlog_warning(self.config.listen_backlog, read_somaxconn())
-        if warning is not None:
+        if warning is not None and warning not in _WARNED:
+            _WARNED.add(warning)  # once per process, however many stacks start
             log.warning(warning)
         self.ws_port = await self.websocket.start(
             host,

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from emulator import stack as stack_module
 from emulator.cli import _config, build_parser
 from emulator.stack import StackConfig, read_somaxconn
 from tests.virtual import service_file, virtual_stack
@@ -53,3 +54,19 @@ def test_every_port_listens_with_the_configured_backlog(tmp_path):
             return [await asyncio.to_thread(listen_queue, port) for port in ports]
 
     assert asyncio.run(main()) == [backlog, backlog, backlog]
+
+
+def test_a_kernel_cap_below_the_backlog_is_warned_about_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(stack_module, "read_somaxconn", lambda: 100)
+    monkeypatch.setattr(stack_module, "_WARNED", set())
+    path = service_file(tmp_path, FUNCTIONS)
+
+    async def start_and_stop():
+        async with virtual_stack(path, {"quick": quick}):
+            pass
+
+    asyncio.run(start_and_stop())
+    asyncio.run(start_and_stop())
+    warnings = [r.getMessage() for r in caplog.records if "somaxconn" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "listen backlog 1024 is capped by the kernel at net.core.somaxconn = 100" in warnings[0]
