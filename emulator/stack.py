@@ -116,6 +116,8 @@ class StackConfig:
 LAMBDA_MODES = ("local", "remote")
 SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
 _WARNED: set[str] = set()
+#: aiohttp's default lingering time (seconds) for an unread request body after an early answer.
+AIOHTTP_LINGERING_S = 10.0
 
 
 def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
@@ -137,8 +139,9 @@ def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner
         handle_signals=False,
         keepalive_timeout=timeouts.idle_timeout,
         # After an early answer (413, 408), an unread body is read and dropped for at most this
-        # long before the connection closes, so the answer is not lost to a TCP reset.
-        lingering_time=timeouts.header_timeout,
+        # long (aiohttp's own 10 s, or the header timeout if shorter) before the connection
+        # closes, so the answer is not lost to a TCP reset.
+        lingering_time=min(AIOHTTP_LINGERING_S, timeouts.header_timeout),
         logger=OneLineClientErrors(),
     )
 
