@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -61,6 +62,7 @@ LINGER_PAUSE = 0.2
 #: Real seconds a stopping server gives idle connections before cutting them.
 SHUTDOWN_GRACE = 0.5
 NO_ROUTE = "(no route)"
+_STATUSES = {status.value for status in HTTPStatus}
 
 
 class _Stalled(Exception):
@@ -696,7 +698,10 @@ def _http_bytes(http: h11.Connection, response: HttpResponse, *, head: bool = Fa
     headers = [(k, v) for k, v in response.headers]
     if response.status != 204:
         headers.append(("Content-Length", str(len(response.body))))
-    data = http.send(h11.Response(status_code=response.status, headers=headers)) or b""
+    reason = HTTPStatus(response.status).phrase.encode() if response.status in _STATUSES else b""
+    data = (
+        http.send(h11.Response(status_code=response.status, headers=headers, reason=reason)) or b""
+    )
     if response.body and not head:
         data += http.send(h11.Data(data=response.body)) or b""
     return data + (http.send(h11.EndOfMessage()) or b"")
