@@ -5,7 +5,9 @@ time scale does not apply):
 
 - ``header_timeout``: from the first byte of a request until its head (request line and headers)
   has arrived; on the WebSocket/@connections port, until the whole request (its body is at most
-  128 KB) has. A client that sends half a request and stalls is cut when it passes.
+  128 KB) has. A client that sends half a request and stalls is cut when it passes. On the HTTP
+  ports a request body (up to 10 MB) may pause no longer than this between two reads: 408
+  Request Timeout, then the connection closes.
 - ``idle_timeout``: how long a keep-alive connection may wait, between requests or before its
   first one, with nothing sent. An idle client is cut when it passes.
 
