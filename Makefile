@@ -11,7 +11,7 @@ MINISTACK_SPEC ?= ministack>=1.5.33,<1.6
 # package-lock.json. Without node (and not root to install it) the Node.js tests skip, saying why.
 NODE_EXAMPLE ?= examples/node-report
 
-.PHONY: demo up test lint bench stress clean ministack node-packages
+.PHONY: demo up test lint bench stress clean ministack node-packages load
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ node-packages:
 
 test: lint ministack node-packages
 	$(BIN)/pytest
+
+# 1000 simultaneous REST and 1000 WebSocket clients on loopback, every request answered (~10 s).
+load: $(BIN)/timeoutlab
+	$(BIN)/pytest -m load -p no:cacheprovider tests/emulator/gateway/test_load.py
 
 # WebSocket capacity of one Locust process and the emulator on this machine (~2 min; see benchmarks/).
 bench: $(BIN)/timeoutlab

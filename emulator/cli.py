@@ -15,6 +15,12 @@ from emulator.backends.endpoint import BackendError
 from emulator.backends.localstack_container import LOCALSTACK_IMAGE
 from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.core.connection_limits import WebSocketLimits
+from emulator.core.connection_timeouts import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LISTEN_BACKLOG,
+    ConnectionTimeouts,
+)
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
 from emulator.core.sigv4 import Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
@@ -186,6 +192,30 @@ def _add_stack_options(
         help="new WebSocket connections per emulated second; more get 429 (default: %(default)g)",
     )
     add(
+        "--listen-backlog",
+        type=positive(int),
+        default=DEFAULT_LISTEN_BACKLOG,
+        metavar="N",
+        help="accept queue of every listening port; the kernel caps it at net.core.somaxconn "
+        "(default: %(default)s)",
+    )
+    add(
+        "--header-timeout",
+        type=positive(float),
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="real seconds a request's head may take to arrive once it has begun; a stalled "
+        "client is cut (default: %(default)g)",
+    )
+    add(
+        "--keepalive-timeout",
+        type=positive(float),
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="real seconds a connection may wait with no request before it is closed; never a "
+        "request being handled nor an open WebSocket (default: %(default)g)",
+    )
+    add(
         "--tls",
         action="store_true",
         help="serve https:// and wss:// with a self-signed certificate made at start-up",
@@ -242,6 +272,10 @@ def _config(args: argparse.Namespace) -> StackConfig:
         callback_host=args.callback_host,
         start_localstack=args.start_localstack,
         credentials=args.credentials,
+        connection_timeouts=ConnectionTimeouts(
+            header_timeout=args.header_timeout, idle_timeout=args.keepalive_timeout
+        ),
+        listen_backlog=args.listen_backlog,
     )
 
 

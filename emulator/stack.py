@@ -38,6 +38,11 @@ from emulator.core import sigv4
 from emulator.core.api_keys import ApiKeys
 from emulator.core.async_retries import AsyncRetryPolicy
 from emulator.core.connection_limits import WebSocketLimits
+from emulator.core.connection_timeouts import (
+    DEFAULT_LISTEN_BACKLOG,
+    ConnectionTimeouts,
+    backlog_warning,
+)
 from emulator.core.deadlines import (
     DEFAULT_INTEGRATION_TIMEOUT,
     HTTP_API_DEFAULT_INTEGRATION_TIMEOUT,
@@ -51,11 +56,12 @@ from emulator.core.http_api_routing import HttpApiRouter
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
+from emulator.gateway.http import BODY_TIMEOUT
 from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
 from emulator.gateway.websocket import WebSocketGateway
-from emulator.gateway.wire import counting_factory
+from emulator.gateway.wire import OneLineClientErrors, counting_factory, track_requests
 from emulator.metrics import Metrics
 from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.invocation import Runtime
@@ -105,9 +111,48 @@ class StackConfig:
     # (access key, secret key): @connections and the Invoke API verify SigV4 signatures with
     # them, and the handlers sign with them; None: any well-formed signature is accepted.
     credentials: tuple[str, str] | None = None
+    # Header and keep-alive idle timeouts of every port's connections, in real seconds.
+    connection_timeouts: ConnectionTimeouts = field(default_factory=ConnectionTimeouts)
+    # The listening sockets' accept queue; the kernel caps it at net.core.somaxconn.
+    listen_backlog: int = DEFAULT_LISTEN_BACKLOG
 
 
 LAMBDA_MODES = ("local", "remote")
+SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
+_WARNED: set[str] = set()
+#: aiohttp's default lingering time (seconds) for an unread request body after an early answer.
+AIOHTTP_LINGERING_S = 10.0
+
+
+def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
+    """The kernel's cap on a listen backlog (Linux), or None where it cannot be read."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner:
+    """aiohttp's runner for one port: its keep-alive timeout is the idle timeout, a request body
+    may pause no longer than the header timeout, and a client's malformed request is logged in
+    one line (``OneLineClientErrors``)."""
+    app[BODY_TIMEOUT] = timeouts.header_timeout
+    return web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=timeouts.idle_timeout,
+        # After an early answer (413, 408), an unread body is read and dropped for at most this
+        # long (aiohttp's own 10 s, or the header timeout if shorter) before the connection
+        # closes, so the answer is not lost to a TCP reset.
+        lingering_time=min(AIOHTTP_LINGERING_S, timeouts.header_timeout),
+        logger=OneLineClientErrors(),
+        # API Gateway passes a compressed body on as sent unless the API enables compression
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+        # api-gateway-gzip-compression-decompression.html): aiohttp must not inflate it.
+        auto_decompress=False,
+    )
+
 
 #: Makes the runtime of a stack that runs without a backend: (service, clock, metrics) -> Runtime.
 RuntimeFactory = Callable[[ServiceSpec, Clock, Metrics], Runtime]
@@ -355,12 +400,22 @@ class Stack:
             credentials=self.credentials,
         )
         ssl = self.certificate.server_context() if self.certificate else None
-        self.ws_port = await self.websocket.start(host, self.config.ws_port, ssl=ssl)
+        warning = backlog_warning(self.config.listen_backlog, read_somaxconn())
+        if warning is not None and warning not in _WARNED:
+            _WARNED.add(warning)  # once per process, however many stacks start
+            log.warning(warning)
+        self.ws_port = await self.websocket.start(
+            host,
+            self.config.ws_port,
+            ssl=ssl,
+            backlog=self.config.listen_backlog,
+            timeouts=self.config.connection_timeouts,
+        )
         self.websocket.api = ApiIdentity(
             self.websocket.api.api_id, self.service.stage, f"{host}:{self.ws_port}"
         )
 
-        app = web.Application()
+        app = web.Application(middlewares=[track_requests])
         ControlApi(
             metrics=self.metrics,
             timeouts=self.timeouts,
@@ -387,19 +442,18 @@ class Stack:
             region=self.service.region,
         )
         app.router.add_route("*", "/{tail:.*}", rest.handle)
-        # API Gateway passes a compressed body on as sent unless the API enables compression
-        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
-        # api-gateway-gzip-compression-decompression.html): aiohttp must not inflate it.
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, auto_decompress=False
-        )
+        timeouts = self.config.connection_timeouts
+        self._runner = _runner(app, timeouts)
         await self._runner.setup()
         # Like aiohttp's TCPSite, but every connection's bytes are counted at the socket.
         self._http_server = await asyncio.get_running_loop().create_server(
-            counting_factory(self._runner.server, self.metrics),
+            counting_factory(
+                self._runner.server, self.metrics, header_timeout=timeouts.header_timeout
+            ),
             host,
             self.config.http_port,
             ssl=ssl,
+            backlog=self.config.listen_backlog,
             start_serving=False,
         )
         self.http_port = self._http_server.sockets[0].getsockname()[1]
@@ -421,17 +475,22 @@ class Stack:
             self.metrics,
             self.clock,
         )
-        app = web.Application()
+        app = web.Application(middlewares=[track_requests])
         app.router.add_route("*", "/{tail:.*}", gateway.handle)
-        self._http_api_runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, auto_decompress=False
-        )
+        timeouts = self.config.connection_timeouts
+        self._http_api_runner = _runner(app, timeouts)
         await self._http_api_runner.setup()
         self._http_api_server = await asyncio.get_running_loop().create_server(
-            counting_factory(self._http_api_runner.server, self.metrics, "http_api"),
+            counting_factory(
+                self._http_api_runner.server,
+                self.metrics,
+                "http_api",
+                header_timeout=timeouts.header_timeout,
+            ),
             host,
             self.config.http_api_port,
             ssl=ssl,
+            backlog=self.config.listen_backlog,
             start_serving=False,
         )
         self.http_api_port = self._http_api_server.sockets[0].getsockname()[1]
@@ -523,6 +582,9 @@ class Stack:
             "environment_idle_s": self.config.environment_idle,
             "lambda": self.config.lambda_mode,
             "tls_certificate": str(self.certificate.certfile) if self.certificate else None,
+            "listen_backlog": self.config.listen_backlog,
+            "header_timeout_s": self.config.connection_timeouts.header_timeout,
+            "keepalive_timeout_s": self.config.connection_timeouts.idle_timeout,
         }
 
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import looptime
 
 from emulator.clock import Clock, ScaledClock
+from emulator.core.connection_timeouts import ConnectionTimeouts
 from emulator.core.events import ACCOUNT_ID
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
@@ -42,6 +43,8 @@ from emulator.stack import Stack, StackConfig
 from tests.support import write_service
 
 T = TypeVar("T")
+#: Header and idle timeouts so long that no virtual test ever reaches them.
+VIRTUAL_CONNECTION_TIMEOUTS = ConnectionTimeouts(header_timeout=1e9, idle_timeout=1e9)
 Handler = Callable[[Any, "VirtualContext"], Any]
 
 
@@ -191,6 +194,11 @@ async def virtual_stack(
     loop, its functions run by ``InLoopRuntime`` with ``handlers``, at time scale 1: emulated
     seconds are the loop's seconds."""
     base = config or StackConfig()
+    if base.connection_timeouts == ConnectionTimeouts():
+        # The ports' header and idle timeouts are real-second guards against stalled sockets;
+        # a virtual loop would fast-forward them while bytes are still in flight on loopback, so
+        # they are off here unless a test sets its own.
+        base = replace(base, connection_timeouts=VIRTUAL_CONNECTION_TIMEOUTS)
     settings = replace(
         base, service_path=service_path, http_port=0, ws_port=0, http_api_port=0, time_scale=1.0
     )

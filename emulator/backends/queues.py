@@ -19,6 +19,10 @@ class QueueDeliveryError(RuntimeError):
     """A message could not be sent: the ARN names no queue, or the backend refused it."""
 
 
+#: The most threads ``asyncio.to_thread`` runs at once: ``min(32, cpus + 4)``.
+DEFAULT_EXECUTOR_THREADS = 32
+
+
 class QueueSender:
     """Sends message bodies to queues named by ARN; blocking (call it from a thread)."""
 
@@ -30,7 +34,9 @@ class QueueSender:
     def _sqs(self):
         with self._lock:
             if self._client is None:
-                self._client = self.backend.client("sqs")
+                # Called from asyncio's default executor (at most 32 threads): one connection
+                # per thread, so urllib3 never warns that its pool is full.
+                self._client = self.backend.client("sqs", connections=DEFAULT_EXECUTOR_THREADS)
             return self._client
 
     def send(self, arn: str, body: str) -> str:

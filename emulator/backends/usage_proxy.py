@@ -24,6 +24,7 @@ from emulator.core.backend_usage import (
     s3_operation,
     s3_tier,
 )
+from emulator.gateway.wire import OneLineClientErrors
 from emulator.metrics import Metrics
 
 log = logging.getLogger("timeoutlab.backend")
@@ -89,7 +90,11 @@ class UsageProxy:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # auto_decompress=False: a gzip-encoded upload is passed on as sent, not inflated.
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, auto_decompress=False
+            app,
+            access_log=None,
+            handle_signals=False,
+            auto_decompress=False,
+            logger=OneLineClientErrors(),  # a malformed request: one line, not a traceback
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, port)

@@ -7,10 +7,12 @@ not count) or after 2 hours in all; it closes with 1009 on a frame over 32 KB or
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 
 GOING_AWAY = 1001
 UNSUPPORTED_DATA = 1003
+INVALID_PAYLOAD_DATA = 1007
 MESSAGE_TOO_BIG = 1009
 
 
@@ -76,31 +78,52 @@ def binary_refused() -> Close:
     return Close(UNSUPPORTED_DATA, "Binary frames are not supported")
 
 
+def invalid_utf8() -> Close:
+    """How a connection is closed for a text message that is not UTF-8: RFC 6455 section 8.1,
+    "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte stream is
+    not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_", and
+    section 7.4.1: 1007 "indicates that an endpoint is terminating the connection because it has
+    received data within a message that was not consistent with the type of the message (e.g.,
+    non-UTF-8 [RFC3629] data within a text message)"
+    (https://www.rfc-editor.org/rfc/rfc6455#section-8.1). AWS does not document its close reason
+    for this."""
+    return Close(INVALID_PAYLOAD_DATA, "Invalid UTF-8 in a text message")
+
+
 class MessageAssembler:
-    """Frames in, whole messages out, refusing what AWS refuses."""
+    """Frames in, whole messages out, refusing what AWS refuses and what RFC 6455 forbids.
+
+    A text message's bytes are checked as UTF-8 frame by frame, as they arrive (a character may
+    straddle two frames), so a bad one fails the connection at the frame that holds it."""
 
     def __init__(self, limits: WebSocketLimits) -> None:
         self.limits = limits
         self._parts: list[bytes | bytearray | memoryview] = []
         self._size = 0
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
 
     def frame(
         self, data: bytes | bytearray | memoryview, *, first: bool, binary: bool, fin: bool
     ) -> bytes | Close | None:
-        """The whole message when ``fin``; a Close when a limit is passed or the message is
-        binary; else None."""
+        """The whole message when ``fin``; a Close when a limit is passed, the message is
+        binary, or a text message is not UTF-8 (1007); else None."""
         if len(data) > self.limits.max_frame_bytes:
             return frame_too_big(self.limits)
         if first and binary:
             return binary_refused()
         if first:
             self._parts, self._size = [], 0
+            self._utf8.reset()
         self._size += len(data)
         if self._size > self.limits.max_message_bytes:
             return Close(
                 MESSAGE_TOO_BIG,
                 f"Message size limit exceeded ({_kb(self.limits.max_message_bytes)})",
             )
+        try:
+            self._utf8.decode(bytes(data), final=fin)
+        except UnicodeDecodeError:
+            return invalid_utf8()
         self._parts.append(data)
         if not fin:
             return None

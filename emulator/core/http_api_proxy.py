@@ -17,6 +17,7 @@ import json
 from emulator.core.http_api_routing import HttpApiRoute
 from emulator.core.proxy import (
     MalformedProxyResponse,
+    header_name,
     header_value,
     map_proxy_result,
     response_body,
@@ -45,7 +46,8 @@ def map_v2_result(result: object) -> HttpResponse:
     if not isinstance(single, dict):
         raise MalformedProxyResponse("headers must be an object")
     headers = [
-        (str(name), header_value(value, f"headers.{name}")) for name, value in single.items()
+        (header_name(name, f"headers.{name}"), header_value(value, f"headers.{name}"))
+        for name, value in single.items()
     ]
     cookies = result.get("cookies") or []
     if not isinstance(cookies, list):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from emulator.core.events import ACCOUNT_ID
+from emulator.core.json_input import InvalidJson, parse_json
 from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
 
 #: Asynchronous invocation payload limit (raised from 256 KB to 1 MB in 2025).
@@ -65,6 +66,9 @@ def too_large(size: int, invocation_type: str, limit: int) -> LambdaError:
 
 
 def invalid_content(detail: str) -> LambdaError:
+    """InvalidRequestContentException, 400: "The request body could not be parsed as JSON, or a
+    request header is invalid" (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html,
+    Errors); AWS's message starts "Could not parse request body into json"."""
     return LambdaError(
         400, "InvalidRequestContentException", f"Could not parse request body into json: {detail}"
     )
@@ -97,7 +101,7 @@ def check_payload(invocation_type: str, payload: bytes) -> LambdaError | None:
         return too_large(len(payload), invocation_type, limit)
     if payload:
         try:
-            json.loads(payload)
-        except ValueError as exc:
+            parse_json(payload)  # a payload nested too deeply is unparseable JSON too
+        except InvalidJson as exc:
             return invalid_content(str(exc))
     return None

@@ -33,9 +33,19 @@ def gone() -> HttpResponse:
 
 
 def payload_too_large(limit: int, size: int | None = None) -> HttpResponse:
-    """PostToConnection's data is over ``limit`` (the API's WebSocket message limit)."""
-    what = "Message" if size is None else f"Message size {size}"
-    return _error(413, "PayloadTooLargeException", f"{what} exceeds the limit of {limit} bytes")
+    """PostToConnection's data is over ``limit`` bytes, the API's WebSocket message limit
+    (128 KB, https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+    PayloadTooLargeException is "The data has exceeded the maximum size allowed"
+    (https://docs.aws.amazon.com/apigatewaymanagementapi/latest/APIReference/
+    API_PostToConnection.html); AWS does not document the message text, so it names the limit.
+    ``size``: the body's size when known (its Content-Length, or None when it was cut off while
+    arriving)."""
+    what = "Message" if size is None else f"Message size {size} bytes"
+    return _error(413, "PayloadTooLargeException", f"{what} exceeds the limit of {_kb(limit)}")
+
+
+def _kb(size: int) -> str:
+    return f"{size // 1024} KB" if size % 1024 == 0 else f"{size} bytes"
 
 
 def forbidden() -> HttpResponse:

@@ -9,24 +9,45 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 
+from emulator.core.json_input import InvalidJson, parse_json
 from emulator.core.responses import HttpResponse
 
 _ALLOWED_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 _SCALARS = (str, int, float, bool)
+# RFC 9110 section 5.5: "Field values containing CR, LF, or NUL characters are invalid and
+# dangerous" (https://www.rfc-editor.org/rfc/rfc9110#section-5.5); section 5.1: a field name is a
+# token (https://www.rfc-editor.org/rfc/rfc9110#section-5.1). AWS does not document what API
+# Gateway does with such a header from a Lambda; a response HTTP cannot carry is a malformed one,
+# answered as every malformed proxy response is (REST 502, HTTP API 500), never sent half-way.
+_INVALID_VALUE = re.compile(r"[\r\n\x00]")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class MalformedProxyResponse(ValueError):
     """Why a handler's result cannot be mapped; logged as AWS logs it, answered with 502."""
 
 
+def header_name(name: object, where: str) -> str:
+    """A response header's name, or MalformedProxyResponse when it is not an RFC 9110 token
+    (empty, or with spaces, CR, LF, colons...)."""
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise MalformedProxyResponse(f"{where}: header name {name!r} is not a valid HTTP token")
+    return name
+
+
 def header_value(value: object, where: str) -> str:
+    """A response header's value as text (booleans as ``true``/``false``), or
+    MalformedProxyResponse for a value that is not a scalar or holds CR, LF or NUL."""
     if not isinstance(value, _SCALARS):
         raise MalformedProxyResponse(f"{where} must be a string, got {type(value).__name__}")
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    if _INVALID_VALUE.search(text):
+        raise MalformedProxyResponse(f"{where} holds CR, LF or NUL, which HTTP cannot carry")
+    return text
 
 
 def map_proxy_result(result: object, *, binary_response: bool = False) -> HttpResponse:
@@ -41,8 +62,8 @@ def map_proxy_result(result: object, *, binary_response: bool = False) -> HttpRe
     return binary media")."""
     if isinstance(result, str | bytes):
         try:
-            result = json.loads(result)
-        except ValueError as exc:
+            result = parse_json(result)
+        except InvalidJson as exc:
             raise MalformedProxyResponse("result is not a JSON object") from exc
     if not isinstance(result, dict):
         raise MalformedProxyResponse(f"result must be a JSON object, got {type(result).__name__}")
@@ -64,11 +85,13 @@ def map_proxy_result(result: object, *, binary_response: bool = False) -> HttpRe
     for name, values in multi.items():
         if not isinstance(values, list):
             raise MalformedProxyResponse(f"multiValueHeaders.{name} must be a list")
-        headers += [(name, header_value(v, f"multiValueHeaders.{name}")) for v in values]
+        where = f"multiValueHeaders.{name}"
+        headers += [(header_name(name, where), header_value(v, where)) for v in values]
     covered = {name.lower() for name in multi}
     for name, value in single.items():
         if name.lower() not in covered:  # AWS: multiValueHeaders win over headers
-            headers.append((name, header_value(value, f"headers.{name}")))
+            where = f"headers.{name}"
+            headers.append((header_name(name, where), header_value(value, where)))
 
     payload = response_body(result, decode=binary_response)
 

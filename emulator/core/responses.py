@@ -139,6 +139,25 @@ def content_length_exceeded(limit: int = REST_PAYLOAD_LIMIT) -> HttpResponse:
     return HttpResponse(413, [("Content-Type", "text; charset=utf-8")], body)
 
 
+def malformed_request(detail: str, status: int = 400) -> HttpResponse:
+    """A request that is not HTTP/1.1 as RFC 9112 defines it (a bad request line, header or
+    framing), answered before any API sees it: ``status`` (400, or the parser's hint such as 431
+    for headers too large) with ``{"message": detail}`` and the connection closed. AWS's front
+    door does not document its body for these; the status is RFC 9110's
+    (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1)."""
+    headers = [("Content-Type", JSON), ("Connection", "close")]
+    return HttpResponse(status, headers, json.dumps({"message": detail}).encode())
+
+
+def request_timeout() -> HttpResponse:
+    """A request body that stopped arriving for the header timeout: 408, "the server did not
+    receive a complete request message within the time that it was prepared to wait"
+    (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9), and the connection closed. AWS does
+    not document an answer of its own for this."""
+    headers = [("Content-Type", JSON), ("Connection", "close")]
+    return HttpResponse(408, headers, json.dumps({"message": "Request Timeout"}).encode())
+
+
 def json_response(status: int, payload: object) -> HttpResponse:
     """A JSON answer from the emulator's own control API."""
     return HttpResponse(status, [("Content-Type", JSON)], json.dumps(payload, indent=2).encode())

@@ -6,8 +6,9 @@ with no ``$default`` route the client is told "Forbidden", as AWS tells it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from emulator.core.json_input import InvalidJson, parse_json
 
 CONNECT, DISCONNECT, DEFAULT = "$connect", "$disconnect", "$default"
 DEFAULT_SELECTION_EXPRESSION = "$request.body.action"
@@ -45,10 +46,15 @@ class WebSocketRouter:
         return self.routes.get(key)
 
     def selected_key(self, message: str | bytes) -> str | None:
-        """What the selection expression evaluates to for ``message``, if anything."""
+        """What the selection expression evaluates to for ``message``, if anything.
+
+        A message that is not JSON, including one nested too deeply to parse, selects nothing
+        and so goes to ``$default``: "If a message doesn't match any route, API Gateway sends it
+        to the $default route" (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+        websocket-api-develop-routes.html)."""
         try:
-            node = json.loads(message)
-        except (ValueError, UnicodeDecodeError):
+            node = parse_json(message)
+        except InvalidJson:
             return None
         for part in self._path:
             if not isinstance(node, dict) or part not in node:

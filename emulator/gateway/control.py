@@ -5,13 +5,13 @@ Changing the integration timeout here takes effect on the next request, without 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from aiohttp import web
 
 from emulator.clock import Clock
 from emulator.core.deadlines import IntegrationTimeouts, InvalidTimeout
+from emulator.core.json_input import InvalidJson, parse_json
 from emulator.core.responses import json_response
 from emulator.gateway.http import to_aiohttp
 from emulator.metrics import Metrics
@@ -74,9 +74,9 @@ class ControlApi:
 
     async def set_config(self, request: web.Request) -> web.Response:
         try:
-            patch = json.loads(await request.read() or b"null")
-        except ValueError:
-            return _error(400, 'body must be JSON, e.g. {"integrationTimeout": 10}')
+            patch = parse_json(await request.read() or b"null")
+        except InvalidJson as exc:  # nested too deeply included: a 400, never a 500
+            return _error(400, f'body must be JSON, e.g. {{"integrationTimeout": 10}} ({exc})')
         if not isinstance(patch, dict):
             return _error(400, "body must be a JSON object")
         unknown = sorted(set(patch) - {"integrationTimeout", "routes", "httpApiRoutes"})

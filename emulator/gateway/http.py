@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from emulator.core.events import IncomingRequest
-from emulator.core.responses import HttpResponse
+from emulator.core.responses import HttpResponse, request_timeout
+
+log = logging.getLogger("timeoutlab.http")
+
+#: Real seconds a request body may go without a byte (the app's header timeout); unset: forever.
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
 class BodyTooLarge(Exception):
@@ -16,11 +23,32 @@ class BodyTooLarge(Exception):
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``."""
+    """The whole body, refusing early (by Content-Length) or as soon as it passes ``limit``.
+
+    A client whose body stalls for the app's ``BODY_TIMEOUT`` gets ``responses.request_timeout``
+    (408) and the connection closes: ``web.HTTPRequestTimeout`` is raised, aiohttp sends it."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
+    timeout = request.app.get(BODY_TIMEOUT)
     chunks, size = [], 0
-    while chunk := await request.content.read(65536):
+    while True:
+        try:
+            chunk = await asyncio.wait_for(request.content.read(65536), timeout)
+        except TimeoutError:
+            log.info(
+                "%s %s: request body stalled for %g s; answered 408",
+                request.method,
+                request.path,
+                timeout,
+            )
+            answer = request_timeout()
+            raise web.HTTPRequestTimeout(
+                text=answer.body.decode(),
+                content_type=answer.header("Content-Type"),
+                headers={k: v for k, v in answer.headers if k.lower() != "content-type"},
+            ) from None
+        if not chunk:
+            break
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge

@@ -15,6 +15,7 @@ import logging
 from aiohttp import web
 
 from emulator.core import lambda_api, sigv4
+from emulator.core.json_input import parse_json
 from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
 from emulator.gateway.http import BodyTooLarge, read_body, to_aiohttp
 from emulator.runtime.async_invoker import AsyncInvoker
@@ -79,7 +80,7 @@ class LambdaApi:
         error = lambda_api.check_payload(invocation_type, payload)
         if error is not None:
             return error.response()
-        event = json.loads(payload) if payload else {}
+        event = parse_json(payload) if payload else {}  # checked above: it parses
 
         if invocation_type == "DryRun":
             return HttpResponse(204)

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -32,9 +33,10 @@ from emulator.core.authorizers import (
     websocket_request_event,
 )
 from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter, WebSocketLimits
+from emulator.core.connection_timeouts import DEFAULT_LISTEN_BACKLOG, ConnectionTimeouts
 from emulator.core.deadlines import IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_request_id
-from emulator.core.responses import HttpResponse
+from emulator.core.responses import HttpResponse, malformed_request
 from emulator.core.websocket_events import (
     ConnectionInfo,
     connect_event,
@@ -53,13 +55,58 @@ from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
 log = logging.getLogger("timeoutlab.websocket")
 
 READ_CHUNK = 65536
-#: Largest HTTP body read on this port; @connections accepts 128 KB of it.
-MAX_HTTP_BODY = 10 * 1024 * 1024
 #: Real seconds to wait for the peer's side of a closing handshake.
 CLOSE_TIMEOUT = 5.0
+#: Real seconds of silence that end the lingering after a refused chunked body.
+LINGER_PAUSE = 0.2
 #: Real seconds a stopping server gives idle connections before cutting them.
 SHUTDOWN_GRACE = 0.5
 NO_ROUTE = "(no route)"
+_STATUSES = {status.value for status in HTTPStatus}
+
+
+class _Stalled(Exception):
+    """A connection passed its idle timeout (``started`` False) or its header timeout."""
+
+    def __init__(self, started: bool) -> None:
+        self.started = started
+
+
+class _TooLarge(Exception):
+    """A request body over the message limit; ``size`` is its Content-Length when it had one."""
+
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+
+
+class _RequestTimer:
+    """Reads for one request under the connection timeouts (real seconds, the loop's clock):
+    the idle timeout until its first byte, then the header timeout for the whole request."""
+
+    def __init__(self, timeouts: ConnectionTimeouts, *, started: bool) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._timeouts = timeouts
+        self.started = False
+        self._deadline = self._loop.time() + timeouts.idle_timeout
+        if started:
+            self._start()
+
+    def _start(self) -> None:
+        self.started = True
+        self._deadline = self._loop.time() + self._timeouts.header_timeout
+
+    async def read(self, reader: asyncio.StreamReader) -> bytes:
+        """The next bytes (b"" at end of stream); raises _Stalled when the deadline passes."""
+        remaining = self._deadline - self._loop.time()
+        if remaining <= 0:
+            raise _Stalled(self.started)
+        try:
+            data = await asyncio.wait_for(reader.read(READ_CHUNK), remaining)
+        except TimeoutError:
+            raise _Stalled(self.started) from None
+        if data and not self.started:
+            self._start()
+        return data
 
 
 class _Refused(Exception):
@@ -104,6 +151,7 @@ class WebSocketGateway:
         self._tasks: set[asyncio.Task] = set()
         self._disconnects: set[asyncio.Task] = set()  # $disconnect routes not finished yet
         self._writers: set[asyncio.StreamWriter] = set()
+        self.connection_timeouts = ConnectionTimeouts()
 
     @property
     def disconnecting(self) -> int:
@@ -112,11 +160,22 @@ class WebSocketGateway:
 
     # -- server lifecycle ----------------------------------------------------------------------
 
-    async def start(self, host: str, port: int, ssl: Any = None) -> int:
+    async def start(
+        self,
+        host: str,
+        port: int,
+        ssl: Any = None,
+        *,
+        backlog: int = DEFAULT_LISTEN_BACKLOG,
+        timeouts: ConnectionTimeouts | None = None,
+    ) -> int:
         """Bind the port (the handlers must know it before they can run) without listening yet:
-        ``serve`` opens it once they can."""
+        ``serve`` opens it once they can. ``backlog``: the listening socket's accept queue;
+        ``timeouts``: the header and idle timeouts of its HTTP requests (default: the core's)."""
+        if timeouts is not None:
+            self.connection_timeouts = timeouts
         self._server = await asyncio.start_server(
-            self._client, host, port, ssl=ssl, start_serving=False
+            self._client, host, port, ssl=ssl, backlog=backlog, start_serving=False
         )
         return self._server.sockets[0].getsockname()[1]
 
@@ -155,6 +214,8 @@ class WebSocketGateway:
             await self._serve_http(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception:  # the emulator's own fault: say so, and keep serving the others
+            log.exception("error serving a connection on the WebSocket port")
         finally:
             self._writers.discard(writer)
             writer.close()
@@ -164,57 +225,125 @@ class WebSocketGateway:
     # -- plain HTTP: @connections, and the handshake request ----------------------------------
 
     async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Requests on one connection until it closes, upgrades, breaks HTTP/1.1 (400, logged in
+        one line), sends a body over the message limit (413, then closed), or passes the
+        header or idle timeout (closed, the former logged)."""
         http = h11.Connection(h11.SERVER)
         received = 0
         while True:
+            # Pipelined bytes already buffered start the request's header timer at once.
+            timer = _RequestTimer(self.connection_timeouts, started=bool(http.trailing_data[0]))
+            request: h11.Request | None = None
             try:
-                event, read = await self._next_http_event(http, reader)
+                event, read = await self._next_http_event(http, reader, timer)
                 received += read
                 if not isinstance(event, h11.Request):
                     return
+                request = event
                 if _wants_websocket(event):
                     await self._websocket(event, http, reader, writer, received)
                     return
-                body, read = await self._http_body(http, reader)
+                body, read = await self._http_body(http, reader, event, timer)
             except h11.RemoteProtocolError as exc:
-                with contextlib.suppress(h11.LocalProtocolError):
-                    writer.write(_http_bytes(http, HttpResponse(400, [], str(exc).encode())))
+                await self._malformed(http, writer, exc)
                 return
-            response = (
-                self._management(event, body)
-                if body is not None
-                else management.payload_too_large(MAX_HTTP_BODY)
-            )
-            writer.write(_http_bytes(http, response))
+            except _Stalled as stalled:
+                if stalled.started:
+                    log.info(
+                        "closing a connection from %s: request not received within %g s",
+                        _peer(writer),
+                        self.connection_timeouts.header_timeout,
+                    )
+                return
+            except _TooLarge as too_large:
+                assert request is not None
+                await self._too_large(http, reader, writer, request, too_large.size)
+                return
+            response = self._management(event, body)
+            writer.write(_http_bytes(http, response, head=event.method == b"HEAD"))
             await writer.drain()
-            if body is None or h11.MUST_CLOSE in (http.our_state, http.their_state):
+            if h11.MUST_CLOSE in (http.our_state, http.their_state):
                 return
             http.start_next_cycle()
 
     @staticmethod
+    async def _malformed(
+        http: h11.Connection, writer: asyncio.StreamWriter, error: h11.RemoteProtocolError
+    ) -> None:
+        """Not HTTP/1.1: one log line and the parser's status (400, 431...), then close."""
+        log.info("malformed request from %s on the WebSocket port: %s", _peer(writer), error)
+        with contextlib.suppress(h11.LocalProtocolError):  # too broken even to answer
+            writer.write(_http_bytes(http, malformed_request(str(error), error.error_status_hint)))
+            await writer.drain()
+
+    async def _too_large(
+        self,
+        http: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        size: int | None,
+    ) -> None:
+        """A body over the message limit: 413 PayloadTooLargeException naming the limit, the rest
+        of the body read and dropped (``_linger``), then close."""
+        limit = self.limits.max_message_bytes
+        method = request.method.decode()
+        target = request.target.decode(errors="replace")
+        log.info(
+            "%s %s from %s: body over the %d-byte limit refused",
+            method,
+            target,
+            _peer(writer),
+            limit,
+        )
+        self.metrics.ws_management(method, 413)
+        response = management.payload_too_large(limit, size)
+        # The rest of the body goes unread: the client must not reuse this connection.
+        response = dataclasses.replace(
+            response, headers=[*response.headers, ("Connection", "close")]
+        )
+        writer.write(_http_bytes(http, response, head=method == "HEAD"))
+        await writer.drain()
+        # With a Content-Length, none of the body was taken from h11's buffer yet.
+        unsent = None if size is None else size - len(http.trailing_data[0])
+        await _linger(reader, unsent, self.connection_timeouts.header_timeout)
+
+    @staticmethod
     async def _next_http_event(
-        http: h11.Connection, reader: asyncio.StreamReader
+        http: h11.Connection, reader: asyncio.StreamReader, timer: _RequestTimer
     ) -> tuple[Any, int]:
         read = 0
         while True:
             event = http.next_event()
             if event is not h11.NEED_DATA:
                 return event, read
-            data = await reader.read(READ_CHUNK)
+            data = await timer.read(reader)
             read += len(data)
             http.receive_data(data)
 
     async def _http_body(
-        self, http: h11.Connection, reader: asyncio.StreamReader
-    ) -> tuple[bytes | None, int]:
+        self,
+        http: h11.Connection,
+        reader: asyncio.StreamReader,
+        request: h11.Request,
+        timer: _RequestTimer,
+    ) -> tuple[bytes, int]:
+        """The request's body, read as it arrives and refused (``_TooLarge``) as soon as it
+        passes the WebSocket message limit, the most any request on this port may carry
+        (@connections' PostToConnection data): a Content-Length over it is refused before a
+        byte of the body is read, a chunked body at the first byte past it."""
+        limit = self.limits.max_message_bytes
+        declared = next((v for k, v in request.headers if k == b"content-length"), None)
+        if declared is not None and int(declared) > limit:  # h11 checked it is a number
+            raise _TooLarge(int(declared))
         chunks, size, read = [], 0, 0
         while True:
-            event, n = await self._next_http_event(http, reader)
+            event, n = await self._next_http_event(http, reader, timer)
             read += n
             if isinstance(event, h11.Data):
                 size += len(event.data)
-                if size > MAX_HTTP_BODY:
-                    return None, read
+                if size > limit:
+                    raise _TooLarge(None)
                 chunks.append(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 return b"".join(chunks), read
@@ -553,11 +682,47 @@ def _route_response(payload: Any) -> str | None:
     return payload if isinstance(payload, str) else json.dumps(payload)
 
 
-def _http_bytes(http: h11.Connection, response: HttpResponse) -> bytes:
+async def _linger(reader: asyncio.StreamReader, unsent: int | None, seconds: float) -> None:
+    """Before closing after an early 413, read and drop what the client is still sending: the
+    ``unsent`` rest of its declared body (None: a chunked body, until it pauses), for at most
+    ``seconds`` (the header timeout: a whole request may take that long). Closing with unread
+    bytes would make the kernel send a TCP reset that can destroy the answer before the client
+    reads it (RFC 9112 section 9.6: a server closing early "SHOULD ... continue reading from the
+    connection until it receives a corresponding close by the client, or until the server is
+    reasonably certain that its own TCP stack has received the client's acknowledgement of the
+    packet(s) containing the server's last response",
+    https://www.rfc-editor.org/rfc/rfc9112#section-9.6). Nothing read here is kept."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        while unsent is None or unsent > 0:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            wait = left if unsent is not None else min(left, LINGER_PAUSE)
+            data = await asyncio.wait_for(reader.read(READ_CHUNK), wait)
+            if not data:
+                return
+            if unsent is not None:
+                unsent -= len(data)
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if peer else "?"
+
+
+def _http_bytes(http: h11.Connection, response: HttpResponse, *, head: bool = False) -> bytes:
+    """The response's bytes; for a HEAD request the headers only, Content-Length included, as
+    RFC 9110 section 9.3.2 says: "The HEAD method is identical to GET except that the server MUST
+    NOT send content in the response" (https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2)."""
     headers = [(k, v) for k, v in response.headers]
     if response.status != 204:
         headers.append(("Content-Length", str(len(response.body))))
-    data = http.send(h11.Response(status_code=response.status, headers=headers)) or b""
-    if response.body:
+    reason = HTTPStatus(response.status).phrase.encode() if response.status in _STATUSES else b""
+    data = (
+        http.send(h11.Response(status_code=response.status, headers=headers, reason=reason)) or b""
+    )
+    if response.body and not head:
         data += http.send(h11.Data(data=response.body)) or b""
     return data + (http.send(h11.EndOfMessage()) or b"")

@@ -1,17 +1,32 @@
-"""Counting the HTTP port's traffic at the socket, under aiohttp.
+"""The HTTP ports' connections at the socket, under aiohttp: counted, timed, logged in one line.
 
 Each accepted connection gets a protocol that counts what it reads and a transport that counts
 what is written, then hands both on to aiohttp untouched. A connection is filed under the API its
 first request is for (REST API, the Lambda Invoke API the handlers call, or /_emulator/), so the
 REST figures compare with what clients measured on their side.
+
+The same protocol keeps the header timeout (``emulator.core.connection_timeouts``): from a
+request's first byte until aiohttp hands the parsed request to the application (the
+``track_requests`` middleware says when), and never while a request is being handled. aiohttp's
+own ``keepalive_timeout`` is the idle timeout (it runs from the connection's start and from each
+response's end, only while no request is being handled).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
 from emulator.metrics import Metrics
+
+log = logging.getLogger("timeoutlab.http")
 
 CONTROL_PREFIX = b"/_emulator"
 LAMBDA_PREFIX = b"/2015-03-31/"
@@ -33,6 +48,7 @@ class _CountingTransport:
     def __init__(self, transport: asyncio.Transport, counter: _CountingProtocol) -> None:
         self._transport = transport
         self._counter = counter
+        self.connection = counter  # what ``track_requests`` tells of each request
 
     def write(self, data: bytes) -> None:
         self._counter.sent(len(data))
@@ -49,13 +65,47 @@ class _CountingTransport:
 
 class _CountingProtocol(asyncio.Protocol):
     def __init__(
-        self, inner: asyncio.Protocol, metrics: Metrics, category: str | None = None
+        self,
+        inner: asyncio.Protocol,
+        metrics: Metrics,
+        category: str | None = None,
+        header_timeout: float | None = None,
     ) -> None:
         self._inner = inner
         self._metrics = metrics
         self._fixed = category
         self._category: str | None = None
         self._pending_sent = 0
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._in_request = False
+        self._transport: asyncio.Transport | None = None
+
+    def request_started(self) -> None:
+        """aiohttp has parsed a request's head and handles it: no header timer until it ends."""
+        self._in_request = True
+        self._disarm()
+
+    def request_finished(self) -> None:
+        """The application has answered; the next request's first byte starts the timer."""
+        self._in_request = False
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if self._transport is None or self._transport.is_closing():
+            return
+        peer = self._transport.get_extra_info("peername")
+        log.info(
+            "closing a connection from %s: request head not received within %g s",
+            peer[0] if peer else "?",
+            self._header_timeout,
+        )
+        self._transport.abort()
 
     def sent(self, count: int) -> None:
         if self._category is None:
@@ -64,9 +114,13 @@ class _CountingProtocol(asyncio.Protocol):
             self._metrics.http_wire(self._category, sent=count)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
         self._inner.connection_made(_CountingTransport(transport, self))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
+        if self._header_timeout and not self._in_request and self._header_timer is None:
+            loop = asyncio.get_running_loop()
+            self._header_timer = loop.call_later(self._header_timeout, self._header_timed_out)
         if self._category is None:
             self._category = self._fixed or _category(data)
             self._metrics.http_connection(self._category)
@@ -79,6 +133,7 @@ class _CountingProtocol(asyncio.Protocol):
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
         self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -88,7 +143,56 @@ class _CountingProtocol(asyncio.Protocol):
         self._inner.resume_writing()
 
 
-def counting_factory(inner_factory: Any, metrics: Metrics, category: str | None = None) -> Any:
+def counting_factory(
+    inner_factory: Any,
+    metrics: Metrics,
+    category: str | None = None,
+    header_timeout: float | None = None,
+) -> Any:
     """Wrap aiohttp's protocol factory (``AppRunner.server``). With ``category`` every
-    connection is filed under it (the HTTP API's port: ``http_api``); else by its first request."""
-    return lambda: _CountingProtocol(inner_factory(), metrics, category)
+    connection is filed under it (the HTTP API's port: ``http_api``); else by its first request.
+    ``header_timeout`` (real seconds; None: none) cuts a connection whose request head has not
+    all arrived that long after its first byte; the app needs ``track_requests`` for it."""
+    return lambda: _CountingProtocol(inner_factory(), metrics, category, header_timeout)
+
+
+@web.middleware
+async def track_requests(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Tell the connection's protocol a request is being handled (its header timer stops) and
+    when it has been answered: a long poll or a response stream is never cut by that timer."""
+    connection = getattr(request.transport, "connection", None)
+    if isinstance(connection, _CountingProtocol):
+        connection.request_started()
+    try:
+        return await handler(request)
+    finally:
+        if isinstance(connection, _CountingProtocol):
+            connection.request_finished()
+
+
+#: Exceptions that are the client's fault: a request aiohttp could not parse, a body that broke
+#: off or was mis-framed, a peer that left.
+CLIENT_ERRORS = (HttpProcessingError, RequestPayloadError, ConnectionResetError)
+
+
+class OneLineClientErrors(logging.LoggerAdapter):
+    """The logger aiohttp's request handler writes to (``AppRunner(..., logger=...)``).
+
+    aiohttp logs every request it could not parse with ``logger.exception``, a full traceback
+    each. A client's malformed request is not the emulator's error: this logs it in one line at
+    INFO ("malformed request from 127.0.0.1: 400, message='Invalid method ...'"); anything else
+    keeps its traceback."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        super().__init__(logger or logging.getLogger("aiohttp.server"), {})
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if isinstance(error, CLIENT_ERRORS):
+            where = str(msg) % args if args else str(msg)
+            text = " ".join(f"{where}: {error!s}".split())  # one line, whatever it holds
+            log.info("malformed request: %s", text.replace("Error handling request ", ""))
+            return
+        self.logger.error(msg, *args, exc_info=exc_info, **kwargs)

@@ -52,12 +52,15 @@ class RemoteRuntime(Runtime):
         longest = max(
             (remote_timeout(s, clock.scale) for s in service.functions.values()), default=1
         )
-        # One HTTP connection per concurrent call, and never a retry: a retried Invoke runs twice.
+        # One HTTP connection per concurrent call (the pool opens them only as calls need them):
+        # a pool smaller than the threads calling through it makes urllib3 discard connections
+        # with a "Connection pool is full" warning each time, thousands under load. Never a
+        # retry: a retried Invoke runs twice.
         self._client = backend.client(
             "lambda",
             timeout=longest + CALL_MARGIN_S,
             attempts=1,
-            connections=min(concurrency, 200),
+            connections=concurrency,
         )
 
     def start(self) -> None:

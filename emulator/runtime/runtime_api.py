@@ -28,6 +28,7 @@ from emulator.core.runtime_api import (
     runtime_error,
     split_prelude,
 )
+from emulator.gateway.wire import OneLineClientErrors
 
 #: The content type of a streamed response that opens with an HTTP integration's metadata.
 HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
@@ -79,7 +80,11 @@ class RuntimeApiServer:
         app.router.add_post(f"{API_PREFIX}/invocation/{{id}}/error", self._error)
         app.router.add_post(f"{API_PREFIX}/init/error", self._init_error)
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_S
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_S,
+            logger=OneLineClientErrors(),  # a malformed request: one line, not a traceback
         )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -71,3 +71,17 @@ def test_rate_limiter_allows_a_burst_then_the_rate():
 def test_nonsense_limits_are_refused(kwargs):
     with pytest.raises(ValueError, match="must be"):
         WebSocketLimits(**kwargs)
+
+
+def test_a_text_message_that_is_not_utf8_closes_with_1007():
+    assembler = MessageAssembler(LIMITS)
+    euro = "€".encode()  # three bytes: a character may straddle two frames
+    assert assembler.frame(b"a" + euro[:2], first=True, binary=False, fin=False) is None
+    assert assembler.frame(euro[2:], first=False, binary=False, fin=True) == b"a" + euro
+    assert assembler.frame(b"ok \xff", first=True, binary=False, fin=True) == Close(
+        1007, "Invalid UTF-8 in a text message"
+    )
+    # A message that ends mid-character is not UTF-8 either.
+    assert assembler.frame(euro[:2], first=True, binary=False, fin=True).code == 1007
+    # The next message starts clean.
+    assert assembler.frame(b"fine", first=True, binary=False, fin=True) == b"fine"

@@ -43,3 +43,16 @@ def test_format_1_0_follows_the_rest_proxy_rules():
     with pytest.raises(MalformedProxyResponse):
         map_http_api_result(route, {"message": "no statusCode"})
     assert map_http_api_result(route, {"statusCode": 204}).status == 204
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"statusCode": 200, "headers": {"x-a": "one\r\ntwo"}},
+        {"statusCode": 200, "headers": {"bad name": "x"}},
+        {"statusCode": 200, "cookies": ["a=1\r\nx: y"]},
+    ],
+)
+def test_a_v2_header_http_cannot_carry_is_malformed(result):
+    with pytest.raises(MalformedProxyResponse):
+        map_v2_result(result)

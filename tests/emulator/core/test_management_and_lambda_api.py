@@ -56,3 +56,21 @@ def test_invoke_payloads_are_checked_as_lambda_checks_them():
     assert (too_big.status, too_big.error_type) == (413, "RequestTooLargeException")
     assert "Event invocation type" in too_big.message
     assert json.loads(lambda_api.throttled().response().body)["Reason"]
+
+
+def test_an_invoke_payload_nested_too_deeply_is_invalid_request_content():
+    error = lambda_api.check_payload("RequestResponse", b"[" * 1000 + b"]" * 1000)
+    assert error is not None
+    response = error.response()
+    assert (response.status, response.header("x-amzn-ErrorType")) == (
+        400,
+        "InvalidRequestContentException",
+    )
+    assert json.loads(response.body)["message"].startswith("Could not parse request body into json")
+
+
+def test_payload_too_large_names_the_limit_in_kb():
+    body = json.loads(management.payload_too_large(128 * 1024).body)
+    assert body["message"] == "Message exceeds the limit of 128 KB"
+    sized = json.loads(management.payload_too_large(128 * 1024, 200_000).body)
+    assert sized["message"] == "Message size 200000 bytes exceeds the limit of 128 KB"

@@ -76,3 +76,25 @@ def test_a_json_string_result_is_accepted():
 def test_malformed_results_are_refused_with_a_reason(result, reason):
     with pytest.raises(MalformedProxyResponse, match=reason):
         map_proxy_result(result)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"headers": {"X-A": "one\r\nSet-Cookie: evil=1"}},
+        {"headers": {"X-A": "line\nfeed"}},
+        {"headers": {"X-A": "nul\x00"}},
+        {"multiValueHeaders": {"X-A": ["fine", "not\rfine"]}},
+        {"headers": {"Bad Name": "x"}},
+        {"headers": {"X-B\r\nInjected": "x"}},
+        {"headers": {"": "x"}},
+    ],
+)
+def test_a_header_http_cannot_carry_is_a_malformed_response(headers):
+    with pytest.raises(MalformedProxyResponse):
+        map_proxy_result({"statusCode": 200, **headers})
+
+
+def test_a_result_string_nested_too_deeply_is_malformed_not_a_crash():
+    with pytest.raises(MalformedProxyResponse):
+        map_proxy_result("[" * 1000 + "]" * 1000)

@@ -33,3 +33,10 @@ def test_nested_selection_expressions_and_unsupported_ones():
         WebSocketRouter([], "$request.header.x")
     with pytest.raises(ValueError, match="declared twice"):
         WebSocketRouter([WebSocketRoute("a", "x"), WebSocketRoute("a", "y")])
+
+
+def test_json_nested_too_deeply_to_parse_goes_to_default():
+    router = WebSocketRouter([WebSocketRoute("$default", "fallback"), WebSocketRoute("go", "goer")])
+    deep = '{"action": "go", "x": ' + "[" * 1000 + "]" * 1000 + "}"
+    assert router.selected_key(deep) is None
+    assert router.select(deep).key == "$default"

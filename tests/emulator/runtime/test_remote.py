@@ -198,3 +198,23 @@ def test_up_says_where_the_handlers_run_and_how_they_call_back(stack, ministack)
     assert f"they reach this emulator at {stack.connections_url}" in said
     assert stack.describe()["lambda"] == "remote"
     assert stack.describe()["backend_proxy"] is None  # the functions talk to the backend directly
+
+
+def test_the_invoke_client_has_a_connection_for_every_concurrent_call():
+    """A pool smaller than the calling threads makes urllib3 warn "Connection pool is full" for
+    every call past it (thousands under the README's loads)."""
+    clock = ScaledClock(1.0)
+    backend = Backend("url", "http://127.0.0.1:9", "us-east-1")
+    service = load_service(default_service_path())
+
+    async def pool_size(concurrency: int) -> int:
+        runtime = RemoteRuntime(
+            service, clock, Metrics(clock.now), backend, {}, concurrency=concurrency
+        )
+        try:
+            return runtime._client.meta.config.max_pool_connections
+        finally:
+            await runtime.close()
+
+    assert asyncio.run(pool_size(1000)) == 1000
+    assert asyncio.run(pool_size(3)) == 3
