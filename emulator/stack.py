@@ -33,9 +33,11 @@ from emulator.backends.localstack_container import (
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.backends.queues import QueueSender
 from emulator.backends.usage_proxy import UsageProxy
+from emulator.backends.watcher import BackendWatcher
 from emulator.clock import Clock, ScaledClock
 from emulator.core.api_keys import ApiKeys
 from emulator.core.async_retries import AsyncRetryPolicy
+from emulator.core.backend_watch import BackendState, Exit, OnBackendExit, health_status
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.deadlines import (
     DEFAULT_INTEGRATION_TIMEOUT,
@@ -101,6 +103,9 @@ class StackConfig:
     callback_host: str | None = None
     # With backend "localstack": start a LocalStack container (Docker SDK) on ``backend_port``.
     start_localstack: bool = False
+    # When the embedded moto server exits: start it again, empty ("restart"), or stop the
+    # emulator with a non-zero exit code ("exit"). External backends are only reported.
+    on_backend_exit: OnBackendExit = OnBackendExit.RESTART
 
 
 LAMBDA_MODES = ("local", "remote")
@@ -183,6 +188,11 @@ class Stack:
             maximum=HTTP_API_MAX_INTEGRATION_TIMEOUT,
         )
         self.backend: Backend | None = None
+        self.watcher: BackendWatcher | None = None
+        # Set when the backend exit policy says the emulator must stop: what to print and the
+        # exit code; ``exit_requested`` wakes whoever runs the stack (``timeoutlab up``).
+        self.exit_decision: Exit | None = None
+        self.exit_requested = asyncio.Event()
         self.backend_proxy: UsageProxy | None = None  # counts what the handlers ask of it
         self.runtime: Runtime | None = None
         self.invoker: AsyncInvoker | None = None
@@ -277,11 +287,29 @@ class Stack:
                 await asyncio.to_thread(self.runtime.start)
                 if self.config.prewarm:
                     await self.runtime.prewarm()
+                self._watch_backend()
             await self._open()
         except BaseException:
             await self.stop()
             raise
         return self
+
+    def _watch_backend(self) -> None:
+        """Watch the backend from now on: a dead embedded server is restarted (or the emulator
+        asked to exit), an external backend that stops answering is reported."""
+        assert self.backend is not None
+        backend, service = self.backend, self.service
+        self.watcher = BackendWatcher(
+            backend,
+            self.config.on_backend_exit,
+            recreate=lambda: bootstrap(service, backend),
+            on_exit=self._request_exit,
+        )
+        self.watcher.start()
+
+    def _request_exit(self, decision: Exit) -> None:
+        self.exit_decision = decision
+        self.exit_requested.set()
 
     async def _start_backend(self) -> Runtime:
         """Start (or reach) the backend, create the service's resources, and return the runtime
@@ -346,6 +374,7 @@ class Stack:
             route_keys=self.route_keys(),
             clock=self.clock,
             describe=self.describe,
+            health=self.health,
             http_api_timeouts=self.http_api_timeouts,
             http_api_route_keys=self.http_api_router.keys,
         ).add_routes(app)
@@ -413,6 +442,13 @@ class Stack:
         return [route.key for route in self.router.routes] + list(self.ws_router.routes)
 
     async def stop(self) -> None:
+        """Stop everything this stack started, in order: the backend watcher (so the backend's
+        own stop is not taken for a death), the gateways, queued async events, the execution
+        environments, the usage proxy and the backend (the embedded server's process is
+        reaped). Safe to call again, and after a failed start."""
+        if self.watcher is not None:
+            await self.watcher.stop()
+            self.watcher = None
         if self.websocket is not None:
             await self.websocket.stop()
             self.websocket = None
@@ -473,6 +509,14 @@ class Stack:
         if self._loop is None:
             return  # never started: nothing can be busy
         asyncio.run_coroutine_threadsafe(self.idle(timeout_s), self._loop).result()
+
+    def health(self) -> dict:
+        """``/_emulator/health``: ``status`` ``ok``, or ``degraded`` while the backend is down or
+        being restarted, then ``describe()`` (whose ``backend`` has its ``state``)."""
+        state = BackendState.UP
+        if self.backend is not None:
+            state = BackendState(self.backend.describe()["state"])
+        return {"status": health_status(state), **self.describe()}
 
     def describe(self) -> dict:
         return {
