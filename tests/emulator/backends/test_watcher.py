@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -222,3 +223,36 @@ def test_an_external_backend_that_stops_answering_is_reported_and_recovers_when_
         assert emulator.until(lambda: emulator.health()["status"] == "ok"), emulator.output
         assert "backend up again: url backend at" in emulator.output
         assert emulator.stop() == 0, emulator.output
+
+
+def test_a_start_that_fails_after_the_backend_started_leaves_no_moto_server():
+    backend_port = free_port()
+    with socket.socket() as taken:  # the HTTP port is taken: the start fails after moto's
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = subprocess.run(
+            [
+                TIMEOUTLAB,
+                "up",
+                "--http-port",
+                str(taken.getsockname()[1]),
+                "--ws-port",
+                "0",
+                "--backend-port",
+                str(backend_port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=START_S,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
+    assert result.returncode == 2, result.stderr
+    assert "moto server ready" in result.stderr  # it did start, before the failure
+    assert "timeoutlab: error: cannot serve on 127.0.0.1" in result.stderr
+    left = [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if "moto.server" in (process.info["cmdline"] or [])
+        and str(backend_port) in (process.info["cmdline"] or [])
+    ]
+    assert left == []
