@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from emulator.backends.endpoint import Backend, BackendError
+from emulator.backends.endpoint import Backend
 from emulator.backends.moto_server import EmbeddedMoto
 from emulator.core.backend_watch import (
     PROCESS_POLL_SECONDS,
@@ -102,7 +102,7 @@ class BackendWatcher:
             try:
                 await asyncio.to_thread(moto.restart)
                 await asyncio.to_thread(self.recreate)
-            except BackendError as exc:
+            except Exception as exc:  # BackendError, or an OSError starting the process
                 failures += 1
                 log.error(
                     "backend restart %d failed: %s; trying again in %g s",
@@ -126,7 +126,11 @@ class BackendWatcher:
         failures = 0
         while True:
             await asyncio.sleep(next_check_delay(failures))
-            answered = await asyncio.to_thread(self.backend.answers)
+            try:
+                answered = await asyncio.to_thread(self.backend.answers)
+            except Exception:  # not an HTTP error: the check itself broke; count it as silence
+                log.exception("backend check of %s failed", self.backend.endpoint_url)
+                answered = False
             failures = 0 if answered else failures + 1
             change = transition(self.backend.state, answered)
             if change is None:
