@@ -124,6 +124,8 @@ class EmbeddedMoto(Backend):
         at once, before the watcher has even seen it."""
         described = super().describe()
         described["pid"] = self.pid
-        if self.exit_code() is not None and self.state is BackendState.UP:
+        code = self.exit_code()
+        if code is not None and self.state is BackendState.UP:
             described["state"] = BackendState.DOWN.value
+            described["down_reason"] = f"pid {self.pid} exited with code {code}"
         return described
