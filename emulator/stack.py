@@ -104,7 +104,8 @@ class StackConfig:
     # With backend "localstack": start a LocalStack container (Docker SDK) on ``backend_port``.
     start_localstack: bool = False
     # When the embedded moto server exits: start it again, empty ("restart"), or stop the
-    # emulator with a non-zero exit code ("exit"). External backends are only reported.
+    # emulator with a non-zero exit code ("exit": ``timeoutlab up`` stops; a Stack run by other
+    # code sets ``exit_requested`` for it to act on). External backends are only reported.
     on_backend_exit: OnBackendExit = OnBackendExit.RESTART
 
 
