@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.sync.client import connect as sync_connect
 
+from emulator.backends.moto_server import free_port
 from emulator.stack import StackThread
 from tests.support import HANDLER_SCALE, stack_config
 
@@ -98,7 +99,7 @@ def test_a_job_that_cannot_be_marked_failed_says_so_in_one_line_and_the_client_i
     stack, handler_environment, monkeypatch, capsys
 ):
     ws, connection_id = open_connection(stack)
-    closed_port = f"http://127.0.0.1:{_closed_port()}"
+    closed_port = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", closed_port)  # the backend is down
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with ws:
@@ -130,12 +131,6 @@ def test_a_failed_delivery_to_a_client_that_left_is_logged_with_the_job_id(
     out = capsys.readouterr().out
     assert f"job job-failed-3: connection {connection_id} is gone; the client was not told" in out
     assert jobs_table.get("job-failed-3")["status"] == "failed"
-
-
-def _closed_port() -> int:
-    from emulator.backends.moto_server import free_port
-
-    return free_port()
 
 
 # -- moto killed under 30 jobs -----------------------------------------------------------------
