@@ -14,6 +14,7 @@ from emulator.arguments import positive, time_scale
 from emulator.backends.endpoint import BackendError
 from emulator.backends.localstack_container import LOCALSTACK_IMAGE
 from emulator.backends.moto_server import DEFAULT_PORT
+from emulator.core.backend_watch import OnBackendExit
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.connection_timeouts import (
     DEFAULT_HEADER_TIMEOUT,
@@ -106,6 +107,14 @@ def _add_stack_options(
         default=ports[2],
         help="port of the embedded moto server, or of the LocalStack container of "
         "--start-localstack (default: %(default)s; 0 = any free port)",
+    )
+    add(
+        "--on-backend-exit",
+        choices=[policy.value for policy in OnBackendExit],
+        default=OnBackendExit.RESTART.value,
+        help="when the embedded moto server exits: restart it, empty, with the service's "
+        "bucket(s), tables and queues recreated; or exit with code 3 (default: %(default)s). "
+        "An external backend that stops answering is reported in health and the log",
     )
     add(
         "--start-localstack",
@@ -276,6 +285,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
             header_timeout=args.header_timeout, idle_timeout=args.keepalive_timeout
         ),
         listen_backlog=args.listen_backlog,
+        on_backend_exit=OnBackendExit(args.on_backend_exit),
     )
 
 
@@ -385,19 +395,38 @@ def _example_request(stack: Stack) -> str | None:
     return None
 
 
-async def _up(config: StackConfig) -> None:
-    stack = await Stack(config).start()
-    print(banner(stack), flush=True)
+async def _up(config: StackConfig) -> int:
+    """Run the stack until SIGINT/SIGTERM (0) or the backend exit policy says to stop (its exit
+    code, after its one-line message on stderr); everything started is stopped either way."""
+    stack = Stack(config)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Handled from before the start: SIGTERM's default would kill this process alone and leave
+    # the backend and the execution environments running.
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
+    # A signal during the start is acted on once the start is over: cancelling it half-way
+    # could leave a backend process starting in a worker thread with nobody to stop it.
+    await stack.start()  # a failed start raises, everything it started already stopped
+    if stopped.is_set():
         print("stopping...", flush=True)
         await stack.stop()
+        return 0
+    print(banner(stack), flush=True)
+    exiting = asyncio.ensure_future(stack.exit_requested.wait())
+    signalled = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait({exiting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        exiting.cancel()
+        signalled.cancel()
+        print("stopping...", flush=True)
+        await stack.stop()
+    if stack.exit_decision is not None and not stopped.is_set():
+        print(f"timeoutlab: error: {stack.exit_decision.message}", file=sys.stderr, flush=True)
+        return stack.exit_decision.code
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(quiet)
     try:
         if args.command == "up":
-            asyncio.run(_up(config))
+            return asyncio.run(_up(config))
         else:
             run_demo(config, rows=args.rows)
     except (ServiceError, BackendError) as exc:

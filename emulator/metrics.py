@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from emulator.core import precision
 from emulator.core.invocations import InvocationRecord, Outcome
+from emulator.core.job_ledger import JobLedger
 
 UNMATCHED_ROUTE = "(no route)"
 #: AWS bills WebSocket messages, either way, in increments of this many bytes.
@@ -205,6 +206,7 @@ class Metrics:
         self._backend = BackendStats()
         self._precision = PrecisionStats()
         self._authorizers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._jobs = JobLedger()  # WebSocket jobs accepted vs answered (url or error)
 
     def reset(self) -> None:
         """Zero the counters; open connections stay counted as open, from now on."""
@@ -217,6 +219,7 @@ class Metrics:
             self._backend = BackendStats()
             self._precision = PrecisionStats()
             self._authorizers.clear()
+            self._jobs = JobLedger()
             now = self._now()
             self._open = dict.fromkeys(self._open, now)
 
@@ -269,6 +272,12 @@ class Metrics:
             self._ws.routes[route_key] += 1
             self._ws.route_outcomes[f"{route_key} {outcome}"] += 1
 
+    def ws_job_message(self, text: str | bytes) -> None:
+        """A message sent to a WebSocket client (route answer or @connections post), for the
+        ledger of jobs accepted and answered (``emulator.core.job_ledger``)."""
+        with self._lock:
+            self._jobs.message_sent(text)
+
     def ws_management(self, verb: str, status: int) -> None:
         with self._lock:
             self._ws.management[f"{verb} {status}"] += 1
@@ -292,6 +301,7 @@ class Metrics:
             "route_invocations": dict(sorted(ws.routes.items())),
             "route_outcomes": dict(sorted(ws.route_outcomes.items())),
             "management_calls": dict(sorted(ws.management.items())),
+            "jobs": self._jobs.snapshot(),
         }
 
     # -- Lambda authorizers -------------------------------------------------------------------

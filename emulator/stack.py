@@ -33,10 +33,12 @@ from emulator.backends.localstack_container import (
 from emulator.backends.moto_server import DEFAULT_PORT, EmbeddedMoto, free_port
 from emulator.backends.queues import QueueSender
 from emulator.backends.usage_proxy import UsageProxy
+from emulator.backends.watcher import BackendWatcher
 from emulator.clock import Clock, ScaledClock
 from emulator.core import sigv4
 from emulator.core.api_keys import ApiKeys
 from emulator.core.async_retries import AsyncRetryPolicy
+from emulator.core.backend_watch import BackendState, Exit, OnBackendExit, health_status
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.connection_timeouts import (
     DEFAULT_LISTEN_BACKLOG,
@@ -115,6 +117,10 @@ class StackConfig:
     connection_timeouts: ConnectionTimeouts = field(default_factory=ConnectionTimeouts)
     # The listening sockets' accept queue; the kernel caps it at net.core.somaxconn.
     listen_backlog: int = DEFAULT_LISTEN_BACKLOG
+    # When the embedded moto server exits: start it again, empty ("restart"), or stop the
+    # emulator with a non-zero exit code ("exit": ``timeoutlab up`` stops; a Stack run by other
+    # code sets ``exit_requested`` for it to act on). External backends are only reported.
+    on_backend_exit: OnBackendExit = OnBackendExit.RESTART
 
 
 LAMBDA_MODES = ("local", "remote")
@@ -244,6 +250,11 @@ class Stack:
             None if config.credentials is None else sigv4.Credentials(*config.credentials)
         )
         self.backend: Backend | None = None
+        self.watcher: BackendWatcher | None = None
+        # Set when the backend exit policy says the emulator must stop: what to print and the
+        # exit code; ``exit_requested`` wakes whoever runs the stack (``timeoutlab up``).
+        self.exit_decision: Exit | None = None
+        self.exit_requested = asyncio.Event()
         self.backend_proxy: UsageProxy | None = None  # counts what the handlers ask of it
         self.runtime: Runtime | None = None
         self.invoker: AsyncInvoker | None = None
@@ -342,11 +353,29 @@ class Stack:
                 await asyncio.to_thread(self.runtime.start)
                 if self.config.prewarm:
                     await self.runtime.prewarm()
+                self._watch_backend()
             await self._open()
         except BaseException:
             await self.stop()
             raise
         return self
+
+    def _watch_backend(self) -> None:
+        """Watch the backend from now on: a dead embedded server is restarted (or the emulator
+        asked to exit), an external backend that stops answering is reported."""
+        assert self.backend is not None
+        backend, service = self.backend, self.service
+        self.watcher = BackendWatcher(
+            backend,
+            self.config.on_backend_exit,
+            recreate=lambda: bootstrap(service, backend),
+            on_exit=self._request_exit,
+        )
+        self.watcher.start()
+
+    def _request_exit(self, decision: Exit) -> None:
+        self.exit_decision = decision
+        self.exit_requested.set()
 
     async def _start_backend(self) -> Runtime:
         """Start (or reach) the backend, create the service's resources, and return the runtime
@@ -422,6 +451,7 @@ class Stack:
             route_keys=self.route_keys(),
             clock=self.clock,
             describe=self.describe,
+            health=self.health,
             http_api_timeouts=self.http_api_timeouts,
             http_api_route_keys=self.http_api_router.keys,
         ).add_routes(app)
@@ -500,6 +530,13 @@ class Stack:
         return [route.key for route in self.router.routes] + list(self.ws_router.routes)
 
     async def stop(self) -> None:
+        """Stop everything this stack started, in order: the backend watcher (so the backend's
+        own stop is not taken for a death), the gateways, queued async events, the execution
+        environments, the usage proxy and the backend (the embedded server's process is
+        reaped). Safe to call again, and after a failed start."""
+        if self.watcher is not None:
+            await self.watcher.stop()
+            self.watcher = None
         if self.websocket is not None:
             await self.websocket.stop()
             self.websocket = None
@@ -560,6 +597,14 @@ class Stack:
         if self._loop is None:
             return  # never started: nothing can be busy
         asyncio.run_coroutine_threadsafe(self.idle(timeout_s), self._loop).result()
+
+    def health(self) -> dict:
+        """``/_emulator/health``: ``status`` ``ok``, or ``degraded`` while the backend is down or
+        being restarted, then ``describe()`` (whose ``backend`` has its ``state``)."""
+        state = BackendState.UP
+        if self.backend is not None:
+            state = BackendState(self.backend.describe()["state"])
+        return {"status": health_status(state), **self.describe()}
 
     def describe(self) -> dict:
         return {

@@ -53,6 +53,8 @@ def queue_job(definition: dict, connection_id: str | None = None, callback_url: 
                 "jobId": job_id,
                 "definition": definition,
                 "callbackUrl": callback_url,
+                # The connection the job was asked from, should the job's record be lost.
+                "connectionId": connection_id,
                 # Progress is for clients that read the job (polling, SSE); a WebSocket client
                 # is told the result only, so its job saves the writes.
                 "trackProgress": connection_id is None,

@@ -43,12 +43,21 @@ def create(job_id: str, definition: dict, connection_id: str | None = None) -> d
 
 
 def update(job_id: str, **fields) -> None:
-    fields["updatedAt"] = int(lambda_time.now())
-    names = {f"#{k}": k for k in fields}
-    values = {f":{k}": v for k, v in fields.items()}
+    """Set ``fields`` of a job. An item that is missing (its record was lost, e.g. the table was
+    emptied under a running job) is made with them, and given its ``createdAt`` and ``ttl`` so
+    readers see it (``if_not_exists``: an existing job keeps its own)."""
+    now = int(lambda_time.now())
+    fields["updatedAt"] = now
+    names = {f"#{k}": k for k in fields} | {"#createdAt": "createdAt", "#ttl": "ttl"}
+    values = {f":{k}": v for k, v in fields.items()} | {":ttl_if_new": now + JOB_TTL_SECONDS}
+    assignments = [f"#{k} = :{k}" for k in fields]
+    if "createdAt" not in fields:
+        assignments.append("#createdAt = if_not_exists(#createdAt, :updatedAt)")
+    if "ttl" not in fields:
+        assignments.append("#ttl = if_not_exists(#ttl, :ttl_if_new)")
     _table().update_item(
         Key={"jobId": job_id},
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+        UpdateExpression="SET " + ", ".join(assignments),
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
@@ -60,11 +69,16 @@ def get(job_id: str) -> dict | None:
 
 
 def public(item: dict) -> dict:
-    """What clients see of a job (DynamoDB numbers become ints)."""
-    shown = {"jobId": item["jobId"], "status": item["status"], "progress": int(item["progress"])}
+    """What clients see of a job (DynamoDB numbers become ints). An item that ``update`` made
+    without ``create`` (its first record was lost) shows what it has."""
+    shown = {
+        "jobId": item["jobId"],
+        "status": item.get("status", "pending"),
+        "progress": int(item.get("progress", 0)),
+    }
     for key in ("url", "error"):
         if key in item:
             shown[key] = item[key]
-    shown["createdAt"] = int(item["createdAt"])
+    shown["createdAt"] = int(item.get("createdAt", item["updatedAt"]))
     shown["updatedAt"] = int(item["updatedAt"])
     return shown

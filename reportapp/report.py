@@ -133,7 +133,10 @@ def _post(callback_url: str, connection_id: str, payload: dict) -> bool:
         client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(payload).encode())
     except client.exceptions.GoneException:
         print(f"connection {connection_id} is gone; forgetting it")
-        connections_table.forget(connection_id)
+        try:
+            connections_table.forget(connection_id)
+        except Exception as exc:  # the record expires by its ttl anyway
+            print(f"connection {connection_id} could not be forgotten: {_one_line(exc)}")
         return False
     return True
 
@@ -157,13 +160,62 @@ def deliver(event, context):
         jobs_table.update(job_id, status="succeeded", progress=100, url=url)
         payload = {"jobId": job_id, "url": url}
     job = jobs_table.get(job_id) or {}
-    connection_id = job.get("connectionId")  # the latest one: a client may have reconnected
+    # The latest connection (a client may have reconnected); the one the job was asked from
+    # if the job's record lost it (its table was emptied under the job).
+    connection_id = job.get("connectionId") or event.get("connectionId")
     if connection_id is None:
         return {"delivered": False}
-    if not connections_table.is_open(connection_id):
+    if "connectionId" in job and not connections_table.is_open(connection_id):
         print(f"job {job_id}: connection {connection_id} is no longer open; nothing to deliver")
         return {"delivered": False}
+    # A failed post (other than a gone connection) fails the invocation: Lambda retries it,
+    # and when the retries are spent the onFailure destination tells the client.
     delivered = _post(event["callbackUrl"], connection_id, payload)
     if delivered:
         print(f"job {job_id}: delivered to {connection_id}")
     return {"delivered": delivered}
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+def delivery_failed(record, context):
+    """deliverReport's ``onFailure`` destination: the invocation record of a job whose delivery
+    failed on every attempt (the backend was down, @connections refused, ...). Marks the job
+    failed in the jobs table and pushes ``{"jobId", "error"}`` to its connection if it is still
+    there; whatever of that cannot be done is said in one log line with the job id and why.
+
+    The record's shape: ``requestPayload`` (deliverReport's event), ``responsePayload`` (its
+    last error), ``requestContext.condition``
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+    Never raises: a retry of this function would tell the client twice.
+    """
+    event = record.get("requestPayload") or {}
+    job_id = event.get("jobId")
+    if not isinstance(job_id, str):
+        print(f"delivery failed for an event without a job id: {_one_line(event)}")
+        return {"marked": False, "told": False}
+    condition = (record.get("requestContext") or {}).get("condition", "failed")
+    cause = (record.get("responsePayload") or {}).get("errorMessage") or condition
+    error = f"the report could not be delivered ({condition}): {_one_line(cause)}"
+    marked = told = False
+    connection_id = event.get("connectionId")
+    try:
+        jobs_table.update(job_id, status="failed", error=error)
+        marked = True
+        job = jobs_table.get(job_id) or {}
+        connection_id = job.get("connectionId") or connection_id
+    except Exception as exc:  # the backend still down: the job cannot be marked
+        print(f"job {job_id}: could not be marked failed: {_one_line(exc)}")
+    if connection_id is None:
+        print(f"job {job_id}: delivery failed and no connection to tell: {_one_line(cause)}")
+        return {"marked": marked, "told": False}
+    try:
+        told = _post(event.get("callbackUrl", ""), connection_id, {"jobId": job_id, "error": error})
+    except Exception as exc:
+        print(f"job {job_id}: could not tell connection {connection_id}: {_one_line(exc)}")
+    else:
+        if not told:
+            print(f"job {job_id}: connection {connection_id} is gone; the client was not told")
+    return {"marked": marked, "told": told}

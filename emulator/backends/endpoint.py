@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import boto3
+import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from emulator.core.backend_watch import CHECK_TIMEOUT_SECONDS, BackendState
 
 #: Emulators accept any credentials; these make sure no real AWS account is ever used.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -31,6 +34,10 @@ class Backend:
     kind: str  # "moto", "localstack" or "url"
     endpoint_url: str
     region: str = "us-east-1"
+    # What the watcher last found (emulator.backends.watcher); health shows it.
+    state: BackendState = BackendState.UP
+    restarts: int = 0  # times the embedded server was started again
+    down_reason: str | None = None  # why it is (or last was) down, one line
 
     def client(
         self, service: str, *, timeout: float = 10.0, attempts: int = 3, connections: int = 10
@@ -75,8 +82,26 @@ class Backend:
                     f"{self.kind} backend at {self.endpoint_url} does not serve {service}: {exc}"
                 ) from exc
 
+    def answers(self, timeout: float = CHECK_TIMEOUT_SECONDS) -> bool:
+        """Whether the endpoint answers an HTTP request at all (any status: a cheap liveness
+        check, not a service check); False on a refused, reset or timed-out connection."""
+        try:
+            httpx.get(self.endpoint_url + "/", timeout=timeout)
+        except httpx.HTTPError:
+            return False
+        return True
+
     def describe(self) -> dict:
-        return {"kind": self.kind, "endpoint": self.endpoint_url, "region": self.region}
+        """What health shows: kind, endpoint, region, ``state`` (up, down, restarting), the
+        embedded server's ``restarts`` and the last ``down_reason``."""
+        return {
+            "kind": self.kind,
+            "endpoint": self.endpoint_url,
+            "region": self.region,
+            "state": self.state.value,
+            "restarts": self.restarts,
+            "down_reason": self.down_reason,
+        }
 
     def close(self) -> None:
         """External backends belong to someone else: nothing to stop."""

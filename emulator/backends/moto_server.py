@@ -13,10 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import IO
 
 import httpx
 
 from emulator.backends.endpoint import Backend, BackendError
+from emulator.core.backend_watch import BackendState
 
 log = logging.getLogger("timeoutlab.backend")
 
@@ -45,9 +47,22 @@ class EmbeddedMoto(Backend):
         super().__init__("moto", f"http://{host}:{port}", region)
         self.host, self.port = host, port
         self._process: subprocess.Popen | None = None
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
+        self._stderr: IO[bytes] | None = None  # the running server's stderr, for its last words
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id, None before start and after close."""
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """The server's exit code once it has exited (a negative signal number if killed);
+        None while it runs, or when it was never started. A ``poll()``: no I/O."""
+        return None if self._process is None else self._process.poll()
 
     def start(self) -> EmbeddedMoto:
+        """Start the server on ``host:port`` and wait until it answers (at most
+        ``START_TIMEOUT_SECONDS``); raises BackendError when the port is taken or it does not
+        come up."""
         if _port_in_use(self.host, self.port):
             raise BackendError(
                 f"port {self.port} on {self.host} is already in use, so the embedded moto server "
@@ -55,15 +70,16 @@ class EmbeddedMoto(Backend):
                 "to use what is listening"
             )
         command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=self._stderr, stdin=subprocess.DEVNULL
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                self._stderr.seek(0)
-                detail = self._stderr.read().decode(errors="replace").strip().splitlines()[-5:]
-                raise BackendError("the embedded moto server exited: " + " | ".join(detail))
+                detail = self.last_words()
+                self.close()
+                raise BackendError("the embedded moto server exited: " + detail)
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.endpoint_url}/moto-api/data.json", timeout=1.0).is_success:
                     log.info(
@@ -76,7 +92,22 @@ class EmbeddedMoto(Backend):
             f"the embedded moto server did not answer within {START_TIMEOUT_SECONDS:.0f} s"
         )
 
+    def last_words(self, lines: int = 5) -> str:
+        """The last ``lines`` lines the server wrote to stderr, joined by `` | `` (one line)."""
+        if self._stderr is None or self._stderr.closed:
+            return ""
+        self._stderr.seek(0)
+        tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-lines:]
+        return " | ".join(tail)
+
+    def restart(self) -> EmbeddedMoto:
+        """Start a new, empty server on the same port after the old one exited (handlers and
+        the usage proxy keep their endpoint); raises BackendError as ``start`` does."""
+        self.close()
+        return self.start()
+
     def close(self) -> None:
+        """Stop the server (SIGTERM, SIGKILL after 5 s) and reap it; safe to call again."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -85,9 +116,16 @@ class EmbeddedMoto(Backend):
                 self._process.kill()
                 self._process.wait()
         self._process = None
-        self._stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
 
     def describe(self) -> dict:
+        """``Backend.describe`` with the server's ``pid``; a server that has exited is ``down``
+        at once, before the watcher has even seen it."""
         described = super().describe()
-        described["pid"] = self._process.pid if self._process else None
+        described["pid"] = self.pid
+        code = self.exit_code()
+        if code is not None and self.state is BackendState.UP:
+            described["state"] = BackendState.DOWN.value
+            described["down_reason"] = f"pid {self.pid} exited with code {code}"
         return described

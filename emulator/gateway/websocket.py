@@ -394,6 +394,7 @@ class WebSocketGateway:
                 connection.send_message(body.decode("utf-8"))
             except UnicodeDecodeError:
                 connection.send_message(body, binary=True)
+            self.metrics.ws_job_message(body)
             return management.posted()
         if method == "GET":
             return management.connection_status(
@@ -614,6 +615,7 @@ class WebSocketGateway:
             answer = _route_response(result.payload)
             if answer is not None:
                 connection.send_message(answer)
+                self.metrics.ws_job_message(answer)
         if result is not None:
             self.metrics.lambda_answered(received_at, self.clock.now(), result.record)
 
