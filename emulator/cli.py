@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ from emulator.backends.endpoint import BackendError
 from emulator.backends.localstack_container import LOCALSTACK_IMAGE
 from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.core.connection_limits import WebSocketLimits
+from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
+from emulator.core.origins import InvalidOrigin, parse_allowed_origin
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
@@ -27,6 +30,13 @@ def _timeout(text: str) -> float:
     try:
         return validate_timeout(float(text), "--integration-timeout")
     except (ValueError, InvalidTimeout) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _origin(text: str) -> str:
+    try:
+        return parse_allowed_origin(text)
+    except InvalidOrigin as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
@@ -84,6 +94,46 @@ def _add_stack_options(
         metavar="HOST",
         help="with --lambda remote: the host name the remote functions reach this emulator by, "
         "for @connections and async invocations (default: --host; under Docker Compose: emulator)",
+    )
+    add(
+        "--internal-host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address of what only the emulator and its handlers use: the embedded moto server "
+        "and the backend usage proxy; presigned S3 URLs name it, so they work where it is "
+        "reachable (default: %(default)s, this machine only, whatever --host says)",
+    )
+    add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name /_emulator/ answers to besides IP addresses, localhost, --host and "
+        "--callback-host, e.g. a Compose service name (repeatable; DNS-rebinding defence)",
+    )
+    add(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="a browser origin (http://host:port) allowed to change /_emulator/ (and, with "
+        "--ws-check-origin, to open WebSockets) besides the emulator's own (repeatable)",
+    )
+    add(
+        "--control-token",
+        default=os.environ.get(CONTROL_TOKEN_VARIABLE) or None,
+        metavar="TOKEN",
+        help="require Authorization: Bearer TOKEN on /_emulator/ (except GET /_emulator/health "
+        f"and /_emulator/ui/) (default: ${CONTROL_TOKEN_VARIABLE}, else none)",
+    )
+    add(
+        "--ws-check-origin",
+        action="store_true",
+        help="refuse (403) WebSocket handshakes whose Origin is not the emulator's own or an "
+        "--allowed-origin (AWS does not check Origin; off by default)",
     )
     add(
         "--backend-port",
@@ -223,6 +273,11 @@ def _config(args: argparse.Namespace) -> StackConfig:
         lambda_mode=args.lambda_mode,
         callback_host=args.callback_host,
         start_localstack=args.start_localstack,
+        internal_host=args.internal_host,
+        allowed_hosts=tuple(args.allowed_hosts),
+        allowed_origins=tuple(args.allowed_origins),
+        control_token=args.control_token,
+        ws_check_origin=args.ws_check_origin,
     )
 
 
