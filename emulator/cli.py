@@ -329,7 +329,8 @@ def banner(stack: Stack) -> str:
         f"  WebSocket {stack.ws_url}  routes: {', '.join(stack.ws_router.routes)}",
         f"  @connections {stack.connections_url}/@connections/{{connectionId}}",
         f"  Lambda    {stack.http_url}/2015-03-31/functions/{{name}}/invocations",
-        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
+        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset"
+        + ("  (Authorization: Bearer --control-token)" if stack.config.control_token else ""),
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} (S3, DynamoDB{', Lambda' if remote else ''})",
     ]
