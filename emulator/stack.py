@@ -359,6 +359,7 @@ class Stack:
             host=self.config.host,
             internal_host=self.config.internal_host,
             endpoints=self.exposed_endpoints(),
+            control_port=self.http_port,
             control_token=self.config.control_token is not None,
             internal_services=self.internal_services(),
         )
@@ -366,11 +367,11 @@ class Stack:
             print(warning, file=sys.stderr)
 
     def exposed_endpoints(self) -> list[tuple[str, int]]:
-        """``(what, port)`` of every endpoint ``host`` serves, for the exposure warning."""
+        """``(what, port)`` of every API ``host`` serves (the control plane apart), for the
+        exposure warning."""
         endpoints = [
             ("REST API", self.http_port),
             ("Lambda Invoke API", self.http_port),
-            ("control plane /_emulator/", self.http_port),
             ("WebSocket API and @connections", self.ws_port),
             ("HTTP API", self.http_api_port),
         ]

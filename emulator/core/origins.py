@@ -4,7 +4,11 @@ Neither rule is AWS's: API Gateway checks neither ``Origin`` on a WebSocket hand
 browser origin on its APIs (CORS is the API's own business,
 https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors.html), and it answers
 only for its own ``execute-api`` domain and the custom domains mapped to the API
-(https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-call-api.html). They guard
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-call-api.html,
+https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-custom-domains.html); its
+WebSocket APIs' access controls are IAM and Lambda authorizers, no Origin check
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/
+apigateway-websocket-api-control-access.html; that Origin is ignored is not stated). They guard
 what exists only here: the control plane ``/_emulator/`` (a web page the user visits must not
 reconfigure it: cross-site request forgery; nor read it through a DNS-rebound name) and,
 optionally, the WebSocket handshake (cross-site WebSocket hijacking). No clock, no socket.

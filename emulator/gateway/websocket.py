@@ -88,7 +88,10 @@ class WebSocketGateway:
     ) -> None:
         self.authorizer = authorizer  # the $connect route's Lambda authorizer
         # --ws-check-origin: handshakes from other origins are refused with 403 (the stack sets
-        # it once the ports are known). None: any Origin, as AWS, which does not check it.
+        # it once the ports are known). None: any Origin, as AWS: its access controls for
+        # WebSocket APIs are IAM and $connect Lambda authorizers, no Origin check
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+        # apigateway-websocket-api-control-access.html); that it ignores Origin is not stated.
         self.origin_policy: OriginPolicy | None = None
         self.region = region
         self.authorizers = Authorizers(runtime, clock, metrics)

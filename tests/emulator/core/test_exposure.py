@@ -2,7 +2,7 @@
 
 from emulator.core.exposure import exposure_warning
 
-ENDPOINTS = [("REST API", 3000), ("control plane /_emulator/", 3000), ("WebSocket API", 3001)]
+ENDPOINTS = [("REST API", 3000), ("WebSocket API", 3001)]
 INTERNAL = [("embedded moto server (S3, DynamoDB)", 4566), ("backend usage proxy", 40001)]
 
 
@@ -11,6 +11,7 @@ def warn(**overrides):
         "host": "127.0.0.1",
         "internal_host": "127.0.0.1",
         "endpoints": ENDPOINTS,
+        "control_port": 3000,
         "control_token": False,
         "internal_services": INTERNAL,
     }
