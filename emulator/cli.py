@@ -18,7 +18,7 @@ from emulator.backends.moto_server import DEFAULT_PORT
 from emulator.core.connection_limits import WebSocketLimits
 from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
-from emulator.core.origins import InvalidOrigin, parse_allowed_origin
+from emulator.core.origins import InvalidOrigin, parse_allowed_host, parse_allowed_origin
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
@@ -36,6 +36,13 @@ def _timeout(text: str) -> float:
 def _origin(text: str) -> str:
     try:
         return parse_allowed_origin(text)
+    except InvalidOrigin as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _allowed_host(text: str) -> str:
+    try:
+        return parse_allowed_host(text)
     except InvalidOrigin as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -108,6 +115,7 @@ def _add_stack_options(
         dest="allowed_hosts",
         action="append",
         default=[],
+        type=_allowed_host,
         metavar="NAME",
         help="a host name /_emulator/ answers to besides IP addresses, localhost, --host and "
         "--callback-host, e.g. a Compose service name (repeatable; DNS-rebinding defence)",

@@ -17,6 +17,7 @@ optionally, the WebSocket handshake (cross-site WebSocket hijacking). No clock, 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,8 +27,13 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
+#: A host name as DNS spells it (RFC 1123 labels), e.g. a Compose service name.
+_HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$", re.I)
+
+
 class InvalidOrigin(ValueError):
-    """An ``--allowed-origin`` that is not ``scheme://host[:port]`` (http or https, no path)."""
+    """An ``--allowed-origin`` that is not ``scheme://host[:port]`` (http or https, no path), or
+    an ``--allowed-host`` that is not a host name."""
 
 
 def _host_name(host: str) -> str:
@@ -81,6 +87,15 @@ def parse_allowed_origin(text: str) -> str:
             f"--allowed-origin must look like http://host:port or https://host, got {text!r}"
         )
     return text.strip()
+
+
+def parse_allowed_host(text: str) -> str:
+    """An ``--allowed-host`` value: a host name (no port, no scheme) or an IP address; raises
+    InvalidOrigin."""
+    text = text.strip()
+    if not (_HOST_NAME.match(text) or is_ip_literal(text)):
+        raise InvalidOrigin(f"--allowed-host must be a host name such as emulator, got {text!r}")
+    return text
 
 
 def host_of(header: str) -> str:

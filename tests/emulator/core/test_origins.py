@@ -9,6 +9,7 @@ from emulator.core.origins import (
     host_of,
     is_loopback,
     normalize_origin,
+    parse_allowed_host,
     parse_allowed_origin,
 )
 
@@ -106,3 +107,14 @@ def test_host_of_drops_the_port():
 )
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("text", ["emulator", "lab.example.com", "my-host", "10.0.0.2", "::1"])
+def test_allowed_hosts(text):
+    assert parse_allowed_host(text) == text
+
+
+@pytest.mark.parametrize("text", ["emulator:3000", "http://emulator", "-bad", "a b", ""])
+def test_a_malformed_allowed_host_is_refused(text):
+    with pytest.raises(InvalidOrigin, match="--allowed-host"):
+        parse_allowed_host(text)
