@@ -40,6 +40,12 @@ def _origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _token(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError("--control-token must be non-empty, without spaces")
+    return text
+
+
 def _allowed_host(text: str) -> str:
     try:
         return parse_allowed_host(text)
@@ -132,6 +138,7 @@ def _add_stack_options(
     )
     add(
         "--control-token",
+        type=_token,
         default=os.environ.get(CONTROL_TOKEN_VARIABLE) or None,
         metavar="TOKEN",
         help="require Authorization: Bearer TOKEN on /_emulator/ (except GET /_emulator/health "

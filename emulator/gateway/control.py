@@ -90,7 +90,13 @@ class ControlApi:
         return guarded
 
     async def health(self, _: web.Request) -> web.Response:
-        return to_aiohttp(json_response(200, {"status": "ok", **self.describe()}))
+        described = {"status": "ok", **self.describe()}
+        if self.access.token is not None:
+            # Open to all even with a token: it must not hand out the API keys' values then.
+            described["api_keys"] = [
+                {**key, "value": None} for key in described.get("api_keys") or []
+            ]
+        return to_aiohttp(json_response(200, described))
 
     async def get_metrics(self, _: web.Request) -> web.Response:
         snapshot = self.metrics.snapshot()

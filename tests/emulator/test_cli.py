@@ -226,13 +226,16 @@ def test_up_on_every_interface_warns_keeps_the_backend_on_loopback_and_guards_co
         assert httpx.get(f"{base}/_emulator/config", headers=bearer).status_code == 200
 
 
-def test_a_malformed_allowed_origin_or_host_exits_2():
+def test_a_malformed_allowed_origin_host_or_token_exits_2():
     bad = run("up", "--allowed-origin", "evil.example")
     assert bad.returncode == 2
     assert "--allowed-origin must look like http://host:port" in bad.stderr
     bad = run("up", "--allowed-host", "emulator:3000")
     assert bad.returncode == 2
     assert "--allowed-host must be a host name" in bad.stderr
+    bad = run("up", "--control-token", "")
+    assert bad.returncode == 2
+    assert "--control-token must be non-empty" in bad.stderr
 
 
 HTTP_API_EXAMPLE = Path(__file__).resolve().parents[2] / "examples/http-api-report/serverless.yml"

@@ -319,3 +319,26 @@ def test_a_control_token_guards_everything_but_health_and_the_ui(tmp_path):
     assert answers["reset with"][0] == 200
     assert answers["health"][0] == 200
     assert answers["ui"][0] == 404  # open (no 401); the UI itself does not exist yet
+
+
+def test_health_open_with_a_token_does_not_hand_out_api_key_values(tmp_path):
+    path = service_file(
+        tmp_path,
+        "report:\n  handler: app.report\n  events: [{http: {path: reports, method: post, "
+        "private: true}}]",
+        provider="apiGateway:\n  apiKeys: [{name: team, value: team-key-0123456789abcdef}]",
+    )
+
+    config = StackConfig(control_token="t")
+
+    async def main():
+        async with (
+            virtual_stack(path, {"report": report}, config=config) as stack,
+            aiohttp.ClientSession() as http,
+            http.get(f"{stack.http_url}/_emulator/health") as response,
+        ):
+            return response.status, await response.json()
+
+    status, health = run_virtual(main)
+    assert status == 200
+    assert [(key["name"], key["value"]) for key in health["api_keys"]] == [("team", None)]
