@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,7 +23,9 @@ from emulator.core.connection_timeouts import (
     DEFAULT_LISTEN_BACKLOG,
     ConnectionTimeouts,
 )
+from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
 from emulator.core.deadlines import InvalidTimeout, validate_timeout
+from emulator.core.origins import InvalidOrigin, parse_allowed_host, parse_allowed_origin
 from emulator.core.sigv4 import Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
@@ -44,6 +47,26 @@ def _credentials(text: str) -> tuple[str, str]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return parsed.access_key, parsed.secret_key
+
+
+def _origin(text: str) -> str:
+    try:
+        return parse_allowed_origin(text)
+    except InvalidOrigin as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _token(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError("--control-token must be non-empty, without spaces")
+    return text
+
+
+def _allowed_host(text: str) -> str:
+    try:
+        return parse_allowed_host(text)
+    except InvalidOrigin as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _port(text: str) -> int:
@@ -100,6 +123,48 @@ def _add_stack_options(
         metavar="HOST",
         help="with --lambda remote: the host name the remote functions reach this emulator by, "
         "for @connections and async invocations (default: --host; under Docker Compose: emulator)",
+    )
+    add(
+        "--internal-host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address of what only the emulator and its handlers use: the embedded moto server "
+        "and the backend usage proxy; presigned S3 URLs name it, so they work where it is "
+        "reachable (default: %(default)s, this machine only, whatever --host says)",
+    )
+    add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        type=_allowed_host,
+        metavar="NAME",
+        help="a host name /_emulator/ answers to besides IP addresses, localhost, --host and "
+        "--callback-host, e.g. a Compose service name (repeatable; DNS-rebinding defence)",
+    )
+    add(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="a browser origin (http://host:port) allowed to change /_emulator/ (and, with "
+        "--ws-check-origin, to open WebSockets) besides the emulator's own (repeatable)",
+    )
+    add(
+        "--control-token",
+        type=_token,
+        default=os.environ.get(CONTROL_TOKEN_VARIABLE) or None,
+        metavar="TOKEN",
+        help="require Authorization: Bearer TOKEN on /_emulator/ (except GET /_emulator/health "
+        f"and /_emulator/ui/) (default: ${CONTROL_TOKEN_VARIABLE}, else none)",
+    )
+    add(
+        "--ws-check-origin",
+        action="store_true",
+        help="refuse (403) WebSocket handshakes whose Origin is not the emulator's own or an "
+        "--allowed-origin (AWS does not check Origin; off by default)",
     )
     add(
         "--backend-port",
@@ -286,6 +351,11 @@ def _config(args: argparse.Namespace) -> StackConfig:
         ),
         listen_backlog=args.listen_backlog,
         on_backend_exit=OnBackendExit(args.on_backend_exit),
+        internal_host=args.internal_host,
+        allowed_hosts=tuple(args.allowed_hosts),
+        allowed_origins=tuple(args.allowed_origins),
+        control_token=args.control_token,
+        ws_check_origin=args.ws_check_origin,
     )
 
 
@@ -344,7 +414,8 @@ def banner(stack: Stack) -> str:
             else f"signatures verified for access key {stack.credentials.access_key}; "
             "the handlers sign with it"
         ),
-        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset",
+        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset"
+        + ("  (Authorization: Bearer --control-token)" if stack.config.control_token else ""),
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} ({', '.join(_backend_services(stack))})",
     ]

@@ -45,6 +45,7 @@ from emulator.core.connection_timeouts import (
     ConnectionTimeouts,
     backlog_warning,
 )
+from emulator.core.control_access import ControlAccess
 from emulator.core.deadlines import (
     DEFAULT_INTEGRATION_TIMEOUT,
     HTTP_API_DEFAULT_INTEGRATION_TIMEOUT,
@@ -53,8 +54,10 @@ from emulator.core.deadlines import (
     StreamLimits,
 )
 from emulator.core.events import ApiIdentity, new_api_id
+from emulator.core.exposure import exposure_warning
 from emulator.core.http_api_events import DEFAULT_STAGE
 from emulator.core.http_api_routing import HttpApiRouter
+from emulator.core.origins import HostPolicy, OriginPolicy
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
@@ -121,6 +124,20 @@ class StackConfig:
     # emulator with a non-zero exit code ("exit": ``timeoutlab up`` stops; a Stack run by other
     # code sets ``exit_requested`` for it to act on). External backends are only reported.
     on_backend_exit: OnBackendExit = OnBackendExit.RESTART
+    # The address of what only the emulator and its handlers use: the embedded moto server and
+    # the backend usage proxy (and a --start-localstack container's published port). Presigned
+    # S3 URLs name it, so they work where it is reachable (loopback: this machine only).
+    internal_host: str = "127.0.0.1"
+    # Host names the control plane answers to besides IP literals, localhost, host and
+    # callback_host (DNS-rebinding defence), e.g. a Compose service name; also own origins.
+    allowed_hosts: tuple[str, ...] = ()
+    # Browser origins (scheme://host[:port]) allowed to change the control plane besides the
+    # emulator's own (and, with ws_check_origin, to open WebSockets).
+    allowed_origins: tuple[str, ...] = ()
+    # Bearer token needed by /_emulator/ (except GET health and ui/); None: none needed.
+    control_token: str | None = None
+    # Refuse WebSocket handshakes from foreign origins (AWS does not check Origin).
+    ws_check_origin: bool = False
 
 
 LAMBDA_MODES = ("local", "remote")
@@ -184,11 +201,13 @@ def make_backend(config: StackConfig, region: str) -> Backend:
                 "--lambda remote needs a backend with Lambda (--backend localstack or a URL such "
                 "as MiniStack's); the embedded moto server does not run functions"
             )
-        port = config.backend_port or free_port(config.host)
-        return EmbeddedMoto(config.host, port, region).start()
+        # On --internal-host (loopback by default) whatever --host says: moto checks nothing,
+        # so it is never exposed by a --host that exposes the APIs.
+        port = config.backend_port or free_port(config.internal_host)
+        return EmbeddedMoto(config.internal_host, port, region).start()
     if config.start_localstack:
         container = LocalStackContainer(
-            host="127.0.0.1" if config.host == "0.0.0.0" else config.host,
+            host="127.0.0.1" if config.internal_host == "0.0.0.0" else config.internal_host,
             port=config.backend_port,
             environment=HOST_GATEWAY_FLAGS,
         )
@@ -267,6 +286,22 @@ class Stack:
         self.http_api_port: int | None = None  # None: no httpApi events, no port bound
         self.ws_port: int | None = None
         self.certificate: Certificate | None = None
+        # Who may use /_emulator/: its origins name the ports, so they are set once bound.
+        self.control_access = ControlAccess(
+            HostPolicy.of(config.host, config.callback_host, *config.allowed_hosts),
+            self.origin_policy(),
+            token=config.control_token,
+        )
+
+    def origin_policy(self) -> OriginPolicy:
+        """The emulator's own origins (its host names on each port it serves) and the
+        ``allowed_origins``; raises InvalidOrigin for a malformed allowed one."""
+        config = self.config
+        return OriginPolicy.of(
+            host_names=(config.host, config.callback_host, *config.allowed_hosts),
+            ports=(self.http_port, self.ws_port, self.http_api_port),
+            allowed_origins=config.allowed_origins,
+        )
 
     def _http(self, host: str, port: int | None) -> str:
         """``http(s)://host:port``, as whoever calls in from ``host``'s side reaches us."""
@@ -344,6 +379,7 @@ class Stack:
             if self.config.tls:
                 self.certificate = await asyncio.to_thread(self_signed, self.config.host)
             await self._serve()
+            self._name_origins()
             if self.backend is None:
                 self.runtime.start()
             else:
@@ -391,7 +427,9 @@ class Stack:
                 {},
                 concurrency=self.config.lambda_concurrency,
             )
-        self.backend_proxy = UsageProxy(self.backend.endpoint_url, self.metrics, self.config.host)
+        self.backend_proxy = UsageProxy(
+            self.backend.endpoint_url, self.metrics, self.config.internal_host
+        )
         await self.backend_proxy.start()
         return ProcessRuntime(
             self.service,
@@ -402,6 +440,46 @@ class Stack:
             max_environments=self.config.max_environments,
             idle_seconds=self.config.environment_idle,
         )
+
+    def _name_origins(self) -> None:
+        """Now that the ports are bound: the origins they make, for the control plane and (with
+        ``ws_check_origin``) the WebSocket handshake; and the warning a non-loopback ``host``
+        deserves, on stderr, once."""
+        assert self.websocket is not None
+        policy = self.origin_policy()
+        self.control_access.origins = policy
+        self.websocket.origin_policy = policy if self.config.ws_check_origin else None
+        warning = exposure_warning(
+            host=self.config.host,
+            internal_host=self.config.internal_host,
+            endpoints=self.exposed_endpoints(),
+            control_port=self.http_port,
+            control_token=self.config.control_token is not None,
+            internal_services=self.internal_services(),
+        )
+        if warning:
+            print(warning, file=sys.stderr)
+
+    def exposed_endpoints(self) -> list[tuple[str, int]]:
+        """``(what, port)`` of every API ``host`` serves (the control plane apart), for the
+        exposure warning."""
+        endpoints = [
+            ("REST API", self.http_port),
+            ("Lambda Invoke API", self.http_port),
+            ("WebSocket API and @connections", self.ws_port),
+            ("HTTP API", self.http_api_port),
+        ]
+        return [(what, port) for what, port in endpoints if port is not None]
+
+    def internal_services(self) -> list[tuple[str, int]]:
+        """``(what, port)`` of what listens on ``internal_host``: the embedded moto server and
+        the backend usage proxy, when this stack runs them."""
+        services = []
+        if isinstance(self.backend, EmbeddedMoto):
+            services.append(("embedded moto server (S3, DynamoDB)", self.backend.port))
+        if self.backend_proxy is not None and self.backend_proxy.port is not None:
+            services.append(("backend usage proxy", self.backend_proxy.port))
+        return services
 
     async def _open(self) -> None:
         """Only now may requests come: until here the ports were bound but not listening."""
@@ -454,6 +532,7 @@ class Stack:
             health=self.health,
             http_api_timeouts=self.http_api_timeouts,
             http_api_route_keys=self.http_api_router.keys,
+            access=self.control_access,
         ).add_routes(app)
         LambdaApi(self.runtime, self.invoker, self.service.region, self.credentials).add_routes(app)
         rest = RestGateway(

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import math
+import os
 import ssl
 import urllib.request
 from argparse import ArgumentTypeError
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlsplit, urlunsplit
 
+from emulator.core.control_access import bearer_headers
 from scenarios.pricing import Prices, Usage, load_prices, price
 from scenarios.results import dollars_per_million, seconds, split_report_name
 
@@ -310,7 +312,11 @@ class LiveCosts:
     def fetch(self, url: str, context: ssl.SSLContext | None = None) -> None:
         """One snapshot; urllib, not httpx, whose per-request log lines would fill the console."""
         try:
-            with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S, context=context) as answer:
+            # With the emulator's --control-token in the environment, it is sent.
+            request = urllib.request.Request(url, headers=bearer_headers(os.environ))
+            with urllib.request.urlopen(
+                request, timeout=FETCH_TIMEOUT_S, context=context
+            ) as answer:
                 metrics = json.load(answer)
         except (URLError, OSError, ValueError) as error:
             text = f"{type(error).__name__}: {error}"[:160]

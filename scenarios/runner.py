@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from emulator.core.control_access import bearer_headers
 from emulator.stack import StackConfig, StackThread
 from scenarios import results
 from scenarios.catalog import GATEWAY_ROUTES, IDLE_LABEL, Scenario
@@ -48,7 +50,10 @@ class Target:
     def get(self, what: str) -> dict:
         try:
             response = httpx.get(
-                f"{self.control_url}/{what}", timeout=10, verify=self.cafile or True
+                f"{self.control_url}/{what}",
+                timeout=10,
+                verify=self.cafile or True,
+                headers=bearer_headers(os.environ),  # for an emulator run with --control-token
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:

@@ -238,3 +238,41 @@ def http_api_payload_too_large() -> HttpResponse:
     (http-api-quotas.html); the answer's body is not: here AWS's 413 status with the HTTP API's
     JSON error shape."""
     return _gateway_error(413, "Request Entity Too Large")
+
+
+# -- The control plane /_emulator/ and the WebSocket Origin option ------------------------------
+# The emulator's own answers, not AWS's: the control plane exists only here, and API Gateway
+# checks no Origin on a WebSocket handshake. Their shape is AWS's gateway-error shape,
+# {"message": ...}, so clients handle them alike (emulator.core.control_access says the rules).
+CROSS_ORIGIN_MESSAGE = "cross-origin request refused"
+
+
+def cross_origin_refused() -> HttpResponse:
+    """403: a mutating control request (or, with ``--ws-check-origin``, a WebSocket handshake)
+    whose ``Origin`` is neither one of the emulator's own nor an ``--allowed-origin``."""
+    return _gateway_error(403, CROSS_ORIGIN_MESSAGE)
+
+
+def host_refused(host: str) -> HttpResponse:
+    """403: a control request whose ``Host`` is not a name the emulator answers to (an IP
+    literal, ``localhost``, ``--host``, ``--callback-host`` or an ``--allowed-host``): the
+    defence against DNS rebinding. The message names the host and the option that allows it."""
+    message = (
+        f"host {host!r} is not one this emulator answers to; call it by an IP address or "
+        "localhost, or start it with --allowed-host NAME"
+    )
+    return _gateway_error(403, message)
+
+
+def control_unauthorized() -> HttpResponse:
+    """401 with ``WWW-Authenticate: Bearer`` (RFC 6750 3): ``--control-token`` is set and the
+    request has no ``Authorization: Bearer TOKEN`` with it."""
+    response = _gateway_error(401, "this emulator's control API needs Authorization: Bearer TOKEN")
+    return HttpResponse(401, [*response.headers, ("WWW-Authenticate", "Bearer")], response.body)
+
+
+def unsupported_media_type(content_type: str | None) -> HttpResponse:
+    """415: a mutating control request whose body is not ``application/json``."""
+    sent = content_type or "none"
+    message = f"the body must be application/json (Content-Type: {sent}); or send no body"
+    return _gateway_error(415, message)

@@ -1,22 +1,28 @@
 """The emulator's own API under ``/_emulator/``: health, metrics, reset, and live configuration.
 
 Changing the integration timeout here takes effect on the next request, without a restart.
+Every route is guarded by ``ControlAccess`` (Host, Origin, token, media type:
+``emulator.core.control_access``) before its handler runs, whatever path reached it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from emulator.clock import Clock
+from emulator.core.control_access import ControlAccess, ControlRequest
 from emulator.core.deadlines import IntegrationTimeouts, InvalidTimeout
 from emulator.core.json_input import InvalidJson, parse_json
+from emulator.core.origins import HostPolicy, OriginPolicy
 from emulator.core.responses import json_response
 from emulator.gateway.http import to_aiohttp
 from emulator.metrics import Metrics
 
 PREFIX = "/_emulator"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -35,7 +41,10 @@ class ControlApi:
         health: Callable[[], dict] | None = None,
         http_api_timeouts: IntegrationTimeouts | None = None,
         http_api_route_keys: list[str] | None = None,
+        access: ControlAccess | None = None,
     ) -> None:
+        """``access``: who may call (default: loopback names, no token; its origins have no
+        ports until the stack names them)."""
         self.metrics = metrics
         self.timeouts = timeouts
         self.route_keys = route_keys
@@ -47,19 +56,51 @@ class ControlApi:
         self.describe = describe
         # The health answer: ``status`` (``ok`` or ``degraded``) and what ``describe`` says.
         self.health_of = health or (lambda: {"status": "ok", **describe()})
+        self.access = access or ControlAccess(
+            HostPolicy(), OriginPolicy.of(host_names=(), ports=()), prefix=PREFIX
+        )
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get(f"{PREFIX}/health", self.health)
-        app.router.add_get(f"{PREFIX}/metrics", self.get_metrics)
-        app.router.add_post(f"{PREFIX}/reset", self.reset)
-        app.router.add_get(f"{PREFIX}/config", self.get_config)
+        guard = self._guarded
+        app.router.add_get(f"{PREFIX}/health", guard(self.health))
+        app.router.add_get(f"{PREFIX}/metrics", guard(self.get_metrics))
+        app.router.add_post(f"{PREFIX}/reset", guard(self.reset))
+        app.router.add_get(f"{PREFIX}/config", guard(self.get_config))
         for method in ("PUT", "PATCH", "POST"):
-            app.router.add_route(method, f"{PREFIX}/config", self.set_config)
-        app.router.add_route("*", PREFIX + "{tail:(/.*)?}", self.unknown)
+            app.router.add_route(method, f"{PREFIX}/config", guard(self.set_config))
+        app.router.add_route("*", PREFIX + "{tail:(/.*)?}", guard(self.unknown))
+
+    def _guarded(self, handler: Handler) -> Handler:
+        """``handler`` behind the access rules: a refused request never reaches it."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            headers = request.headers
+            refusal = self.access.refusal(
+                ControlRequest(
+                    method=request.method.upper(),
+                    path=request.path,
+                    host=headers.get("Host"),
+                    origin=headers.get("Origin"),
+                    authorization=headers.get("Authorization"),
+                    content_type=headers.get("Content-Type"),
+                    has_body=request.body_exists,
+                )
+            )
+            if refusal is not None:
+                return to_aiohttp(refusal)
+            return await handler(request)
+
+        return guarded
 
     async def health(self, _: web.Request) -> web.Response:
+        described = self.health_of()
+        if self.access.token is not None:
+            # Open to all even with a token: it must not hand out the API keys' values then.
+            described["api_keys"] = [
+                {**key, "value": None} for key in described.get("api_keys") or []
+            ]
         # 200 even when degraded: the emulator answers; the body says what is wrong.
-        return to_aiohttp(json_response(200, self.health_of()))
+        return to_aiohttp(json_response(200, described))
 
     async def get_metrics(self, _: web.Request) -> web.Response:
         snapshot = self.metrics.snapshot()

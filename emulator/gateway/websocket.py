@@ -36,7 +36,8 @@ from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter
 from emulator.core.connection_timeouts import DEFAULT_LISTEN_BACKLOG, ConnectionTimeouts
 from emulator.core.deadlines import IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_request_id
-from emulator.core.responses import HttpResponse, malformed_request
+from emulator.core.origins import OriginPolicy
+from emulator.core.responses import CROSS_ORIGIN_MESSAGE, HttpResponse, malformed_request
 from emulator.core.websocket_events import (
     ConnectionInfo,
     connect_event,
@@ -136,6 +137,12 @@ class WebSocketGateway:
         # None: any well-formed SigV4 signature passes @connections; else its value is verified.
         self.credentials = credentials
         self.authorizer = authorizer  # the $connect route's Lambda authorizer
+        # --ws-check-origin: handshakes from other origins are refused with 403 (the stack sets
+        # it once the ports are known). None: any Origin, as AWS: its access controls for
+        # WebSocket APIs are IAM and $connect Lambda authorizers, no Origin check
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+        # apigateway-websocket-api-control-access.html); that it ignores Origin is not stated.
+        self.origin_policy: OriginPolicy | None = None
         self.region = region
         self.authorizers = Authorizers(runtime, clock, metrics)
         self.router = router
@@ -442,6 +449,10 @@ class WebSocketGateway:
                 raise _Refused(handshake.status_code, handshake.body.decode(errors="replace"))
             if split.path.rstrip("/") != f"/{self.api.stage}":
                 raise _Refused(403, _json_body("Forbidden"))
+            if self.origin_policy is not None and not self.origin_policy.allows(
+                dict((k.lower(), v) for k, v in headers).get("origin")
+            ):
+                raise _Refused(403, _json_body(CROSS_ORIGIN_MESSAGE))
             if not self._rate.allow(self.clock.now()):
                 raise _Refused(429, _json_body("Limit Exceeded"))
             self.connections[info.connection_id] = connection

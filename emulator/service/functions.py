@@ -236,7 +236,8 @@ def handler_file(handler: str, runtime: str, directory: Path, where: str) -> tup
     Python: ``pkg/module.function`` is ``pkg/module.py``'s ``function``. Node.js, as its runtime
     reads ``_HANDLER``: ``dir/file.export`` is ``dir/file`` with ``.js``, ``.mjs`` or ``.cjs``,
     and ``export`` (dots in it name a nested property). The file must be inside the service's
-    folder, as it would be inside the deployment package."""
+    folder, as it would be inside the deployment package: symlinks are resolved first, so a
+    ``../outside/x.handler`` or a symlink leading out of the folder raises ServiceError."""
     node = runtime.startswith("nodejs")
     folder, _, base = handler.rpartition("/")
     if node:

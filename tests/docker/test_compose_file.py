@@ -277,6 +277,8 @@ def test_emulator(services: dict[str, dict[str, Any]]) -> None:
     assert option(args, "--backend") == "localstack"
     assert option(args, "--lambda") == "remote"
     assert option(args, "--callback-host") == "emulator"
+    # The Locust services read /_emulator/metrics by this name (its Host check).
+    assert option(args, "--allowed-host") == "emulator"
     assert environment(emulator)["LOCALSTACK_HOST"] == "localstack:4566"
     assert sorted(port_bindings(emulator)) == [
         (LOOPBACK, "3000", "3000"),

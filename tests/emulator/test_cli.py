@@ -226,6 +226,39 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     assert "cannot read /nonexistent/serverless.yml" in missing.stderr
 
 
+def test_up_on_every_interface_warns_keeps_the_backend_on_loopback_and_guards_control():
+    token = {"TIMEOUTLAB_CONTROL_TOKEN": "s3cret"}  # --control-token's default
+    with up("--host", "0.0.0.0", "--backend-port", "0", env=token) as (banner, _):
+        assert "timeoutlab: warning: --host 0.0.0.0 is not loopback" in banner
+        assert re.search(r"control plane /_emulator/ on 0\.0\.0\.0:\d+ \(protected", banner)
+        # moto and the usage proxy stay on loopback, and so do the presigned URLs they make.
+        assert "backend   moto at http://127.0.0.1:" in banner
+        assert "handlers reach it through http://127.0.0.1:" in banner
+        port = re.search(r"POST http://0\.0\.0\.0:(\d+)/dev/reports", banner).group(1)
+        base = f"http://127.0.0.1:{port}"
+        report = httpx.post(f"{base}/dev/reports", json={"delay": 0, "amountOfRows": 2}, timeout=30)
+        assert report.status_code == 200, report.text
+        url = report.json()["url"]
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(url).text.count("\n") == 3
+        assert httpx.get(f"{base}/_emulator/health").status_code == 200
+        assert httpx.get(f"{base}/_emulator/config").status_code == 401
+        bearer = {"Authorization": "Bearer s3cret"}
+        assert httpx.get(f"{base}/_emulator/config", headers=bearer).status_code == 200
+
+
+def test_a_malformed_allowed_origin_host_or_token_exits_2():
+    bad = run("up", "--allowed-origin", "evil.example")
+    assert bad.returncode == 2
+    assert "--allowed-origin must look like http://host:port" in bad.stderr
+    bad = run("up", "--allowed-host", "emulator:3000")
+    assert bad.returncode == 2
+    assert "--allowed-host must be a host name" in bad.stderr
+    bad = run("up", "--control-token", "")
+    assert bad.returncode == 2
+    assert "--control-token must be non-empty" in bad.stderr
+
+
 HTTP_API_EXAMPLE = Path(__file__).resolve().parents[2] / "examples/http-api-report/serverless.yml"
 
 

@@ -118,3 +118,21 @@ def test_idle_counts_a_closed_connections_disconnect_route_until_it_ends(tmp_pat
     assert len(ended) == 1
     # idle waited for the $disconnect Lambda's 3 s, to its next poll (virtual time: exact).
     assert 3.0 <= waited <= 3.5 + 1e-6
+
+
+def test_the_usage_proxy_and_so_presigned_urls_are_on_the_internal_host(moto_server):
+    """--internal-host places what only the handlers use (127.0.0.2 here: loopback, but not the
+    APIs' 127.0.0.1); the presigned URL a report returns names it and works from here."""
+    # Real time: a cold handler on a loaded machine never meets the 29 s; the report waits 0 s.
+    config = stack_config(moto_server.endpoint_url, internal_host="127.0.0.2", time_scale=1.0)
+    with StackThread(config) as stack:
+        assert stack.backend_proxy is not None
+        assert stack.backend_proxy.url.startswith("http://127.0.0.2:")
+        assert stack.rest_url.startswith("http://127.0.0.1:")
+        report = httpx.post(
+            f"{stack.rest_url}/reports", json={"delay": 0, "amountOfRows": 1}, timeout=30
+        )
+        assert report.status_code == 200, report.text
+        url = report.json()["url"]
+        assert url.startswith(stack.backend_proxy.url)
+        assert httpx.get(url, timeout=30).text.count("\n") == 2

@@ -154,6 +154,21 @@ def test_an_unreachable_emulator_is_reported_not_raised():
     assert UNAVAILABLE in row["priced"]
 
 
+def test_a_token_protected_emulator_is_read_with_the_token_from_the_environment(
+    moto_server, monkeypatch
+):
+    with StackThread(stack_config(moto_server.endpoint_url, control_token="s3cret")) as stack:
+        url = costs_view.metrics_url(stack.rest_url)
+        live = LiveCosts()
+        monkeypatch.delenv("TIMEOUTLAB_CONTROL_TOKEN", raising=False)
+        live.fetch(url)
+        assert "401" in (live.error or "")
+        monkeypatch.setenv("TIMEOUTLAB_CONTROL_TOKEN", "s3cret")
+        live.fetch(url)
+        assert live.error is None
+        assert "rest" in (live.latest or {})
+
+
 def test_the_emulators_metrics_url_is_beside_the_rest_api():
     assert costs_view.metrics_url("http://127.0.0.1:3000/dev") == (
         "http://127.0.0.1:3000/_emulator/metrics"

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from emulator.stack import StackThread
+from emulator.stack import StackConfig, StackThread
 from tests.support import aws_client, sigv4_headers, stack_config, write_service
 from tests.virtual import run_virtual, service_file, virtual_stack
 
@@ -103,13 +103,13 @@ class App:
         }
 
 
-def run(tmp_path, scenario):
+def run(tmp_path, scenario, config: StackConfig | None = None):
     """Run ``scenario(stack, app)`` against a virtual stack of FUNCTIONS."""
     path = service_file(tmp_path, FUNCTIONS, extra=CUSTOM)
     app = App()
 
     async def main():
-        async with virtual_stack(path, app.handlers()) as stack:
+        async with virtual_stack(path, app.handlers(), config=config) as stack:
             return await scenario(stack, app)
 
     return run_virtual(main)
@@ -254,6 +254,51 @@ async def handshake(stack, query: str = "", url: str | None = None) -> tuple[int
     except InvalidStatus as refused:
         status = refused.response.status_code
     return status, stack.clock.now() - started
+
+
+async def handshake_from(stack, origin: str | None) -> int:
+    """The handshake's status (101 accepted) with this ``Origin`` header (None: none sent)."""
+    try:
+        async with connect_async(stack.ws_url, origin=origin, open_timeout=None):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+ORIGINS = ("https://evil.example", "http://127.0.0.1:{http}", "http://localhost:{ws}", None)
+
+
+def origin_statuses(tmp_path, config: StackConfig | None) -> tuple[dict, int]:
+    async def scenario(stack, _app):
+        statuses = {}
+        for origin in ORIGINS:
+            sent = origin and origin.format(http=stack.http_port, ws=stack.ws_port)
+            statuses[origin] = await handshake_from(stack, sent)
+        return statuses, stack.metrics.snapshot()["websocket"]["connections_refused"]
+
+    return run(tmp_path, scenario, config)
+
+
+def test_origin_is_not_checked_by_default_as_on_aws(tmp_path):
+    statuses, _ = origin_statuses(tmp_path, None)
+    assert set(statuses.values()) == {101}
+
+
+def test_ws_check_origin_refuses_a_foreign_origin_with_403(tmp_path):
+    statuses, refused = origin_statuses(tmp_path, StackConfig(ws_check_origin=True))
+    assert statuses == {
+        "https://evil.example": 403,
+        "http://127.0.0.1:{http}": 101,  # the control plane's page is an own origin
+        "http://localhost:{ws}": 101,
+        None: 101,  # not a browser
+    }
+    assert refused == {"403": 1}
+
+
+def test_ws_check_origin_takes_allowed_origins(tmp_path):
+    config = StackConfig(ws_check_origin=True, allowed_origins=("https://evil.example",))
+    statuses, _ = origin_statuses(tmp_path, config)
+    assert statuses["https://evil.example"] == 101
 
 
 def test_connect_can_refuse_the_handshake_and_its_timeout_is_a_504_at_exactly_29_s(tmp_path):
