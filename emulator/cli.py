@@ -9,7 +9,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from emulator.arguments import positive, time_scale
 from emulator.backends.endpoint import BackendError
@@ -24,8 +26,8 @@ from emulator.core.connection_timeouts import (
     ConnectionTimeouts,
 )
 from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
-from emulator.core.deadlines import InvalidTimeout, validate_timeout
-from emulator.core.origins import InvalidOrigin, parse_allowed_host, parse_allowed_origin
+from emulator.core.deadlines import validate_timeout
+from emulator.core.origins import parse_allowed_host, parse_allowed_origin
 from emulator.core.sigv4 import Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
@@ -33,40 +35,32 @@ from emulator.service import ServiceError, default_service_path
 from emulator.stack import LAMBDA_MODES, Stack, StackConfig
 from scenarios import cli as scenarios_cli
 
-
-def _timeout(text: str) -> float:
-    try:
-        return validate_timeout(float(text), "--integration-timeout")
-    except (ValueError, InvalidTimeout) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+T = TypeVar("T")
 
 
-def _credentials(text: str) -> tuple[str, str]:
-    try:
-        parsed = Credentials.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return parsed.access_key, parsed.secret_key
+def _converter(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type`` from a parser that raises ValueError (InvalidTimeout,
+    InvalidOrigin, ...): its message becomes argparse's one-line error (exit 2)."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    return convert
 
 
-def _origin(text: str) -> str:
-    try:
-        return parse_allowed_origin(text)
-    except InvalidOrigin as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+_timeout = _converter(lambda text: validate_timeout(float(text), "--integration-timeout"))
+_credentials = _converter(lambda text: Credentials.parse(text).as_pair())
+_origin = _converter(parse_allowed_origin)
+_allowed_host = _converter(parse_allowed_host)
 
 
 def _token(text: str) -> str:
     if not text.strip() or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError("--control-token must be non-empty, without spaces")
     return text
-
-
-def _allowed_host(text: str) -> str:
-    try:
-        return parse_allowed_host(text)
-    except InvalidOrigin as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _port(text: str) -> int:

@@ -166,6 +166,10 @@ class Credentials:
             raise ValueError(f"credentials must be KEY:SECRET, got {text!r}")
         return cls(key, secret)
 
+    def as_pair(self) -> tuple[str, str]:
+        """(access key, secret key), as ``StackConfig.credentials`` holds them."""
+        return self.access_key, self.secret_key
+
 
 @dataclass(frozen=True)
 class SignedRequest:
