@@ -25,6 +25,7 @@ from emulator.core.http_api_routing import HttpApiRoute, HttpApiRouter
 from emulator.core.proxy import MalformedProxyResponse
 from emulator.core.responses import HttpResponse
 from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
+from emulator.gateway.integration import result_within
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import Runtime, Throttled
 
@@ -101,18 +102,10 @@ class HttpApiGateway:
             log.error("%s: Lambda throttled the invocation", route.key)
             return route.key, responses.http_api_internal_server_error(), False
         timeout = self.timeouts.for_route(route.key)
-        result = await invocation.result_within(timeout)
+        result = await result_within(
+            invocation, timeout, route.key, metrics=self.metrics, clock=self.clock, log=log
+        )
         if result is None:
-            self.metrics.integration_timeout_answered(
-                invocation.deadline(timeout), self.clock.now()
-            )
-            log.warning(
-                "%s: integration timed out after %.3f s; Lambda %s runs on (RequestId %s)",
-                route.key,
-                timeout,
-                invocation.record.function,
-                invocation.record.request_id,
-            )
             return route.key, responses.http_api_service_unavailable(), True
         mapped = _mapped(route, result.payload, result.error)
         self.metrics.lambda_answered(received_at, self.clock.now(), result.record)

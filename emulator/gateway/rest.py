@@ -40,6 +40,7 @@ from emulator.core.responses import GatewayError, HttpResponse
 from emulator.core.routing import RestRouter, RouteMatch
 from emulator.gateway.authorizer import Authorizers
 from emulator.gateway.http import BodyTooLarge, incoming, raw_path, read_body, to_aiohttp
+from emulator.gateway.integration import result_within
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
 
@@ -269,17 +270,10 @@ class RestGateway:
         except Throttled:
             raise GatewayError(responses.lambda_throttled()) from None
         timeout = self.timeouts.for_route(route.key)
-        result = await invocation.result_within(timeout)
+        result = await result_within(
+            invocation, timeout, route.key, metrics=self.metrics, clock=self.clock, log=log
+        )
         if result is None:
-            deadline = invocation.deadline(timeout)
-            self.metrics.integration_timeout_answered(deadline, self.clock.now())
-            log.warning(
-                "%s: integration timed out after %.3f s; Lambda %s runs on (RequestId %s)",
-                route.key,
-                timeout,
-                invocation.record.function,
-                invocation.record.request_id,
-            )
             call.timed_out = True
             raise GatewayError(responses.integration_timeout())
         call.result = result

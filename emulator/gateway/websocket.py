@@ -49,6 +49,7 @@ from emulator.core.websocket_events import (
 )
 from emulator.core.websocket_routes import CONNECT, DISCONNECT, WebSocketRouter
 from emulator.gateway.authorizer import Authorizers
+from emulator.gateway.integration import result_within
 from emulator.gateway.ws_connection import LimitedProtocol, WebSocketConnection
 from emulator.metrics import Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
@@ -656,12 +657,11 @@ class WebSocketGateway:
             self.metrics.ws_route(route_key, "throttled")
             return "throttled", None
         timeout = self.timeouts.for_route(route_key)
-        result = await invocation.result_within(timeout)
+        result = await result_within(
+            invocation, timeout, route_key, metrics=self.metrics, clock=self.clock, log=log
+        )
         if result is None:
-            deadline = invocation.deadline(timeout)
-            self.metrics.integration_timeout_answered(deadline, self.clock.now())
             self.metrics.ws_route(route_key, "integration_timeout")
-            log.warning("%s: integration timed out after %g s; Lambda runs on", route_key, timeout)
             return "integration_timeout", None
         outcome = "ok" if result.ok else "error"
         self.metrics.ws_route(route_key, outcome)
