@@ -679,11 +679,13 @@ class Stack:
 
     def health(self) -> dict:
         """``/_emulator/health``: ``status`` ``ok``, or ``degraded`` while the backend is down or
-        being restarted, then ``describe()`` (whose ``backend`` has its ``state``)."""
+        being restarted, then ``describe()`` (whose ``backend`` has its ``state``), then ``busy``
+        (``busy()``: what is still going on, ``{}`` when idle), so a client in another process
+        can wait for the stack to be idle over HTTP."""
         state = BackendState.UP
         if self.backend is not None:
             state = BackendState(self.backend.describe()["state"])
-        return {"status": health_status(state), **self.describe()}
+        return {"status": health_status(state), **self.describe(), "busy": self.busy()}
 
     def describe(self) -> dict:
         return {
