@@ -23,6 +23,7 @@ import time
 import boto3
 
 SCALE = float(os.environ.get("TIMEOUTLAB_TIME_SCALE", "1"))
+SLOW_S = {slow}
 
 
 # Built at Init, as on AWS; its endpoint comes from AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI.
@@ -34,7 +35,7 @@ def fast(event, context):
 
 
 def slow(event, context):
-    seconds = json.loads(event.get("body") or "{}").get("seconds", %(slow)d)
+    seconds = json.loads(event.get("body") or "{}").get("seconds", SLOW_S)
     time.sleep(seconds * SCALE)
     return {"statusCode": 200, "body": json.dumps({"slept": seconds})}
 
@@ -47,7 +48,7 @@ def push(event, context):
         Data=json.dumps({"pushed": body.get("value"), "connectionId": connection_id}).encode(),
     )
     return {"statusCode": 200}
-""" % {"slow": SLOW_S}
+""".replace("{slow}", str(SLOW_S))
 
 SERVICE = """
 service: shop

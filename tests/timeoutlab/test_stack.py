@@ -51,12 +51,15 @@ def _wait_gone(pids: list[int]) -> list[int]:
 
 
 def test_urls_serve_and_the_stack_is_found_by_its_urls(stack: Stack) -> None:
-    assert stack.rest_url.startswith("http://127.0.0.1:") and stack.rest_url.endswith("/dev")
-    assert stack.ws_url.startswith("ws://127.0.0.1:") and stack.ws_url.endswith("/dev")
+    assert stack.rest_url.startswith("http://127.0.0.1:")
+    assert stack.rest_url.endswith("/dev")
+    assert stack.ws_url.startswith("ws://127.0.0.1:")
+    assert stack.ws_url.endswith("/dev")
     assert stack.http_api_url is not None
     assert httpx.get(f"{stack.rest_url}/fast").json() == {"ok": True}
     health = stack.health()
-    assert health["status"] == "ok" and health["busy"] == {}
+    assert health["status"] == "ok"
+    assert health["busy"] == {}
     assert stack.time_scale == SCALE
     assert find_stack(f"{stack.rest_url}/fast") == (stack, "rest")
     assert find_stack(stack.http_api_url.replace("127.0.0.1", "localhost") + "/slow") == (
@@ -76,13 +79,17 @@ def test_metrics_parse_a_real_snapshot_after_real_requests(stack: Stack) -> None
     metrics = stack.metrics
     assert metrics.rest.routes["GET /fast"].status_counts == {200: 1}
     assert metrics.rest.routes["POST /slow"].integration_timeouts == 1
-    assert metrics.rest.requests == 2 and metrics.rest.integration_timeouts == 1
-    assert metrics.rest.wire_bytes_in > 0 and metrics.rest.tcp_connections >= 2
+    assert metrics.rest.requests == 2
+    assert metrics.rest.integration_timeouts == 1
+    assert metrics.rest.wire_bytes_in > 0
+    assert metrics.rest.tcp_connections >= 2
     assert metrics.http_api.routes["POST /slow"].status_counts == {200: 1}
     slow = metrics.function("slow")
     assert slow is metrics.functions["shop-dev-slow"]
-    assert slow.invocations == 2 and slow.outcomes == {"success": 2}
-    assert slow.wasted_ms >= 40_000 and slow.after_caller_gone_ms > 0
+    assert slow.invocations == 2
+    assert slow.outcomes == {"success": 2}
+    assert slow.wasted_ms >= 40_000
+    assert slow.after_caller_gone_ms > 0
     assert slow.running == 0
     assert metrics.precision.integration_timeouts == 1
     assert metrics.precision.lateness_median_s is not None
@@ -95,14 +102,17 @@ def test_metrics_parse_a_real_snapshot_after_real_requests(stack: Stack) -> None
 
 def test_set_integration_timeout_and_restore(stack: Stack) -> None:
     saved = stack.integration_timeouts()
-    assert saved.default_s == 29.0 and saved.overrides == {}
+    assert saved.default_s == 29.0
+    assert saved.overrides == {}
     assert saved.http_api_routes == {"POST /slow": 30.0}
     changed = stack.set_integration_timeout("POST /slow", 2, api="rest")
-    assert changed.overrides == {"POST /slow": 2.0} and changed.http_api_overrides == {}
+    assert changed.overrides == {"POST /slow": 2.0}
+    assert changed.http_api_overrides == {}
     stack.set_integration_timeout("*", 10)
     stack.set_integration_timeout("POST /slow", 1.5, api="http_api")
     now = stack.integration_timeouts()
-    assert now.default_s == 10.0 and now.routes["push"] == 10.0
+    assert now.default_s == 10.0
+    assert now.routes["push"] == 10.0
     assert now.http_api_overrides == {"POST /slow": 1.5}
     # The new timeout is the gateway's from the next request on.
     start = time.monotonic()
@@ -111,7 +121,7 @@ def test_set_integration_timeout_and_restore(stack: Stack) -> None:
     assert (time.monotonic() - start) / SCALE >= 2.0
     with pytest.raises(ValueError, match="unknown route"):
         stack.set_integration_timeout("GET /nowhere", 5)
-    with pytest.raises(ValueError, match="between 0.05 and 30"):
+    with pytest.raises(ValueError, match=r"between 0\.05 and 30"):
         stack.set_integration_timeout("POST /slow", 45, api="http_api")
     both = stack.set_integration_timeout("POST /slow", 5)  # a key of both APIs: set on both
     assert both.overrides["POST /slow"] == both.http_api_overrides["POST /slow"] == 5.0
@@ -150,7 +160,8 @@ def test_a_stack_leaks_nothing_into_the_test_process_and_two_run_side_by_side(
     capfd.readouterr()
     environment, path, modules = dict(os.environ), list(sys.path), set(sys.modules)
     with start_stack(StackSettings(service=service, time_scale=SCALE)) as second:
-        assert second.rest_url != stack.rest_url and second.pid != stack.pid
+        assert second.rest_url != stack.rest_url
+        assert second.pid != stack.pid
         # Each serves on its own: its own requests, its own figures.
         second.reset()
         stack.reset()
@@ -158,7 +169,8 @@ def test_a_stack_leaks_nothing_into_the_test_process_and_two_run_side_by_side(
         assert second.metrics.rest.requests == 1
         assert stack.metrics.rest.requests == 0
         assert find_stack(second.rest_url) == (second, "rest")
-        assert os.environ == environment and sys.path == path
+        assert os.environ == environment
+        assert sys.path == path
     assert not second.running
     second.stop()  # again: nothing happens
     assert find_stack(second.rest_url) is None
@@ -169,7 +181,8 @@ def test_a_stack_leaks_nothing_into_the_test_process_and_two_run_side_by_side(
     assert not any(name.startswith(("emulator.gateway", "emulator.stack", "handler"))
                    for name in sys.modules)  # fmt: skip
     captured = capfd.readouterr()
-    assert captured.out == "" and captured.err == ""
+    assert captured.out == ""
+    assert captured.err == ""
     assert _wait_gone([second.pid]) == []
 
 
