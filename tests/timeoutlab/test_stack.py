@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,23 +16,12 @@ import psutil
 import pytest
 from websockets.sync.client import connect
 
-from tests.timeoutlab.project import SCALE, write_project
+from tests.timeoutlab.project import SCALE
 from timeoutlab import Stack, StackError, StackSettings, start_stack
 from timeoutlab.stack import find_stack
 
 #: Real seconds to wait for processes to go: generous, for a loaded machine.
 GONE_WITHIN_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_project(tmp_path_factory.mktemp("shop"))
-
-
-@pytest.fixture(scope="module")
-def stack(service: Path) -> Iterator[Stack]:
-    with start_stack(StackSettings(service=service, time_scale=SCALE)) as running:
-        yield running
 
 
 def _gone(pid: int) -> bool:
@@ -188,15 +176,17 @@ def test_a_stack_leaks_nothing_into_the_test_process_and_two_run_side_by_side(
 
 def test_a_broken_service_raises_stack_error_with_the_child_output(tmp_path: Path) -> None:
     broken = tmp_path / "serverless.yml"
-    broken.write_text("service: broken\nprovider: {name: aws, runtime: python3.12}\nfunctions:\n"
-                      "  f: {handler: nowhere.handler, events: [{http: {path: a, method: get}}]}\n"
-                      "  g: 7\n")  # fmt: skip
+    broken.write_text(
+        "service: broken\nprovider: {name: aws, runtime: python3.12}\nfunctions:\n"
+        "  f: {handler: nowhere.handler, events: [{http: {path: a, method: get}}]}\n"
+    )
     with pytest.raises(StackError) as raised:
         start_stack(StackSettings(service=broken))
     assert raised.value.returncode == 2
     assert "timeoutlab up exited with code 2 before serving" in str(raised.value)
     assert "timeoutlab: error:" in raised.value.output_tail
-    assert "functions.g" in str(raised.value)
+    assert "functions.f: handler file" in str(raised.value)
+    assert "nowhere.py does not exist" in str(raised.value)
 
 
 def test_a_stack_that_does_not_serve_in_time_is_killed_with_its_output(service: Path) -> None:
