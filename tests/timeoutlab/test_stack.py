@@ -11,9 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import boto3.session
 import httpx
 import psutil
 import pytest
+from botocore.exceptions import ClientError
 from websockets.sync.client import connect
 
 from tests.timeoutlab.project import SCALE
@@ -227,3 +229,27 @@ def test_the_stack_stops_when_its_parent_is_killed(service: Path) -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_the_security_settings_reach_the_stack_and_its_clients(service: Path) -> None:
+    settings = StackSettings(
+        service=service, time_scale=SCALE, credentials="AKIDTEST:s3cret", control_token="tok3n"
+    )
+    with start_stack(settings) as secured:
+        # The handle sends the token; others get 401 (health stays open).
+        assert secured.metrics.rest.requests == 0
+        assert httpx.get(f"{secured.control_url}/metrics").status_code == 401
+        assert httpx.get(f"{secured.control_url}/health").status_code == 200
+        with connect(secured.ws_url, proxy=None) as ws:
+            # The handler signs its @connections call with the stack's key: its push arrives.
+            ws.send(json.dumps({"action": "push", "value": "secure"}))
+            connection_id = json.loads(ws.recv(timeout=30))["connectionId"]
+            # So do the handle's clients; a client with another key is refused.
+            management = secured.client("apigatewaymanagementapi")
+            assert management.get_connection(ConnectionId=connection_id)["ConnectedAt"]
+            other = boto3.session.Session(
+                aws_access_key_id="OTHER", aws_secret_access_key="x", region_name="us-east-1"
+            ).client("apigatewaymanagementapi", endpoint_url=secured.connections_url)
+            with pytest.raises(ClientError, match="UnrecognizedClientException"):
+                other.get_connection(ConnectionId=connection_id)
+    assert not secured.running
