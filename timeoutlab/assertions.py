@@ -122,6 +122,7 @@ def assert_gateway_timeout(
     Returns the emulated seconds the answer took. Raises AssertionError saying what was expected
     and what came (status, body head, emulated and real elapsed, the URL); ValueError when no
     running stack served the URL."""
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
     url = str(response.url)
     owner, kind = _which_api(url, stack)
     expected = _TIMEOUT_ANSWERS.get(kind)
@@ -205,6 +206,7 @@ def assert_pushed(
     machine's own processing. ``headers``: handshake headers (an authorizer's token). Raises
     AssertionError listing every message that arrived (and the close, if the connection closed)
     when none matched in time."""
+    __tracebackhide__ = True
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
@@ -257,6 +259,7 @@ def assert_ran_on(
     still running after their caller left are waited for, up to ``settle_timeout_s`` real
     seconds, so the figures are whole. Returns the function's ``FunctionMetrics``; raises
     AssertionError with its figures otherwise."""
+    __tracebackhide__ = True
     deadline = time.monotonic() + settle_timeout_s
     while True:
         snapshot = stack.metrics
