@@ -156,16 +156,16 @@ def _stop_all() -> None:
 
 def _child_environment(settings: StackSettings) -> dict[str, str]:
     """The child's environment: this process's (a copy; ``os.environ`` is never changed), with
-    the control token, unbuffered output, and this package's folder first on ``PYTHONPATH`` when
-    the ``emulator`` package sits beside it (a source checkout), so the child runs the same
-    emulator as this ``timeoutlab``."""
+    the control token, unbuffered output, and, in a source checkout (``pyproject.toml`` beside
+    the packages: a clone, an editable install), the checkout first on ``PYTHONPATH``, so the
+    child runs the emulator of this very ``timeoutlab``. Installed packages need nothing."""
     environment = dict(os.environ)
     environment.pop(CONTROL_TOKEN_VARIABLE, None)
     if settings.control_token is not None:
         environment[CONTROL_TOKEN_VARIABLE] = settings.control_token
     environment["PYTHONUNBUFFERED"] = "1"
     root = Path(__file__).resolve().parent.parent
-    if (root / "emulator" / "__init__.py").is_file():
+    if (root / "pyproject.toml").is_file() and (root / "emulator" / "__init__.py").is_file():
         paths = [str(root), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
         environment["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return environment
