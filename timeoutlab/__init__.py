@@ -24,7 +24,9 @@ child's last lines of output) when it cannot start within ``start_timeout_s`` re
   ``"*"``: the default; ValueError for what API Gateway refuses), ``integration_timeouts()`` and
   ``restore_integration_timeouts(saved)``; ``reset()`` (metrics); ``wait_idle(timeout_s=30.0)``
   (real s; TimeoutError naming what is busy); ``metrics`` (a ``MetricsSnapshot``); ``health()``;
-  ``stop()`` (idempotent).
+  ``log_path`` / ``output_tail()`` (the child's log and the handlers' prints, until ``stop``);
+  ``stop()`` (idempotent). Control-plane failures raise ``StackError``, a refused token
+  ``PermissionError``.
 - ``StackSettings``: ``service``, ``time_scale`` (1.0), ``integration_timeout_s`` (None: the
   service's, else 29), ``credentials`` (``"KEY:SECRET"``: SigV4 verified on ``@connections``
   and Lambda Invoke), ``control_token`` (bearer token for ``/_emulator/``), ``host``
