@@ -14,9 +14,13 @@
 //
 // timeoutlab only: TIMEOUTLAB_TIME_SCALE (unset on AWS) makes getRemainingTimeInMillis() answer
 // in emulated milliseconds; the deadline header itself is a real wall-clock epoch.
+// TIMEOUTLAB_LIFELINE_FD (removed before the handler loads) names the read end of the emulator's
+// lifeline: at its end-of-file the emulator is gone, however it ended (SIGKILL included), and
+// this environment's process group is killed (emulator/lifeline.py explains the mechanism).
 
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -441,7 +445,31 @@ process.on("unhandledRejection", (reason) => {
   fatal(error, 128);
 });
 
+function holdLifeline() {
+  const text = process.env.TIMEOUTLAB_LIFELINE_FD;
+  delete process.env.TIMEOUTLAB_LIFELINE_FD;
+  if (!/^[0-9]+$/.test(text ?? "")) return;
+  let line;
+  try {
+    line = new net.Socket({ fd: Number(text), readable: true, writable: false });
+  } catch {
+    return; // not an open pipe: nothing to hold
+  }
+  const die = () => {
+    try {
+      process.kill(-process.pid, "SIGKILL"); // the group this environment leads
+    } catch {
+      process.kill(process.pid, "SIGKILL");
+    }
+  };
+  line.on("end", die);
+  line.on("error", () => {}); // closed under us: not the emulator's end, kill nothing
+  line.resume();
+  line.unref(); // never what keeps the runtime alive
+}
+
 async function main() {
+  holdLifeline();
   let handler;
   try {
     handler = await loadHandler(

@@ -13,6 +13,9 @@ It is self-contained on purpose: it imports nothing from ``emulator``. On top of
   streaming``, chunked; a dict yielded first is an HTTP integration's metadata, sent as its JSON
   then 8 NUL bytes, as Node.js's ``awslambda.HttpResponseStream`` does), and tells awslambdaric's
   client not to post a second response;
+- the environment dies with the emulator however the emulator ends (SIGKILL included): it holds
+  the emulator's lifeline (``emulator/lifeline.py`` explains it; ``hold_lifeline`` is a copy of its
+  ``hold``, since this module imports nothing of the emulator's);
 - the handler's module must come from ``LAMBDA_TASK_ROOT`` (the deployment package), never from
   the emulator's installed packages: anything else fails init with ``Runtime.ImportModuleError``.
 """
@@ -24,7 +27,9 @@ import importlib.util
 import inspect
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -35,6 +40,7 @@ from awslambdaric import bootstrap
 from awslambdaric.lambda_context import LambdaContext
 from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
+LIFELINE_VARIABLE = "TIMEOUTLAB_LIFELINE_FD"
 SCALE = float(os.environ.get("TIMEOUTLAB_TIME_SCALE") or 1.0)
 RESPONSE_PATH = "/2018-06-01/runtime/invocation/{}/response"
 PRELUDE_SEPARATOR = b"\x00" * 8
@@ -128,7 +134,35 @@ def outside_task_root(handler: str, task_root: Path) -> str | None:
     return f"Unable to import module '{module}': No module named '{module}'"
 
 
+def hold_lifeline() -> None:
+    """Watch the emulator's lifeline (a pipe's read end, named by ``TIMEOUTLAB_LIFELINE_FD``,
+    which is then removed from the handler's environment): at its end-of-file the emulator is
+    gone, and this environment's process group (the handler's children too) is SIGKILLed."""
+    text = os.environ.pop(LIFELINE_VARIABLE, None)
+    if not text or not text.isdigit():
+        return
+    fd = int(text)
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(fd, 1)
+            except OSError:
+                return
+            if not data:
+                if os.getpgrp() == os.getpid():
+                    os.killpg(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="timeoutlab-lifeline", daemon=True).start()
+
+
 def main(argv: list[str]) -> None:
+    hold_lifeline()
     handler = argv[1]
     client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
     LambdaContext.get_remaining_time_in_millis = remaining_emulated_ms  # type: ignore[method-assign]
