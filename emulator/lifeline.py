@@ -16,15 +16,22 @@ from the caller's thread; setting it needs code between fork and exec (``preexec
 threads) or a helper process exec'd first (an extra interpreter start on every cold start); and
 Node.js cannot call prctl at all. A pipe's end-of-file depends on the process alone, has no race
 (a child started after the emulator died reads end-of-file at once), costs no process and is
-read as easily by Node.js (``bootstraps/node/bootstrap.mjs``) as by Python.
+read as easily by Node.js (``bootstraps/node/bootstrap.mjs``) as by Python. All children share
+the read end's open file description, whose O_NONBLOCK flag Node.js sets: the Python side waits
+in ``select`` when a read would block, so it holds the line whichever runtime started first.
 
 The execution environments' Python bootstrap is self-contained (it imports nothing of the
 emulator's), so it holds the line with a copy of ``hold``'s few lines; keep the three in step.
+The two runtimes do one thing more: when their Runtime API fails (which the emulator does only
+after killing the environment, so only while the emulator is dying), they wait up to 2 s for the
+lifeline's end before exiting, so that their own exit cannot come first and leave what the
+handler started running.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 from collections.abc import Callable
@@ -97,9 +104,15 @@ def hold(kill: Callable[[], None] | None = None) -> bool:
 
 
 def _watch(fd: int, kill: Callable[[], None]) -> None:
+    """Block until the pipe's end-of-file, then ``kill()``. The read end's open file description
+    is shared by every child, and Node.js (libuv) makes it non-blocking: a read that would block
+    then waits in ``select`` instead, which reports end-of-file as readable."""
     while True:
         try:
             data = os.read(fd, 1)
+        except BlockingIOError:
+            select.select([fd], [], [])
+            continue
         except OSError:
             return  # closed under us (not the parent's end): stop watching, kill nothing
         if not data:

@@ -146,9 +146,10 @@ def up(directory: Path) -> Iterator[tuple[subprocess.Popen, str]]:
 
 def warm(rest: str) -> tuple[list[psutil.Process], dict]:
     """One request to each function, so their environments exist: the processes they run in
-    and what the handlers said."""
+    and what the handlers said. Node.js first: it makes the lifeline's (shared) pipe description
+    non-blocking, which a Python environment started after it must cope with."""
     said = {}
-    for name in ("python", "node") if HAS_NODE else ("python",):
+    for name in ("node", "python") if HAS_NODE else ("python",):
         response = httpx.get(f"{rest}/{name}", timeout=60)
         assert response.status_code == 200, response.text
         said[name] = response.json()
@@ -162,16 +163,19 @@ def test_no_child_of_up_outlives_it(tmp_path, stop):
     with up(tmp_path) as (process, rest):
         environments, said = warm(rest)
         children = descendants(process.pid)
-        commands = [" ".join(child.cmdline()) for child in children]
-        assert any("emulator.backends.moto_child" in command for command in commands), commands
-        assert {p.pid for p in environments} <= {c.pid for c in children}
-        # The handlers' environment is AWS's: the lifeline's variable is taken out of it.
-        assert all(answer["lifeline"] is None for answer in said.values()), said
+        try:
+            commands = [" ".join(child.cmdline()) for child in children]
+            assert any("emulator.backends.moto_child" in c for c in commands), commands
+            assert {p.pid for p in environments} <= {c.pid for c in children}
+            # The handlers' environment is AWS's: the lifeline's variable is taken out of it.
+            assert all(answer["lifeline"] is None for answer in said.values()), said
 
-        os.kill(process.pid, stop)
-        process.wait(timeout=60)
-        left = wait_gone(children)
-        assert not left, f"still running after the emulator got {stop.name}: {left}"
+            os.kill(process.pid, stop)
+            process.wait(timeout=60)
+            left = wait_gone(children)
+            assert not left, f"still running after the emulator got {stop.name}: {left}"
+        finally:
+            kill_all(children)  # what a failure left behind
 
 
 def test_a_child_without_the_lifeline_would_outlive_a_killed_parent(tmp_path):

@@ -428,11 +428,16 @@ let initialised = false;
 function fatal(error, exitCode) {
   if (initialised && !current) {
     console.error("timeoutlab bootstrap: the Runtime API failed between invocations:", error);
-    process.exit(exitCode);
+    exitWithEmulator(exitCode);
+    return;
   }
   const url = current ? `${API}/invocation/${current.requestId}/error` : `${API}/init/error`;
   console.error(`${new Date().toISOString()}\t${current?.requestId ?? ""}\tERROR\t`, error);
-  postError(url, error).finally(() => process.exit(exitCode));
+  // Posted: exit now. Not posted: the Runtime API is gone, so is the emulator (see above).
+  postError(url, error).then(
+    () => process.exit(exitCode),
+    () => exitWithEmulator(exitCode),
+  );
 }
 
 process.on("uncaughtException", (error) => fatal(error, 129));
@@ -444,6 +449,11 @@ process.on("unhandledRejection", (reason) => {
   );
   fatal(error, 128);
 });
+
+// Settles when the lifeline ends, then kills the group; null without a lifeline.
+let lifelineEnded = null;
+// How long (real ms) a runtime whose Runtime API failed waits for the lifeline's end.
+const LIFELINE_GRACE_MS = 2000;
 
 function holdLifeline() {
   const text = process.env.TIMEOUTLAB_LIFELINE_FD;
@@ -462,10 +472,20 @@ function holdLifeline() {
       process.kill(process.pid, "SIGKILL");
     }
   };
-  line.on("end", die);
+  lifelineEnded = new Promise((resolve) => line.on("end", resolve)).then(die);
   line.on("error", () => {}); // closed under us: not the emulator's end, kill nothing
   line.resume();
   line.unref(); // never what keeps the runtime alive
+}
+
+// The Runtime API failed (between invocations, or posting an error): the emulator closes it only
+// after it has killed this environment, so the emulator is dying. Exit only once the lifeline has
+// had time to say so (its end kills the whole group, what the handler started too), not before,
+// on whichever event happened to come first.
+function exitWithEmulator(exitCode) {
+  if (lifelineEnded === null) process.exit(exitCode);
+  const grace = new Promise((resolve) => setTimeout(resolve, LIFELINE_GRACE_MS));
+  Promise.race([lifelineEnded, grace]).finally(() => process.exit(exitCode));
 }
 
 async function main() {
