@@ -9,16 +9,18 @@ ends for any reason, SIGKILL and a crash included; every child's read then retur
 and the child SIGKILLs itself, or its whole process group when it leads one (an execution
 environment does, so what a handler started goes with it).
 
-Why a pipe and not ``prctl(PR_SET_PDEATHSIG)``: the death signal fires when the *thread* that
-forked the child ends, not the process (prctl(2)), and the emulator starts children from its event
-loop's thread, from ``asyncio.to_thread`` workers (the moto server, restarted by the watcher) and
-from the caller's thread; setting it needs code between fork and exec (``preexec_fn``, unsafe with
-threads) or a helper process exec'd first (an extra interpreter start on every cold start); and
-Node.js cannot call prctl at all. A pipe's end-of-file depends on the process alone, has no race
-(a child started after the emulator died reads end-of-file at once), costs no process and is
-read as easily by Node.js (``bootstraps/node/bootstrap.mjs``) as by Python. All children share
-the read end's open file description, whose O_NONBLOCK flag Node.js sets: the Python side waits
-in ``select`` when a read would block, so it holds the line whichever runtime started first.
+Why a pipe and not ``prctl(PR_SET_PDEATHSIG)``: the death signal fires when the *thread* that forked
+the child ends, not the process
+(https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html), and the emulator starts
+children from its event loop's thread, from ``asyncio.to_thread`` workers (the moto server,
+restarted by the watcher) and from the caller's thread; setting it needs code between fork and exec
+(``preexec_fn``, unsafe with threads) or a helper process exec'd first (an extra interpreter start
+on every cold start); and Node.js cannot call prctl at all. A pipe's end-of-file depends on the
+process alone, has no race (a child started after the emulator died reads end-of-file at once),
+costs no process and is read as easily by Node.js (``bootstraps/node/bootstrap.mjs``) as by Python.
+All children share the read end's open file description, whose O_NONBLOCK flag Node.js sets: the
+Python side waits in ``select`` when a read would block, so it holds the line whichever runtime
+started first.
 
 The execution environments' Python bootstrap is self-contained (it imports nothing of the
 emulator's), so it holds the line with a copy of ``hold``'s few lines; keep the three in step.
