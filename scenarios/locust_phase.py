@@ -20,6 +20,7 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.log import setup_logging
 
+from emulator.lifeline import hold
 from locustfiles import common, idle_websocket  # their options and counters
 from scenarios.results import recorded
 from scenarios.shapes import Stage
@@ -108,6 +109,7 @@ def run(spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    hold()  # dies with the runner that started it, however the runner ends
     spec_path, out_path = argv
     result = run(json.loads(Path(spec_path).read_text()))
     Path(out_path).write_text(json.dumps(result))

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from emulator.core.control_access import bearer_headers
+from emulator.lifeline import child_environment, lifeline
 from emulator.stack import StackConfig, StackThread
 from scenarios import results
 from scenarios.catalog import GATEWAY_ROUTES, IDLE_LABEL, Scenario
@@ -185,6 +186,10 @@ def run_phase(
             done = subprocess.run(
                 [sys.executable, "-m", "scenarios.locust_phase", str(spec_path), str(out_path)],
                 stdout=subprocess.DEVNULL,
+                # The phase holds the runner's lifeline: it dies with the runner, however the
+                # runner ends (SIGKILL included).
+                env=child_environment(),
+                pass_fds=lifeline().pass_fds,
                 timeout=limit,
                 check=False,
             )
