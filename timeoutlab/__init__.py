@@ -1,0 +1,1 @@
+"""timeoutlab: API Gateway and Lambda, emulated on one machine, for your own tests."""
