@@ -13,10 +13,11 @@ integration-timeout answer: REST's 504, an HTTP API's 503), ``status <code>`` (a
 of 400 or more) or the name of the exception that stopped the request. Redirects are not
 followed: the route's own answer is what is measured.
 
-A ``websocket`` request sends its body as one message on the user's connection (opened at the
-first such request, reopened after a close) and waits for one message back: the route's reply,
-or the gateway's error message (``{"message": "Endpoint request timed out", ...}``: a
-``gateway_timeout``). It fires a ``WS`` event timed from the send to the reply, in real ms.
+A ``websocket`` request sends its body as one message on the user's connection (opened, with
+the request's headers, at the first such request, reopened after a close) and waits for one
+message back: the route's reply, or the gateway's error message (``{"message": "Endpoint
+request timed out", ...}``: a ``gateway_timeout``). It fires a ``WS`` event timed from the send
+to the reply, in real ms.
 """
 
 from __future__ import annotations
@@ -147,7 +148,11 @@ class RequestUser(FastHttpUser):
         reply: str | bytes = b""
         try:
             if self.socket is None:
-                self.socket = connect(request["url"], open_timeout=SPEC["network_timeout_s"])
+                self.socket = connect(
+                    request["url"],
+                    additional_headers=request["headers"] or None,
+                    open_timeout=SPEC["network_timeout_s"],
+                )
                 started = time.perf_counter()  # the handshake is not the message's time
             self.socket.send(body if request["binary"] else body.decode())
             reply = self.socket.recv(timeout=SPEC["network_timeout_s"])

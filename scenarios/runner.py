@@ -130,9 +130,10 @@ def emulator(
     yield Target(rest_url, (ws_url or health["websocket_api"]).rstrip("/"), cafile)
 
 
-def settle(get: Callable[[str], dict], limit_real_s: float) -> dict:
-    """Wait until no Lambda is running or queued and no WebSocket is open, or ``limit_real_s``
-    real seconds passed; the final ``/_emulator/metrics`` (``get("metrics")`` reads them)."""
+def settle(get: Callable[[str], dict], limit_real_s: float, *, websockets_too: bool = True) -> dict:
+    """Wait until no Lambda is running or queued and (``websockets_too``) no WebSocket is open,
+    or ``limit_real_s`` real seconds passed; the final ``/_emulator/metrics``
+    (``get("metrics")`` reads them)."""
     deadline = time.monotonic() + limit_real_s
     while True:
         metrics = get("metrics")
@@ -143,7 +144,7 @@ def settle(get: Callable[[str], dict], limit_real_s: float) -> dict:
             > f["async_events"].get("delivered", 0) + f["async_events"].get("dropped", 0)
             for f in functions
         )
-        if not busy and not metrics["websocket"]["current_connections"]:
+        if not busy and not (websockets_too and metrics["websocket"]["current_connections"]):
             return metrics
         if time.monotonic() > deadline:
             return metrics

@@ -153,7 +153,8 @@ class LoadRequest:
     ``api``: ``rest``, ``http_api`` or ``websocket``; ``body``: None, text, bytes, or a JSON
     value (a dict or list: sent as JSON, with ``Content-Type: application/json`` unless
     ``headers`` names one; over WebSocket, bytes go as a binary message, the rest as text);
-    ``headers``: sent with each HTTP request; ``name``: the route's name in the result (default
+    ``headers``: sent with each HTTP request (``websocket``: with the connection's opening
+    handshake); ``name``: the route's name in the result (default
     ``"METHOD /path"``, or ``"websocket"``); ``think_time_s``: None (no pause: closed loop) or
     (min, max) emulated seconds a user waits after this request's answer.
     Raises ``ValueError`` for a bad method, path, api or think time.
@@ -256,7 +257,8 @@ class LoadCost:
     emulated, as Lambda bills them), ``lambda_wasted_gb_s`` (the part run after the caller was
     gone), ``backend_requests`` (what the handlers asked of S3 and DynamoDB).
     Dollars (US, ``prices.region``'s list rates): ``usd`` in all, ``usd_wasted`` (inside it),
-    ``usd_per_million_requests`` (``usd`` per million requests the users made; 0 for none),
+    ``usd_per_million_requests`` (``usd`` per million requests the users made, for a strategy
+    per million reports; 0 for none),
     ``bill`` by priced item (keys as ``scenarios.pricing.Usage``'s fields).
     """
 
@@ -332,6 +334,7 @@ def run_load(
     locust_args: Sequence[str] = (),
     timeout_s: float | None = None,
     stop_timeout_s: float | None = None,
+    settle_s: float | None = None,
     prices: Prices | None = None,
 ) -> LoadResult:
     """Run Locust against ``stack`` and return its figures (see the module's guide).
@@ -341,7 +344,11 @@ def run_load(
     (default: the longest integration timeout, 30 emulated s, or for a strategy its longest
     report + 60 emulated s, at the time scale, + 5 s). ``timeout_s`` (real s, default
     ``duration_s + stop_timeout_s + 60``) bounds Locust's process. ``locust_args``: more
-    Locust command-line options (a bundled strategy's ``--report-delay``, ...).
+    Locust command-line options (a bundled strategy's ``--report-delay``, ...). After the run,
+    the final metrics are read once no Lambda runs or waits any more (those that ran on after
+    the gateway gave up are billed in full), waiting at most ``settle_s`` real seconds (default:
+    Lambda's 900 s maximum at the time scale + 10 s). ``prices``: the rates to price with
+    (default: ``scenarios.pricing.load_prices()``, the bundled us-east-1 ones).
 
     Raises ``ValueError`` (bad arguments: not exactly one of ``request`` / ``strategy``, an
     unknown strategy, an HTTP API request to a stack without one, duplicate route names, users
@@ -350,7 +357,11 @@ def run_load(
     tail), ``httpx.HTTPError`` (the control API cannot be read).
     """
     requests = _check_arguments(users, spawn_rate, duration_s, request, strategy, locust_args)
-    for name, value in (("timeout_s", timeout_s), ("stop_timeout_s", stop_timeout_s)):
+    for name, value in (
+        ("timeout_s", timeout_s),
+        ("stop_timeout_s", stop_timeout_s),
+        ("settle_s", settle_s),
+    ):
         if value is not None and not (_number(value) and value > 0):
             raise ValueError(f"{name} must be a number > 0 real seconds, not {value!r}")
     scale = float(stack.time_scale)
@@ -370,7 +381,11 @@ def run_load(
             raise TimeoutError(str(exc)) from exc
         except PhaseError as exc:
             raise LoadError(str(exc), exc.stderr_tail) from exc
-    after = settle(control.get, LAMBDA_MAX_S * scale + SETTLE_MARGIN_S)
+    if settle_s is None:
+        settle_s = LAMBDA_MAX_S * scale + SETTLE_MARGIN_S
+    # WebSockets are not waited for: the users closed theirs, and one the caller keeps open
+    # would hold the wait to its end.
+    after = settle(control.get, settle_s, websockets_too=False)
     # A strategy's report users time in emulated ms already; Locust's own requests in real ms.
     to_emulated_s = 1 / 1000 if strategy else 1 / 1000 / scale
     real_s = float(outcome["real_seconds"])
