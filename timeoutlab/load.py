@@ -21,11 +21,11 @@ What to load (exactly one of):
   in turn, in a loop (list a request twice to make it twice as often). By default a user sends
   its next request as soon as the last one is answered (a closed loop: the load is ``users``
   requests in flight at all times); a request's ``think_time_s=(min, max)`` (emulated seconds)
-  makes a user pause after it. ``api`` picks
-  the REST API (``stack.rest_url``, stage included, ``path`` after it), the HTTP API
-  (``stack.http_api_url``) or the WebSocket API (``stack.ws_url``: each user keeps one
-  connection, sends ``body`` as one message and waits for one message back; a route that
-  answers nothing waits out the client's network timeout, so load two-way routes).
+  makes a user pause after it. ``api`` picks the REST API (``stack.rest_url``, stage
+  included, ``path`` after it), the HTTP API (``stack.http_api_url``) or the WebSocket API
+  (``stack.ws_url``: each user keeps one connection, sends ``body`` as one message and waits
+  for one message back; a route that answers nothing waits out the client's network timeout,
+  so load two-way routes). Redirects are not followed: a route's own answer is measured.
 - ``strategy``: one of the bundled report strategies (``STRATEGIES``: ``rest``, ``short_poll``,
   ``long_poll``, ``sse``, ``sse-streaming``, ``websocket``). These users drive the report app's
   contract routes (``POST /reports``, ``/reports/jobs/...``, the ``generateReport`` WebSocket
@@ -33,13 +33,14 @@ What to load (exactly one of):
   Pass their options in ``locust_args``, e.g. ``["--report-delay", "5000,40000"]``. Each route
   of the result is one kind of report (``"rest 5 s"``), timed from asking to result.
 
-Units. ``duration_s``, ``timeout_s``, ``stop_timeout_s``, ``LoadResult.duration_s`` and the
-request rates are REAL seconds. Response times (``p50_s``, ``p95_s``, ``max_s``) are EMULATED
-seconds, comparable with API Gateway's 29 s whatever the stack's time scale: real milliseconds /
-1000 / ``time_scale``. They are nearest-rank percentiles of every sample (not Locust's rounded
-buckets), as ``timeoutlab scenario run`` computes its figures. A request's time includes the
-client's own unscaled processing, which the time scale stretches too: on a loaded machine and a
-small time scale, a fast route can look slower in emulated seconds than it would on AWS.
+Units. ``duration_s``, ``timeout_s``, ``stop_timeout_s``, ``settle_s``,
+``LoadResult.duration_s`` and the request rates are REAL seconds. Response times (``p50_s``,
+``p95_s``, ``max_s``) are EMULATED seconds, comparable with API Gateway's 29 s whatever the
+stack's time scale: real milliseconds / 1000 / ``time_scale``. They are nearest-rank
+percentiles of every sample (not Locust's rounded buckets), as ``timeoutlab scenario run``
+computes its figures. A request's time includes the client's own unscaled processing, which the
+time scale stretches too: on a loaded machine and a small time scale, a fast route can look
+slower in emulated seconds than it would on AWS.
 
 Costs come from the stack's own counts: ``GET {control_url}/metrics`` before the run and after
 it (once no Lambda runs any more, so Lambdas that run on after the gateway gave up are billed),
