@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import pytest
 
 from emulator.stack import Stack, StackThread
+from scenarios.pricing import load_prices
 from tests.support import LOAD_SCALE, stack_config, warm_up, write_service
-from timeoutlab.load import LoadError, LoadRequest, LoadResult, run_load
+from timeoutlab.load import LoadError, LoadRequest, LoadResult, load_cost, route_loads, run_load
 
 #: 29 s is 2.9 real s here: room for the unscaled time of a client and of handlers' cold starts
 #: (and their 10 s init limit, 1 s real) on a loaded machine.
@@ -270,3 +271,67 @@ def test_importing_it_imports_neither_locust_nor_gevent():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(done.stdout) == []
+
+
+def test_route_figures_come_from_every_raw_sample_in_emulated_seconds():
+    # Real ms at time scale 0.1: 100 real ms is 1 emulated s.
+    samples = [
+        *({"name": "GET /a", "ms": float(ms), "error": None} for ms in range(100, 2100, 100)),
+        {"name": "GET /b", "ms": 2950.0, "error": 'gateway_timeout: {"message":"..."}'},
+        {"name": "GET /b", "ms": 12.0, "error": "status 502: Internal server error"},
+        {"name": "GET /b", "ms": 3.0, "error": "ConnectionRefusedError: [Errno 111]"},
+    ]
+    a, b, c = route_loads(samples, 1 / 1000 / 0.1, 4.0, names=["GET /c", "GET /a"])
+    assert [r.name for r in (a, b, c)] == ["GET /c", "GET /a", "GET /b"]
+    assert (a.requests, a.p50_s, a.max_s) == (0, None, None)
+    assert b.requests == 20
+    assert b.failures == 0
+    # Nearest rank over all 20 samples (1..20 emulated s): the 10th and the 19th.
+    assert b.p50_s == pytest.approx(10.0)
+    assert b.p95_s == pytest.approx(19.0)
+    assert b.max_s == pytest.approx(20.0)
+    assert b.rps == 5.0
+    assert (c.requests, c.failures, c.gateway_timeouts) == (3, 3, 1)
+    assert c.other_failures == {"ConnectionRefusedError": 1, "status 502": 1}
+    assert c.max_s == pytest.approx(29.5)
+
+
+def test_the_cost_is_the_metrics_difference_priced():
+    def snapshot(rest: int, http_api: int, gb_s: float, wasted_ms: int) -> dict:
+        return {
+            "rest": {"requests": rest, "wire_bytes_in": 10 * rest, "wire_bytes_out": 20 * rest},
+            "http_api": {"requests": http_api, "wire_bytes_in": 0, "wire_bytes_out": 0},
+            "websocket": {"messages_in": 2, "messages_out": 2, "message_units": 4},
+            "lambda": {
+                "functions": {
+                    "slow": {
+                        "invocations": rest + http_api,
+                        "gb_seconds": gb_s,
+                        "billed_ms": 1000 * int(gb_s),
+                        "wasted_ms": wasted_ms,
+                    }
+                }
+            },
+            "backend": {"s3": {"tier1_requests": rest}, "dynamodb": {"operations": {"Get": 1}}},
+        }
+
+    before, after = snapshot(5, 1, 10.0, 0), snapshot(105, 51, 50.0, 10_000)
+    prices = load_prices()
+    cost = load_cost(after, before, 150, prices)
+    assert (cost.rest_api_requests, cost.http_api_requests) == (100, 50)
+    assert (cost.websocket_messages, cost.websocket_message_units) == (0, 0)
+    assert (cost.bytes_in, cost.bytes_out) == (1000, 2000)
+    assert cost.lambda_invocations == 150
+    assert cost.lambda_gb_s == pytest.approx(40.0)
+    assert cost.lambda_wasted_gb_s == pytest.approx(10.0)  # 10 of the 40 billed s
+    assert cost.backend_requests == 100
+    expected = (
+        100 * prices.rest_api_requests
+        + 50 * prices.http_api_requests
+        + 150 * prices.lambda_requests
+        + 40 * prices.lambda_gb_seconds
+        + 100 * prices.s3_tier1_requests
+    )
+    assert cost.usd == pytest.approx(expected)
+    assert cost.usd_wasted == pytest.approx(10 * prices.lambda_gb_seconds)
+    assert cost.usd_per_million_requests == pytest.approx(expected / 150 * 1e6)
