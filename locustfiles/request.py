@@ -34,10 +34,8 @@ from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 from websockets.sync.client import ClientConnection, connect
 
-from emulator.core.responses import is_integration_timeout
+from locustfiles.judging import failure_text, http_failure, websocket_failure
 
-#: The kind of failure of the gateway's integration-timeout answer (as ``scenarios.results``).
-GATEWAY_TIMEOUT = "gateway_timeout"
 #: What the spec holds, once ``--request-spec`` is read (one spec per Locust process).
 SPEC: dict[str, Any] = {}
 
@@ -61,37 +59,6 @@ def _configure(environment, **_) -> None:
     SPEC.update(json.loads(Path(path).read_text()))
     # FastHttpUser reads these when a user is made: a slow route must not be cut by the client.
     RequestUser.network_timeout = RequestUser.connection_timeout = SPEC["network_timeout_s"]
-
-
-def failure_text(kind: str, detail: str) -> str:
-    """A failure as the samples carry it: its kind, a colon, the first 120 characters of why."""
-    return f"{kind}: {detail[:120]}"
-
-
-def http_failure(api: str, status: int, body: bytes, error: BaseException | None) -> str | None:
-    """Why an HTTP answer failed (``failure_text``), or None for a success (status below 400)."""
-    if error is not None and not status:
-        return failure_text(type(error).__name__, str(error))
-    if is_integration_timeout(api, status, body):
-        return failure_text(GATEWAY_TIMEOUT, body.decode(errors="replace"))
-    if status >= 400 or not status:
-        return failure_text(f"status {status}", body.decode(errors="replace"))
-    return None
-
-
-def websocket_failure(reply: str | bytes) -> str | None:
-    """Why a WebSocket reply failed, or None: the gateway's own error message for a route
-    (``{"message", "connectionId", "requestId"}``, emulator.core.websocket_events.error_reply)
-    is ``gateway_timeout`` for "Endpoint request timed out", else ``gateway_error``."""
-    if is_integration_timeout("websocket", 0, reply):
-        return failure_text(GATEWAY_TIMEOUT, str(reply))
-    try:
-        message = json.loads(reply)
-    except ValueError:
-        return None
-    if isinstance(message, dict) and set(message) == {"message", "connectionId", "requestId"}:
-        return failure_text("gateway_error", str(message["message"]))
-    return None
 
 
 class RequestUser(FastHttpUser):
