@@ -1,10 +1,12 @@
 """One scenario phase with Locust as a library: ``python -m scenarios.locust_phase SPEC OUT``.
 
 Locust patches the whole process with gevent when imported, so a phase runs in a process of its
-own while the emulator stays on asyncio in the runner's. SPEC is a JSON file (see
-``runner.PhaseSpec``); OUT receives every report's outcome (with ``"record": "all"`` in SPEC: every
-request event the users fire, as ``timeoutlab.load`` asks for a user's own routes) and the costs
-the users counted at their sockets. Progress goes to stderr once a second.
+own while the emulator stays on asyncio in the runner's (``scenarios.phase_process`` starts it).
+SPEC is a JSON file: ``label``, ``user_classes`` ("module:Class"), ``stages`` (``shapes.Stage``),
+``stop_timeout_s`` (real s), ``locust_args`` and optionally ``record`` (``"reports"``, the
+default, or ``"all"``). OUT receives every report's outcome (with ``"all"``: every request event
+the users fire, as ``timeoutlab.load`` asks for a user's own routes), the costs the users counted
+at their sockets and the phase's real seconds. Progress goes to stderr once a second.
 """
 
 from __future__ import annotations
