@@ -57,6 +57,16 @@ Plain ``AssertionError`` with a message saying what was expected and what came:
 - ``assert_ran_on(stack, function, *, at_least_s=None)``: the Lambda ran on after its caller gave
   up; returns its ``FunctionMetrics``.
 
+Load
+----
+``run_load(stack, *, users, spawn_rate, duration_s, request=LoadRequest(...) | strategy=...)
+-> LoadResult``: Locust in a child process for ``duration_s`` real seconds against your own
+routes (``LoadRequest(method, path, api="rest" | "http_api" | "websocket", body=, headers=)``)
+or a bundled report strategy; per-route ``RouteLoad`` (requests, failures, gateway timeouts,
+p50/p95/max in emulated seconds from every sample) and the run's ``LoadCost`` in dollars from
+the stack's own counts. ``LoadError`` (with Locust's stderr tail), ``TimeoutError``,
+``ValueError``. See ``timeoutlab.load``.
+
 pytest plugin
 -------------
 Installed with the package (entry point ``pytest11`` ``timeoutlab``): fixtures
@@ -80,6 +90,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from timeoutlab.assertions import assert_gateway_timeout, assert_pushed, assert_ran_on
+    from timeoutlab.load import (
+        LoadCost,
+        LoadError,
+        LoadRequest,
+        LoadResult,
+        RouteLoad,
+        run_load,
+    )
     from timeoutlab.metrics import (
         ApiMetrics,
         BackendMetrics,
@@ -118,6 +136,12 @@ _LAZY = {
     "assert_gateway_timeout": "timeoutlab.assertions",
     "assert_pushed": "timeoutlab.assertions",
     "assert_ran_on": "timeoutlab.assertions",
+    "run_load": "timeoutlab.load",
+    "LoadRequest": "timeoutlab.load",
+    "LoadResult": "timeoutlab.load",
+    "RouteLoad": "timeoutlab.load",
+    "LoadCost": "timeoutlab.load",
+    "LoadError": "timeoutlab.load",
 }
 
 __all__ = [
@@ -126,8 +150,13 @@ __all__ = [
     "BackendMetrics",
     "ClockMetrics",
     "FunctionMetrics",
+    "LoadCost",
+    "LoadError",
+    "LoadRequest",
+    "LoadResult",
     "MetricsSnapshot",
     "PrecisionMetrics",
+    "RouteLoad",
     "RouteMetrics",
     "Stack",
     "StackError",
@@ -138,9 +167,8 @@ __all__ = [
     "assert_gateway_timeout",
     "assert_pushed",
     "assert_ran_on",
+    "run_load",
     "start_stack",
-    # -- for the lead to add at merge: "LoadResult", "run_load" (timeoutlab/load.py, built in
-    # parallel; add both to _LAZY as "timeoutlab.load" too).
 ]
 
 
