@@ -111,6 +111,28 @@ def shared_totals(key: str) -> dict[str, Counter]:
     return totals
 
 
+def shared_samples(key: str) -> dict[str, list[dict]]:
+    """Lists per label, kept in this process like ``shared_totals``: a worker sends its new
+    items to the master with each report (under ``key``), a new test starts empty."""
+    samples: dict[str, list[dict]] = defaultdict(list)
+
+    @events.report_to_master.add_listener
+    def _send(client_id, data) -> None:
+        data[key] = {label: list(items) for label, items in samples.items()}
+        samples.clear()
+
+    @events.worker_report.add_listener
+    def _merge(client_id, data) -> None:
+        for label, items in data.get(key, {}).items():
+            samples[label].extend(items)
+
+    @events.test_start.add_listener
+    def _reset(environment, **_) -> None:
+        samples.clear()
+
+    return samples
+
+
 def reports_here(environment) -> bool:
     """Whether this process prints the totals when the test stops: not a worker, whose totals
     the master has."""
@@ -124,7 +146,19 @@ def reports_here(environment) -> bool:
 TOTALS = shared_totals("timeoutlab_costs")
 
 
+#: strategy -> each finished report as the scenario runner records it ({"ms": time to result in
+#: emulated ms, "error": its failure kind or None}), so the Costs view's p50/p95 are computed
+#: from the same samples, by the same function, as the CLI's (``scenarios.results``).
+SAMPLES = shared_samples("timeoutlab_samples")
+
+
 def add_report(strategy: str, costs: dict, delivered: bool, failure: str | None) -> None:
+    SAMPLES[strategy].append(
+        {
+            "ms": costs["time_to_result_s"] * 1000,
+            "error": None if delivered else failure or "failed",
+        }
+    )
     totals = TOTALS[strategy]
     totals["reports"] += 1
     totals["delivered"] += delivered
