@@ -16,6 +16,7 @@ from typing import Any
 from locustfiles import charts, units
 
 TABLE_ID = "costs-table"
+FRAME_ID = "costs-frame"
 NOTES_ID = "costs-notes"
 REFRESH_S = 5  # real seconds between two reloads of the page while it is open
 
@@ -111,3 +112,36 @@ def page(
         + f'<div class="charts">{time_chart(charted, timeout_s)}{dollars_chart(charted)}</div>'
         + "</body></html>"
     )
+
+
+#: Loaded by Locust's web UI page (``costs_view`` adds it): while the Costs tab is open, the
+#: page's notes and charts (``/costs/?embed=1``) are shown in ``iframe#costs-frame`` under the
+#: tab's own table. Our few lines, no library: Locust's UI draws only text in a tab's table.
+TAB_SCRIPT = """(function () {
+  function place() {
+    var onCosts = new URLSearchParams(location.search).get("tab") === "costs";
+    var frame = document.getElementById("%(frame)s");
+    if (!onCosts) { if (frame) { frame.remove(); } return; }
+    if (frame) { return; }
+    var heads = document.querySelectorAll("th"), table = null;
+    for (var i = 0; i < heads.length && !table; i++) {
+      if (heads[i].textContent === "%(marker)s") { table = heads[i].closest("table"); }
+    }
+    if (!table) { return; }
+    var box = table.closest(".MuiTableContainer-root") || table;
+    frame = document.createElement("iframe");
+    frame.id = "%(frame)s";
+    frame.title = "Costs: notes and charts";
+    frame.src = "./costs/?embed=1";
+    frame.style.cssText = "width:100%%;height:780px;border:0;margin-top:1em";
+    box.insertAdjacentElement("afterend", frame);
+  }
+  new MutationObserver(place).observe(document.documentElement, {childList: true, subtree: true});
+  place();
+})();
+"""
+
+
+def tab_script(marker: str) -> str:
+    """TAB_SCRIPT finding the Costs table by ``marker``, a column title only it has."""
+    return TAB_SCRIPT % {"frame": FRAME_ID, "marker": marker.replace('"', "")}

@@ -455,6 +455,15 @@ def install(environment: Any, web_ui: Any) -> None:
         )
 
     @web_ui.app.after_request
+    def _add_tab_script(response):
+        """Locust's page loads the script that shows the notes and charts in the Costs tab."""
+        if request.endpoint != "locust.index" or response.direct_passthrough:
+            return response
+        tag = f'<script src=".{PAGE_PATH}tab.js"></script></body>'
+        response.set_data(response.get_data(as_text=True).replace("</body>", tag, 1))
+        return response
+
+    @web_ui.app.after_request
     def _add_costs(response):
         if request.endpoint != "locust.request_stats" or not response.is_json:
             return response
@@ -488,6 +497,13 @@ def install(environment: Any, web_ui: Any) -> None:
     def costs_json():
         rows = current_rows()
         return jsonify({"rows": rows, "notes": LIVE.notes(rows), "timeout_s": LIVE.timeout_s})
+
+    @blueprint.route("/costs/tab.js")
+    @web_ui.auth_required_if_enabled
+    def costs_tab_script():
+        response = make_response(costs_page.tab_script(dict(COLUMNS)["in_flight_at_stop"]))
+        response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return response
 
     @blueprint.route("/costs/")
     @web_ui.auth_required_if_enabled

@@ -291,6 +291,7 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
         download = httpx.get(f"{ui}/costs/csv", timeout=30)
         tab = tab_rows(httpx.get(f"{ui}/stats/requests", timeout=30).json())
         page = httpx.get(f"{ui}/costs/", timeout=30).text
+        script = httpx.get(f"{ui}/costs/tab.js", timeout=30)
     except BaseException:
         output(process)
         raise
@@ -346,6 +347,12 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
         svg = re.search(rf'<svg id="{chart}".*?</svg>', page)[0]
         assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == STRATEGIES
     assert 'class="timeout-line" data-seconds="29"' in page
+    # Locust's page loads the script that shows the notes and charts under the tab's table
+    assert '<script src="./costs/tab.js"></script></body>' in index
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert '"costs-frame"' in script.text
+    assert '"./costs/?embed=1"' in script.text
+    assert '"In flight at stop"' in script.text  # the column title it finds the table by
 
     read = list(csv.DictReader(io.StringIO(download.text)))
     assert download.headers["content-type"].startswith("text/csv")
