@@ -48,6 +48,7 @@ from gevent import GreenletExit
 from locust import User, events, task
 from locust.exception import StopUser
 from locust.runners import STATE_STOPPED, STATE_STOPPING
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from emulator.core.control_access import bearer_headers
 from locustfiles import costs_view
@@ -429,7 +430,7 @@ class ReportUser(User):
         """Whether the run (or this user) is being stopped."""
         runner = self.environment.runner
         return (runner is not None and runner.state in (STATE_STOPPING, STATE_STOPPED)) or (
-            self._state == "stopping"
+            self._state == LOCUST_STATE_STOPPING
         )
 
     def _in_flight_at_stop(self) -> None:
