@@ -168,8 +168,7 @@ def test_a_stack_leaks_nothing_into_the_test_process_and_two_run_side_by_side(
     assert os.environ == environment
     assert sys.path == path
     assert set(sys.modules) == modules
-    assert not any(name.startswith(("emulator.gateway", "emulator.stack", "handler"))
-                   for name in sys.modules)  # fmt: skip
+    assert "handler" not in sys.modules  # the service's own handler module ran in its child
     captured = capfd.readouterr()
     assert captured.out == ""
     assert captured.err == ""
