@@ -43,6 +43,9 @@ def test_a_route_timeout_of_5_seconds_cuts_the_export_sooner(timeoutlab_stack):
     timeoutlab.assert_gateway_timeout(response, at_s=5.0)
 
 
+# Load runs in real time (its own stack, at scale 1): a small scale would stretch the machine's own
+# processing (50 cold starts on a laptop or a CI runner) into minutes of emulated time.
+@pytest.mark.timeoutlab(time_scale=1.0)
 def test_the_quote_stays_fast_under_50_users(timeoutlab_stack):
     result = timeoutlab.run_load(
         timeoutlab_stack,

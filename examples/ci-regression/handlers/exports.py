@@ -1,4 +1,4 @@
-"""The order-export service's Lambda handlers (Python 3.12, boto3 only).
+"""The order-export service's export handlers (Python 3.12, boto3 only).
 
 ``export_now`` does the slow work inside the request, so API Gateway cuts it at 29 s;
 ``start_export`` hands it to ``export_worker``, which pushes the result over the WebSocket.
@@ -23,10 +23,6 @@ def _wait(seconds: float) -> None:
 def _export() -> dict:
     _wait(float(os.environ["EXPORT_SECONDS"]))
     return {"status": "done", "rows": 1000}
-
-
-def quote(event, context):
-    return {"statusCode": 200, "body": json.dumps({"price": 42})}
 
 
 def export_now(event, context):
