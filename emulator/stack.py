@@ -61,7 +61,7 @@ from emulator.core.origins import HostPolicy, OriginPolicy
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
-from emulator.gateway.http import BODY_TIMEOUT
+from emulator.gateway.http import ANY_PATH, BODY_TIMEOUT
 from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
@@ -286,9 +286,14 @@ class Stack:
         self.http_api_port: int | None = None  # None: no httpApi events, no port bound
         self.ws_port: int | None = None
         self.certificate: Certificate | None = None
+        # The Host names the control plane, the Lambda Invoke API and @connections answer to
+        # (DNS-rebinding defence): IP literals, localhost, and the names the emulator is given.
+        self.host_policy = HostPolicy.of(
+            config.host, config.callback_host, config.internal_host, *config.allowed_hosts
+        )
         # Who may use /_emulator/: its origins name the ports, so they are set once bound.
         self.control_access = ControlAccess(
-            HostPolicy.of(config.host, config.callback_host, *config.allowed_hosts),
+            self.host_policy,
             self.origin_policy(),
             token=config.control_token,
         )
@@ -456,6 +461,7 @@ class Stack:
             control_port=self.http_port,
             control_token=self.config.control_token is not None,
             internal_services=self.internal_services(),
+            signatures_verified=self.credentials is not None,
         )
         if warning:
             print(warning, file=sys.stderr)
@@ -506,6 +512,7 @@ class Stack:
             region=self.service.region,
             credentials=self.credentials,
         )
+        self.websocket.hosts = self.host_policy
         ssl = self.certificate.server_context() if self.certificate else None
         warning = backlog_warning(self.config.listen_backlog, read_somaxconn())
         if warning is not None and warning not in _WARNED:
@@ -534,7 +541,13 @@ class Stack:
             http_api_route_keys=self.http_api_router.keys,
             access=self.control_access,
         ).add_routes(app)
-        LambdaApi(self.runtime, self.invoker, self.service.region, self.credentials).add_routes(app)
+        LambdaApi(
+            self.runtime,
+            self.invoker,
+            self.service.region,
+            self.credentials,
+            hosts=self.host_policy,
+        ).add_routes(app)
         rest = RestGateway(
             self.router,
             ApiIdentity(new_api_id(), self.service.stage, f"{host}:{self.config.http_port}"),
@@ -550,7 +563,7 @@ class Stack:
             authorizers=self.service.rest_authorizers,
             region=self.service.region,
         )
-        app.router.add_route("*", "/{tail:.*}", rest.handle)
+        app.router.add_route("*", "/" + ANY_PATH, rest.handle)
         timeouts = self.config.connection_timeouts
         self._runner = _runner(app, timeouts)
         await self._runner.setup()
@@ -585,7 +598,7 @@ class Stack:
             self.clock,
         )
         app = web.Application(middlewares=[track_requests])
-        app.router.add_route("*", "/{tail:.*}", gateway.handle)
+        app.router.add_route("*", "/" + ANY_PATH, gateway.handle)
         timeouts = self.config.connection_timeouts
         self._http_api_runner = _runner(app, timeouts)
         await self._http_api_runner.setup()

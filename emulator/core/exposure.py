@@ -18,13 +18,16 @@ def exposure_warning(
     control_port: int | None,
     control_token: bool,
     internal_services: list[tuple[str, int]],
+    signatures_verified: bool = False,
 ) -> str | None:
     """One warning (several lines) naming what becomes reachable from the network, or None when
     everything stays on loopback.
 
     ``endpoints``: ``(what, port)`` served on ``host``; ``control_port``: the control plane's
     (``/_emulator/``) port, said with whether ``--control-token`` (``control_token``) guards it;
-    ``internal_services``: ``(what, port)`` served on ``internal_host``."""
+    ``internal_services``: ``(what, port)`` served on ``internal_host``;
+    ``signatures_verified``: ``--credentials`` is set, so the Lambda Invoke API and
+    ``@connections`` check the signatures' values (else any well-formed one passes)."""
     lines = []
     if not is_loopback(host):
         lines.append(
@@ -39,6 +42,12 @@ def exposure_warning(
                 "--control-token TOKEN"
             )
             lines.append(f"  control plane /_emulator/ on {host}:{control_port} ({note})")
+        if not signatures_verified:
+            lines.append(
+                "  the Lambda Invoke API and @connections accept any well-formed SigV4 signature "
+                "(anyone who reaches them can invoke your functions and post to your "
+                "connections); pass --credentials KEY:SECRET to verify them"
+            )
         if internal_services and is_loopback(internal_host):
             kept = ", ".join(what for what, _ in internal_services)
             lines.append(f"  (not: {kept}; they stay on {internal_host}, --internal-host)")

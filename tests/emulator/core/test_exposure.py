@@ -43,3 +43,11 @@ def test_a_public_internal_host_names_the_backend():
     assert "embedded moto server (S3, DynamoDB) on 0.0.0.0:4566" in text
     assert "backend usage proxy on 0.0.0.0:40001" in text
     assert warn(internal_host="0.0.0.0", internal_services=[]) is None
+
+
+def test_unverified_signatures_are_named_until_credentials_are_set():
+    text = warn(host="0.0.0.0")
+    assert "Invoke API and @connections accept any well-formed SigV4 signature" in text
+    assert "--credentials KEY:SECRET" in text
+    verified = warn(host="0.0.0.0", signatures_verified=True)
+    assert "any well-formed" not in verified
