@@ -28,7 +28,7 @@ from emulator.core.connection_timeouts import (
 from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
 from emulator.core.deadlines import validate_timeout
 from emulator.core.origins import parse_allowed_host, parse_allowed_origin
-from emulator.core.sigv4 import Credentials
+from emulator.core.sigv4 import CREDENTIALS_VARIABLE, Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
@@ -291,11 +291,15 @@ def _add_stack_options(
     add(
         "--credentials",
         type=_credentials,
+        # argparse converts a string default with ``type`` too: a bad variable is one error line.
+        default=os.environ.get(CREDENTIALS_VARIABLE) or None,
         metavar="KEY:SECRET",
         help="verify the SigV4 signatures of @connections and Lambda Invoke calls with this "
         "access key and secret (wrong signature: 403 InvalidSignatureException; another key: "
-        "403 UnrecognizedClientException) and give them to the handlers; default: any "
-        "well-formed signature is accepted",
+        "403 UnrecognizedClientException; signed more than 5 min from now: "
+        "InvalidSignatureException) and give them to the handlers (default: "
+        f"${CREDENTIALS_VARIABLE}, which keeps the secret out of ps; else none: any "
+        "well-formed signature is accepted)",
     )
     add(
         "--service",

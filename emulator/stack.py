@@ -7,8 +7,11 @@ callers (the demo, tests, a user's own pytest fixtures).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import shutil
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -54,7 +57,7 @@ from emulator.core.deadlines import (
     StreamLimits,
 )
 from emulator.core.events import ApiIdentity, new_api_id
-from emulator.core.exposure import exposure_warning
+from emulator.core.exposure import advertised_host, exposure_warning, is_unspecified
 from emulator.core.http_api_events import DEFAULT_STAGE
 from emulator.core.http_api_routing import HttpApiRouter
 from emulator.core.origins import HostPolicy, OriginPolicy
@@ -145,6 +148,16 @@ SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
 _WARNED: set[str] = set()
 #: aiohttp's default lingering time (seconds) for an unread request body after an early answer.
 AIOHTTP_LINGERING_S = 10.0
+
+
+def primary_address() -> str | None:
+    """This machine's IPv4 address on its default route, or None (no route, no network): a UDP
+    socket "connected" to a TEST-NET-1 address (RFC 5737) sends nothing, it only picks the
+    source address the kernel would use."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return str(probe.getsockname()[0])
+    return None
 
 
 def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
@@ -312,9 +325,18 @@ class Stack:
         """``http(s)://host:port``, as whoever calls in from ``host``'s side reaches us."""
         return f"{'https' if self.config.tls else 'http'}://{host}:{port}"
 
+    @functools.cached_property
+    def public_host(self) -> str:
+        """The host the URLs below name: ``--host``, or for ``0.0.0.0``/``::`` (listen on every
+        interface, connect to none) ``--callback-host``, else this machine's primary address,
+        else 127.0.0.1 (``exposure.advertised_host``); found once."""
+        config = self.config
+        primary = primary_address() if is_unspecified(config.host) else None
+        return advertised_host(config.host, config.callback_host, primary)
+
     @property
     def http_url(self) -> str:
-        return self._http(self.config.host, self.http_port)
+        return self._http(self.public_host, self.http_port)
 
     @property
     def rest_url(self) -> str:
@@ -327,18 +349,18 @@ class Stack:
         when the service has no ``httpApi`` events."""
         if self.http_api_port is None:
             return None
-        return self._http(self.config.host, self.http_api_port)
+        return self._http(self.public_host, self.http_api_port)
 
     @property
     def ws_url(self) -> str:
         """The WebSocket API's URL, stage included."""
         scheme = "wss" if self.config.tls else "ws"
-        return f"{scheme}://{self.config.host}:{self.ws_port}/{self.service.stage}"
+        return f"{scheme}://{self.public_host}:{self.ws_port}/{self.service.stage}"
 
     @property
     def connections_url(self) -> str:
         """The @connections endpoint, as boto3's apigatewaymanagementapi takes it."""
-        return f"{self._http(self.config.host, self.ws_port)}/{self.service.stage}"
+        return f"{self._http(self.public_host, self.ws_port)}/{self.service.stage}"
 
     def handler_environment(self) -> dict[str, str]:
         """Every endpoint the handlers need, known once the ports are.

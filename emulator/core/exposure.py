@@ -7,7 +7,32 @@ the user's machine).
 
 from __future__ import annotations
 
+import ipaddress
+
 from emulator.core.origins import is_loopback
+
+#: What URLs name when nothing better is known: this machine, from itself.
+LOOPBACK_ADDRESS = "127.0.0.1"
+
+
+def is_unspecified(host: str) -> bool:
+    """Whether ``host`` is a bind-to-every-interface address (``0.0.0.0``, ``::``): one to listen
+    on, never one a client can be told to connect to."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def advertised_host(host: str, callback_host: str | None, primary_address: str | None) -> str:
+    """The host the emulator's URLs name (its banner, ``/_emulator/health``): ``host`` itself,
+    unless it is unspecified (``is_unspecified``): then ``callback_host`` when given (the name
+    other machines or containers reach it by, e.g. a Compose service name), else
+    ``primary_address`` (this machine's address on its default route; None: unknown), else
+    ``127.0.0.1``."""
+    if not is_unspecified(host):
+        return host
+    return callback_host or primary_address or LOOPBACK_ADDRESS
 
 
 def exposure_warning(

@@ -166,6 +166,11 @@ class SignatureFields:
         return f"{self.date}/{self.region}/{self.service}/{TERMINATOR}"
 
 
+#: The environment variable ``--credentials`` defaults to: a secret there is not shown by
+#: ``ps``, as one on the command line is.
+CREDENTIALS_VARIABLE = "TIMEOUTLAB_CREDENTIALS"
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The one access key the emulator recognises (``--credentials KEY:SECRET``)."""
@@ -175,10 +180,14 @@ class Credentials:
 
     @classmethod
     def parse(cls, text: str) -> Credentials:
-        """``KEY:SECRET`` (the secret may hold colons); ValueError names what is wrong."""
+        """``KEY:SECRET`` (the secret may hold colons); ValueError says what is wrong without
+        quoting ``text``, which may be a secret (an error message ends up in logs and CI
+        output)."""
         key, colon, secret = text.partition(":")
         if not colon or not key or not secret:
-            raise ValueError(f"credentials must be KEY:SECRET, got {text!r}")
+            raise ValueError(
+                "credentials must be KEY:SECRET, both non-empty (the value given is not shown)"
+            )
         return cls(key, secret)
 
     def as_pair(self) -> tuple[str, str]:
