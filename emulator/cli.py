@@ -133,8 +133,9 @@ def _add_stack_options(
         default=[],
         type=_allowed_host,
         metavar="NAME",
-        help="a host name /_emulator/ answers to besides IP addresses, localhost, --host and "
-        "--callback-host, e.g. a Compose service name (repeatable; DNS-rebinding defence)",
+        help="a host name /_emulator/, the Lambda Invoke API and @connections answer to besides "
+        "IP addresses, localhost, --host, --callback-host and --internal-host, e.g. a Compose "
+        "service name (repeatable; DNS-rebinding defence)",
     )
     add(
         "--allowed-origin",
@@ -264,7 +265,8 @@ def _add_stack_options(
         type=positive(int),
         default=DEFAULT_LISTEN_BACKLOG,
         metavar="N",
-        help="accept queue of every listening port; the kernel caps it at net.core.somaxconn "
+        help="accept queue of the HTTP, WebSocket and HTTP API ports (not the embedded moto "
+        "server's nor the usage proxy's); the kernel caps it at net.core.somaxconn "
         "(default: %(default)s)",
     )
     add(
