@@ -377,7 +377,10 @@ class WebSocketGateway:
         if not self.hosts.allows(host):
             refused_host = printable(host_of(host or ""))
             log.info(
-                "@connections %s refused: host '%s' is not the emulator's", method, refused_host
+                "%s %s refused on the @connections port: host '%s' is not the emulator's",
+                method,
+                printable(target),
+                refused_host,
             )
             self.metrics.ws_management(method, 403)
             return management.host_refused(refused_host)
