@@ -28,7 +28,7 @@ from emulator.core.connection_timeouts import (
 from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
 from emulator.core.deadlines import validate_timeout
 from emulator.core.origins import parse_allowed_host, parse_allowed_origin
-from emulator.core.sigv4 import Credentials
+from emulator.core.sigv4 import CREDENTIALS_VARIABLE, Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
@@ -134,8 +134,9 @@ def _add_stack_options(
         default=[],
         type=_allowed_host,
         metavar="NAME",
-        help="a host name /_emulator/ answers to besides IP addresses, localhost, --host and "
-        "--callback-host, e.g. a Compose service name (repeatable; DNS-rebinding defence)",
+        help="a host name /_emulator/, the Lambda Invoke API and @connections answer to besides "
+        "IP addresses, localhost, --host, --callback-host and --internal-host, e.g. a Compose "
+        "service name (repeatable; DNS-rebinding defence)",
     )
     add(
         "--allowed-origin",
@@ -265,7 +266,8 @@ def _add_stack_options(
         type=positive(int),
         default=DEFAULT_LISTEN_BACKLOG,
         metavar="N",
-        help="accept queue of every listening port; the kernel caps it at net.core.somaxconn "
+        help="accept queue of the HTTP, WebSocket and HTTP API ports (not the embedded moto "
+        "server's nor the usage proxy's); the kernel caps it at net.core.somaxconn "
         "(default: %(default)s)",
     )
     add(
@@ -292,11 +294,15 @@ def _add_stack_options(
     add(
         "--credentials",
         type=_credentials,
+        # argparse converts a string default with ``type`` too: a bad variable is one error line.
+        default=os.environ.get(CREDENTIALS_VARIABLE) or None,
         metavar="KEY:SECRET",
         help="verify the SigV4 signatures of @connections and Lambda Invoke calls with this "
         "access key and secret (wrong signature: 403 InvalidSignatureException; another key: "
-        "403 UnrecognizedClientException) and give them to the handlers; default: any "
-        "well-formed signature is accepted",
+        "403 UnrecognizedClientException; signed more than 5 min from now: "
+        "InvalidSignatureException) and give them to the handlers (default: "
+        f"${CREDENTIALS_VARIABLE}, which keeps the secret out of ps; else none: any "
+        "well-formed signature is accepted)",
     )
     add(
         "--service",

@@ -7,8 +7,11 @@ callers (the demo, tests, a user's own pytest fixtures).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import shutil
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -54,14 +57,14 @@ from emulator.core.deadlines import (
     StreamLimits,
 )
 from emulator.core.events import ApiIdentity, new_api_id
-from emulator.core.exposure import exposure_warning
+from emulator.core.exposure import advertised_host, exposure_warning, is_unspecified
 from emulator.core.http_api_events import DEFAULT_STAGE
 from emulator.core.http_api_routing import HttpApiRouter
 from emulator.core.origins import HostPolicy, OriginPolicy
 from emulator.core.routing import RestRouter
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
-from emulator.gateway.http import BODY_TIMEOUT
+from emulator.gateway.http import ANY_PATH, BODY_TIMEOUT
 from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.rest import RestGateway
@@ -155,6 +158,16 @@ SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
 _WARNED: set[str] = set()
 #: aiohttp's default lingering time (seconds) for an unread request body after an early answer.
 AIOHTTP_LINGERING_S = 10.0
+
+
+def primary_address() -> str | None:
+    """This machine's IPv4 address on its default route, or None (no route, no network): a UDP
+    socket "connected" to a TEST-NET-1 address (RFC 5737) sends nothing, it only picks the
+    source address the kernel would use."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return str(probe.getsockname()[0])
+    return None
 
 
 def read_somaxconn(path: Path = SOMAXCONN) -> int | None:
@@ -298,9 +311,14 @@ class Stack:
         self.http_api_port: int | None = None  # None: no httpApi events, no port bound
         self.ws_port: int | None = None
         self.certificate: Certificate | None = None
+        # The Host names the control plane, the Lambda Invoke API and @connections answer to
+        # (DNS-rebinding defence): IP literals, localhost, and the names the emulator is given.
+        self.host_policy = HostPolicy.of(
+            config.host, config.callback_host, config.internal_host, *config.allowed_hosts
+        )
         # Who may use /_emulator/: its origins name the ports, so they are set once bound.
         self.control_access = ControlAccess(
-            HostPolicy.of(config.host, config.callback_host, *config.allowed_hosts),
+            self.host_policy,
             self.origin_policy(),
             token=config.control_token,
         )
@@ -319,9 +337,18 @@ class Stack:
         """``http(s)://host:port``, as whoever calls in from ``host``'s side reaches us."""
         return f"{'https' if self.config.tls else 'http'}://{host}:{port}"
 
+    @functools.cached_property
+    def public_host(self) -> str:
+        """The host the URLs below name: ``--host``, or for ``0.0.0.0``/``::`` (listen on every
+        interface, connect to none) ``--callback-host``, else this machine's primary address,
+        else 127.0.0.1 (``exposure.advertised_host``); found once."""
+        config = self.config
+        primary = primary_address() if is_unspecified(config.host) else None
+        return advertised_host(config.host, config.callback_host, primary)
+
     @property
     def http_url(self) -> str:
-        return self._http(self.config.host, self.http_port)
+        return self._http(self.public_host, self.http_port)
 
     @property
     def rest_url(self) -> str:
@@ -334,18 +361,18 @@ class Stack:
         when the service has no ``httpApi`` events."""
         if self.http_api_port is None:
             return None
-        return self._http(self.config.host, self.http_api_port)
+        return self._http(self.public_host, self.http_api_port)
 
     @property
     def ws_url(self) -> str:
         """The WebSocket API's URL, stage included."""
         scheme = "wss" if self.config.tls else "ws"
-        return f"{scheme}://{self.config.host}:{self.ws_port}/{self.service.stage}"
+        return f"{scheme}://{self.public_host}:{self.ws_port}/{self.service.stage}"
 
     @property
     def connections_url(self) -> str:
         """The @connections endpoint, as boto3's apigatewaymanagementapi takes it."""
-        return f"{self._http(self.config.host, self.ws_port)}/{self.service.stage}"
+        return f"{self._http(self.public_host, self.ws_port)}/{self.service.stage}"
 
     def handler_environment(self) -> dict[str, str]:
         """Every endpoint the handlers need, known once the ports are.
@@ -468,6 +495,7 @@ class Stack:
             control_port=self.http_port,
             control_token=self.config.control_token is not None,
             internal_services=self.internal_services(),
+            signatures_verified=self.credentials is not None,
         )
         if warning:
             print(warning, file=sys.stderr)
@@ -518,6 +546,7 @@ class Stack:
             region=self.service.region,
             credentials=self.credentials,
         )
+        self.websocket.hosts = self.host_policy
         ssl = self.certificate.server_context() if self.certificate else None
         warning = backlog_warning(self.config.listen_backlog, read_somaxconn())
         if warning is not None and warning not in _WARNED:
@@ -546,7 +575,13 @@ class Stack:
             http_api_route_keys=self.http_api_router.keys,
             access=self.control_access,
         ).add_routes(app)
-        LambdaApi(self.runtime, self.invoker, self.service.region, self.credentials).add_routes(app)
+        LambdaApi(
+            self.runtime,
+            self.invoker,
+            self.service.region,
+            self.credentials,
+            hosts=self.host_policy,
+        ).add_routes(app)
         rest = RestGateway(
             self.router,
             ApiIdentity(new_api_id(), self.service.stage, f"{host}:{self.config.http_port}"),
@@ -562,7 +597,7 @@ class Stack:
             authorizers=self.service.rest_authorizers,
             region=self.service.region,
         )
-        app.router.add_route("*", "/{tail:.*}", rest.handle)
+        app.router.add_route("*", "/" + ANY_PATH, rest.handle)
         timeouts = self.config.connection_timeouts
         self._runner = _runner(app, timeouts)
         await self._runner.setup()
@@ -597,7 +632,7 @@ class Stack:
             self.clock,
         )
         app = web.Application(middlewares=[track_requests])
-        app.router.add_route("*", "/{tail:.*}", gateway.handle)
+        app.router.add_route("*", "/" + ANY_PATH, gateway.handle)
         timeouts = self.config.connection_timeouts
         self._http_api_runner = _runner(app, timeouts)
         await self._http_api_runner.setup()

@@ -68,7 +68,7 @@ def create_job(event, context):
     """POST /reports/jobs"""
     try:
         definition = json.loads(event.get("body") or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return _json(400, {"message": "request body must be a JSON report definition"})
     try:
         report.validate_definition(definition)

@@ -111,7 +111,7 @@ def handler(event, context):
     """POST /reports: the synchronous report endpoint (Lambda proxy integration)."""
     try:
         definition = json.loads(event.get("body") or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return _response(400, {"message": "request body must be a JSON report definition"})
     try:
         delay_ms, rows = validate_definition(definition)

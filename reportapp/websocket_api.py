@@ -37,7 +37,7 @@ def default(event, context):
     """$default: any other message."""
     try:
         action = json.loads(event.get("body") or "").get("action")
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):  # RecursionError: nested too deep
         action = None
     what = f"action {json.dumps(action)}" if action is not None else "a message without an action"
     return _reply({"error": f"{what} is not supported", "supportedActions": SUPPORTED_ACTIONS})
@@ -53,7 +53,7 @@ def callback_url(request_context: dict) -> str:
 def _message(event) -> dict | None:
     try:
         message = json.loads(event.get("body") or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     return message if isinstance(message, dict) else None
 

@@ -18,7 +18,8 @@ from typing import IO
 import httpx
 
 from emulator.backends.endpoint import Backend, BackendError
-from emulator.core.backend_watch import BackendState
+from emulator.core.backend_watch import BackendState, last_words
+from emulator.core.log_text import printable
 from emulator.lifeline import child_environment, lifeline
 
 log = logging.getLogger("timeoutlab.backend")
@@ -102,12 +103,14 @@ class EmbeddedMoto(Backend):
         )
 
     def last_words(self, lines: int = 5) -> str:
-        """The last ``lines`` lines the server wrote to stderr, joined by `` | `` (one line)."""
+        """The last ``lines`` lines the server wrote to stderr that are not access-log lines,
+        joined by `` | `` (one line, control characters escaped); "" when there are none."""
         if self._stderr is None or self._stderr.closed:
             return ""
         self._stderr.seek(0)
-        tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-lines:]
-        return " | ".join(tail)
+        text = self._stderr.read().decode(errors="replace").splitlines()
+        # Its access-log lines are left out: they say what it answered, not why it stopped.
+        return printable(" | ".join(last_words(text, lines)), limit=2000)
 
     def restart(self) -> EmbeddedMoto:
         """Start a new, empty server on the same port after the old one exited (handlers and

@@ -24,6 +24,8 @@ from emulator.core.backend_usage import (
     s3_operation,
     s3_tier,
 )
+from emulator.core.backend_watch import FailureRun
+from emulator.core.log_text import printable
 from emulator.gateway.wire import OneLineClientErrors
 from emulator.metrics import Metrics
 
@@ -73,6 +75,8 @@ class UsageProxy:
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        # Requests failed in a row for want of a backend: logged when the run starts and ends.
+        self._failures = FailureRun()
 
     @property
     def url(self) -> str:
@@ -131,6 +135,7 @@ class UsageProxy:
                 skip_auto_headers=_AUTO_HEADERS,
                 allow_redirects=False,
             ) as upstream:
+                self._answered()
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                 response.headers.extend(_forwardable(upstream.headers))
                 if isinstance(body, bytes):
@@ -149,12 +154,18 @@ class UsageProxy:
         except (aiohttp.ClientError, TimeoutError) as exc:
             if response is not None and response.prepared:
                 # Headers are gone: cut the connection so the client sees a short body.
-                log.warning("stream %s %s cut: %s", request.method, request.path, exc)
+                log.warning("stream %s %s cut: %s", request.method, printable(request.path), exc)
                 raise
             self.metrics.backend_error(502)
-            log.warning(
-                "backend %s failed %s %s: %s", self.target_url, request.method, request.path, exc
-            )
+            if self._failures.failure():
+                log.warning(
+                    "backend %s unreachable: %s %s failed: %s; the requests failing until it is "
+                    "back are counted, not logged",
+                    self.target_url,
+                    request.method,
+                    printable(request.path),
+                    printable(exc),
+                )
             return web.json_response(
                 {
                     "__type": "ServiceUnavailable",
@@ -162,6 +173,16 @@ class UsageProxy:
                 },
                 status=502,
                 headers={"x-amzn-ErrorType": "ServiceUnavailable"},
+            )
+
+    def _answered(self) -> None:
+        """The backend answered: if requests failed before, say it is back and how many."""
+        failed = self._failures.answered()
+        if failed:
+            log.warning(
+                "backend %s answers again; %d request(s) failed while it was unreachable",
+                self.target_url,
+                failed,
             )
 
     def _record(

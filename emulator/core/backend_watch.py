@@ -20,6 +20,7 @@ seconds (the backend's own time, which the emulated time scale does not touch).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -129,3 +130,36 @@ def transition(before: BackendState, answered: bool) -> Transition | None:
     when it stops answering, down -> up when it answers again."""
     after = BackendState.UP if answered else BackendState.DOWN
     return None if after is before else Transition(before, after)
+
+
+#: A werkzeug (moto server) access-log line: ``127.0.0.1 - - [30/Nov/2026 22:00:00] "GET / HTTP/1.1"
+#: 200 -``. Such lines say what the server answered, never why it stopped.
+_ACCESS_LOG_LINE = re.compile(r'^\S+ - \S+ \[[^\]]*\] "')
+
+
+def last_words(lines: list[str], keep: int) -> list[str]:
+    """The last ``keep`` of a dead server's stderr ``lines`` that say something: its access-log
+    lines (one per request it answered) and blank lines left out, so the ``backend down`` line
+    quotes its error (or nothing), not the requests it answered last."""
+    meaningful = [line for line in lines if line.strip() and not _ACCESS_LOG_LINE.match(line)]
+    return meaningful[-keep:] if keep > 0 else []
+
+
+@dataclass
+class FailureRun:
+    """The usage proxy's requests that failed in a row because the backend did not answer: one
+    log line when a run starts and one, with its count, when the backend answers again, instead
+    of one per failed request (a dead backend under load fails hundreds)."""
+
+    failed: int = 0
+
+    def failure(self) -> bool:
+        """Count a failed request; True when it starts a run (the one to log)."""
+        self.failed += 1
+        return self.failed == 1
+
+    def answered(self) -> int:
+        """The backend answered: the number of requests the run that ends here failed (0 when
+        there was none; log it otherwise)."""
+        ended, self.failed = self.failed, 0
+        return ended

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 from emulator.core.events import ACCOUNT_ID
 from emulator.core.json_input import InvalidJson, parse_json
-from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
+from emulator.core.responses import (
+    JSON,
+    LAMBDA_SYNC_PAYLOAD_LIMIT,
+    HttpResponse,
+    host_refused_message,
+)
 
 #: Asynchronous invocation payload limit (raised from 256 KB to 1 MB in 2025).
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
@@ -54,6 +59,16 @@ def not_found(name: str, region: str) -> LambdaError:
         f"Function not found: {function_arn(name, region)}",
         message_key="Message",
     )
+
+
+def host_refused(host: str) -> LambdaError:
+    """403 ``AccessDeniedException`` for a request whose ``Host`` is not a name the emulator
+    answers to (the DNS-rebinding defence it shares with the control plane,
+    ``emulator.core.origins.HostPolicy``). AWS has no such check (its Host is its own endpoint,
+    ``lambda.REGION.amazonaws.com``); of the errors it documents for every Lambda action,
+    AccessDeniedException, "You do not have sufficient access to perform this action", 403
+    (https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html), is the closest."""
+    return LambdaError(403, "AccessDeniedException", host_refused_message(host))
 
 
 def too_large(size: int, invocation_type: str, limit: int) -> LambdaError:

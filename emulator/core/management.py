@@ -11,7 +11,7 @@ import re
 import time
 from urllib.parse import unquote
 
-from emulator.core.responses import JSON, HttpResponse
+from emulator.core.responses import JSON, HttpResponse, host_refused_message
 
 _PATH = re.compile(r"^/(?P<stage>[^/]+)/@connections/(?P<id>[^/]+)/?$")
 
@@ -50,6 +50,17 @@ def _kb(size: int) -> str:
 
 def forbidden() -> HttpResponse:
     return _error(403, "ForbiddenException", "Forbidden")
+
+
+def host_refused(host: str) -> HttpResponse:
+    """403 ``ForbiddenException`` for a call whose ``Host`` is not a name the emulator answers to
+    (the DNS-rebinding defence it shares with the control plane,
+    ``emulator.core.origins.HostPolicy``). AWS has no such check (its Host is its own
+    ``execute-api`` endpoint); of the errors the Management API documents, ForbiddenException,
+    "The caller is not authorized to invoke this operation", 403
+    (https://docs.aws.amazon.com/apigatewaymanagementapi/latest/APIReference/
+    API_PostToConnection.html), is the closest."""
+    return _error(403, "ForbiddenException", host_refused_message(host))
 
 
 def not_found() -> HttpResponse:

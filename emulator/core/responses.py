@@ -257,11 +257,16 @@ def host_refused(host: str) -> HttpResponse:
     """403: a control request whose ``Host`` is not a name the emulator answers to (an IP
     literal, ``localhost``, ``--host``, ``--callback-host`` or an ``--allowed-host``): the
     defence against DNS rebinding. The message names the host and the option that allows it."""
-    message = (
+    return _gateway_error(403, host_refused_message(host))
+
+
+def host_refused_message(host: str) -> str:
+    """What every refusal of a foreign ``Host`` says (the control plane's, the Lambda Invoke
+    API's and ``@connections``'): the host, and the option that allows it."""
+    return (
         f"host {host!r} is not one this emulator answers to; call it by an IP address or "
         "localhost, or start it with --allowed-host NAME"
     )
-    return _gateway_error(403, message)
 
 
 def control_unauthorized() -> HttpResponse:

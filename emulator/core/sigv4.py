@@ -23,6 +23,11 @@ AWS sources:
   signature we calculated does not match the signature you provided") and Lambda's common
   errors, https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html (IncompleteSignature
   403, UnrecognizedClientException 403, the access key "does not exist in our records").
+- the request's age: "In most cases, a request must reach AWS within five minutes of the time
+  stamp in the request. Otherwise, AWS denies the request"
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_aws-signing.html); a presigned
+  URL is good until its ``X-Amz-Expires`` (at most 7 days) has passed
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-query-string-auth.html).
 - @connections must be signed: "To use [the @connections API], you must sign the request with
   SigV4" (IAM permission ``execute-api:ManageConnections``),
   https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-how-to-call-websocket-api-connections.html
@@ -31,6 +36,7 @@ AWS sources:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import hmac
 from collections.abc import Sequence
@@ -66,6 +72,14 @@ QUERY_CREDENTIAL = "X-Amz-Credential"
 QUERY_DATE = "X-Amz-Date"
 QUERY_SIGNED_HEADERS = "X-Amz-SignedHeaders"
 QUERY_SIGNATURE = "X-Amz-Signature"
+QUERY_EXPIRES = "X-Amz-Expires"
+#: How far a signed request's time may be from the emulator's (real) clock, either way: "a
+#: request must reach AWS within five minutes of the time stamp in the request"
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_aws-signing.html).
+MAX_CLOCK_SKEW = datetime.timedelta(minutes=5)
+#: The longest ``X-Amz-Expires`` a presigned URL may have: 604800 s, 7 days
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-query-string-auth.html).
+MAX_PRESIGNED_EXPIRY = datetime.timedelta(days=7)
 _QUERY_FIELDS = (
     QUERY_ALGORITHM,
     QUERY_CREDENTIAL,
@@ -145,10 +159,16 @@ class SignatureFields:
     signature: str
     timestamp: str
     in_query: bool = False
+    expires: int | None = None  # a presigned URL's X-Amz-Expires, seconds
 
     @property
     def scope(self) -> str:
         return f"{self.date}/{self.region}/{self.service}/{TERMINATOR}"
+
+
+#: The environment variable ``--credentials`` defaults to: a secret there is not shown by
+#: ``ps``, as one on the command line is.
+CREDENTIALS_VARIABLE = "TIMEOUTLAB_CREDENTIALS"
 
 
 @dataclass(frozen=True)
@@ -160,10 +180,14 @@ class Credentials:
 
     @classmethod
     def parse(cls, text: str) -> Credentials:
-        """``KEY:SECRET`` (the secret may hold colons); ValueError names what is wrong."""
+        """``KEY:SECRET`` (the secret may hold colons); ValueError says what is wrong without
+        quoting ``text``, which may be a secret (an error message ends up in logs and CI
+        output)."""
         key, colon, secret = text.partition(":")
         if not colon or not key or not secret:
-            raise ValueError(f"credentials must be KEY:SECRET, got {text!r}")
+            raise ValueError(
+                "credentials must be KEY:SECRET, both non-empty (the value given is not shown)"
+            )
         return cls(key, secret)
 
     def as_pair(self) -> tuple[str, str]:
@@ -259,13 +283,20 @@ def _query_fields(query: dict[str, str]) -> SignatureFields:
     if algorithm != ALGORITHM:
         raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}'")
     timestamp = _iso_basic(query[QUERY_DATE])
-    return _fields(
+    expires = query.get(QUERY_EXPIRES)
+    fields = _fields(
         query[QUERY_CREDENTIAL],
         query[QUERY_SIGNED_HEADERS],
         query[QUERY_SIGNATURE],
         timestamp,
         in_query=True,
     )
+    if expires is None:
+        return fields
+    if not expires.isdigit():
+        # AWS's message as its endpoints send it (undocumented).
+        raise IncompleteSignature(f"X-Amz-Expires must be a number of seconds, got '{expires}'.")
+    return dataclasses.replace(fields, expires=int(expires))
 
 
 def _fields(
@@ -347,29 +378,72 @@ class Verified:
     checked: bool
 
 
-def check(request: SignedRequest, credentials: Credentials | None, service: str) -> Verified:
+def check(
+    request: SignedRequest,
+    credentials: Credentials | None,
+    service: str,
+    *,
+    now: datetime.datetime,
+) -> Verified:
     """The whole check of one request to an API signed for ``service`` (``execute-api`` or
-    ``lambda``): its signature's form always, its value when ``credentials`` are given.
+    ``lambda``): its signature's form always; its value and its time, against ``now`` (real
+    wall-clock time, timezone-aware: clients sign with theirs, never the emulated clock), when
+    ``credentials`` are given.
 
     Raises a ``SignatureRefusal`` (``MissingAuthenticationToken``, ``IncompleteSignature``,
-    ``UnrecognizedClient``, ``InvalidSignature``). The request's age (SigV4's 15 minutes) and a
-    presigned URL's ``X-Amz-Expires`` are not checked: the emulator's clock may run scaled."""
+    ``UnrecognizedClient``, ``InvalidSignature``)."""
     fields = signature_fields(request)
     if credentials is None:
         return Verified(fields, checked=False)
-    verify(request, fields, credentials, service)
+    verify(request, fields, credentials, service, now=now)
     return Verified(fields, checked=True)
 
 
+def _stamp(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime(SIGV4_TIMESTAMP)
+
+
+def check_time(fields: SignatureFields, now: datetime.datetime) -> None:
+    """Refuse a signature made too long before or after ``now`` (timezone-aware, real time):
+    a request more than ``MAX_CLOCK_SKEW`` (5 min) from it either way, or a presigned URL whose
+    ``X-Amz-Expires`` (capped at 7 days) has passed. Raises ``InvalidSignature`` with the
+    message API Gateway and Lambda send ("Signature expired: 20240522T115159Z is now earlier
+    than 20240522T120519Z (20240522T121019Z - 5 min.)"; observed, undocumented), the rule
+    itself from https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_aws-signing.html."""
+    signed = datetime.datetime.strptime(fields.timestamp, SIGV4_TIMESTAMP).replace(
+        tzinfo=datetime.UTC
+    )
+    window = MAX_CLOCK_SKEW
+    if fields.in_query and fields.expires is not None:
+        window = min(datetime.timedelta(seconds=fields.expires), MAX_PRESIGNED_EXPIRY)
+    minutes = f"{window.total_seconds() / 60:g} min."
+    if signed < now - window:
+        raise InvalidSignature(
+            f"Signature expired: {fields.timestamp} is now earlier than "
+            f"{_stamp(now - window)} ({_stamp(now)} - {minutes})"
+        )
+    if signed > now + MAX_CLOCK_SKEW:
+        raise InvalidSignature(
+            f"Signature not yet current: {fields.timestamp} is still later than "
+            f"{_stamp(now + MAX_CLOCK_SKEW)} ({_stamp(now)} + 5 min.)"
+        )
+
+
 def verify(
-    request: SignedRequest, fields: SignatureFields, credentials: Credentials, service: str
+    request: SignedRequest,
+    fields: SignatureFields,
+    credentials: Credentials,
+    service: str,
+    *,
+    now: datetime.datetime,
 ) -> None:
     """Recompute the signature with botocore's ``SigV4Auth`` over the request as received (the
     method, the path and query as sent, the signed headers' values, the body's SHA-256 or the
     signed ``X-Amz-Content-Sha256``) for ``service`` and the scope's region, and compare in
     constant time. Raises ``UnrecognizedClient`` for another access key and
-    ``InvalidSignature`` for another signature, a scope for another service, or a body that is
-    not the one the signed ``X-Amz-Content-Sha256`` names."""
+    ``InvalidSignature`` for another signature, a scope for another service, a body that is
+    not the one the signed ``X-Amz-Content-Sha256`` names, or a time too far from ``now``
+    (``check_time``, checked last: the order of AWS's checks is not documented)."""
     if not hmac.compare_digest(fields.access_key.encode(), credentials.access_key.encode()):
         raise UnrecognizedClient()
     if fields.service != service:
@@ -394,6 +468,7 @@ def verify(
         raise InvalidSignature(
             "The provided 'x-amz-content-sha256' header does not match what was computed."
         )
+    check_time(fields, now)
 
 
 def _expected(

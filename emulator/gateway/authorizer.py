@@ -22,6 +22,7 @@ from emulator.core.authorizers import (
     parse_output,
     token_event,
 )
+from emulator.core.log_text import printable
 from emulator.metrics import Metrics
 from emulator.runtime.invocation import Runtime, Throttled
 
@@ -57,7 +58,13 @@ class Authorizers:
             evaluate(output, arn)
         except AuthorizerRefusal as refusal:
             self.metrics.authorizer(spec.name, str(refusal.status))
-            log.info("authorizer %s: %s -> %d (%s)", spec.name, arn, refusal.status, refusal)
+            log.info(
+                "authorizer %s: %s -> %d (%s)",
+                spec.name,
+                printable(arn),
+                refusal.status,
+                printable(refusal),
+            )
             raise
         self.metrics.authorizer(spec.name, "allowed")
         return output, latency

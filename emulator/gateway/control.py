@@ -7,6 +7,8 @@ Every route is guarded by ``ControlAccess`` (Host, Origin, token, media type:
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -15,11 +17,13 @@ from emulator.clock import Clock
 from emulator.core.control_access import ControlAccess, ControlRequest
 from emulator.core.deadlines import IntegrationTimeouts, InvalidTimeout
 from emulator.core.json_input import InvalidJson, parse_json
+from emulator.core.log_text import printable
 from emulator.core.origins import HostPolicy, OriginPolicy
 from emulator.core.responses import json_response
 from emulator.gateway.http import to_aiohttp
 from emulator.metrics import Metrics
 
+log = logging.getLogger("timeoutlab.control")
 PREFIX = "/_emulator"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,7 +72,8 @@ class ControlApi:
         app.router.add_get(f"{PREFIX}/config", guard(self.get_config))
         for method in ("PUT", "PATCH", "POST"):
             app.router.add_route(method, f"{PREFIX}/config", guard(self.set_config))
-        app.router.add_route("*", PREFIX + "{tail:(/.*)?}", guard(self.unknown))
+        # Any other path under the prefix, CR and LF included (``ANY_PATH``'s reason).
+        app.router.add_route("*", PREFIX + "{tail:(/[\\s\\S]*)?}", guard(self.unknown))
 
     def _guarded(self, handler: Handler) -> Handler:
         """``handler`` behind the access rules: a refused request never reaches it."""
@@ -87,8 +92,12 @@ class ControlApi:
                 )
             )
             if refusal is not None:
-                return to_aiohttp(refusal)
-            return await handler(request)
+                response: web.StreamResponse = to_aiohttp(refusal)
+            else:
+                response = await handler(request)
+            if response.status >= 400:
+                _log_refusal(request, response)
+            return response
 
         return guarded
 
@@ -185,3 +194,22 @@ class ControlApi:
             described = self.http_api_timeouts.describe(self.http_api_route_keys)
             config["httpApiRoutes"] = described["routes"]
         return config
+
+
+def _log_refusal(request: web.Request, response: web.StreamResponse) -> None:
+    """One line for a control request answered 4xx (refused: 401, 403, 415; or invalid: 400,
+    404), with the answer's message: the client's text escaped (``printable``)."""
+    message = ""
+    body = getattr(response, "body", None)
+    if isinstance(body, bytes):
+        try:
+            message = str(json.loads(body).get("message", ""))
+        except (ValueError, AttributeError):
+            message = ""
+    log.info(
+        "control %s %s answered %d: %s",
+        printable(request.method),
+        printable(request.path),
+        response.status,
+        printable(message),
+    )

@@ -10,10 +10,16 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from emulator.core.events import IncomingRequest
+from emulator.core.log_text import printable
 from emulator.core.responses import HttpResponse, request_timeout
+from emulator.gateway.wire import end_stalled_body
 
 log = logging.getLogger("timeoutlab.http")
 
+#: aiohttp's route pattern for "any path": a decoded path may hold a CR or LF (``%0A``, ``%0D``),
+#: which ``.*`` does not match, and a path no route matches gets aiohttp's own plain-text 404
+#: instead of the gateway's answer. ``ANY_PATH`` is the rest of a path; ``/`` + it, any path.
+ANY_PATH = "{tail:[\\s\\S]*}"
 #: Real seconds a request body may go without a byte (the app's header timeout); unset: forever.
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
@@ -37,16 +43,21 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         except TimeoutError:
             log.info(
                 "%s %s: request body stalled for %g s; answered 408",
-                request.method,
-                request.path,
+                printable(request.method),
+                printable(request.path),
                 timeout,
             )
             answer = request_timeout()
-            raise web.HTTPRequestTimeout(
+            error = web.HTTPRequestTimeout(
                 text=answer.body.decode(),
                 content_type=answer.header("Content-Type"),
                 headers={k: v for k, v in answer.headers if k.lower() != "content-type"},
-            ) from None
+            )
+            # Closed once the 408 is out, at the timeout: not after another timeout of
+            # lingering for a body that stalled (its end is fed to aiohttp here).
+            error.force_close()
+            end_stalled_body(request)
+            raise error from None
         if not chunk:
             break
         size += len(chunk)

@@ -22,6 +22,7 @@ from emulator.core.events import ApiIdentity, new_extended_request_id
 from emulator.core.http_api_events import http_api_event
 from emulator.core.http_api_proxy import map_http_api_result
 from emulator.core.http_api_routing import HttpApiRoute, HttpApiRouter
+from emulator.core.log_text import printable
 from emulator.core.proxy import MalformedProxyResponse
 from emulator.core.responses import HttpResponse
 from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
@@ -62,8 +63,8 @@ class HttpApiGateway:
         )
         log.info(
             "HTTP API %s %s -> %d in %.3f s emulated%s (requestId %s)",
-            request.method,
-            request.raw_path,
+            printable(request.method),
+            printable(request.raw_path),
             response.status,
             elapsed,
             " [integration timeout]" if timed_out else "",
@@ -116,11 +117,11 @@ def _mapped(route: HttpApiRoute, payload: object, error: dict | None) -> HttpRes
     """The client's response for a finished invocation: its mapped result, or 500."""
     if error is not None:
         log.error(
-            "%s: Lambda execution failed: %s", route.key, error.get("errorMessage")
+            "%s: Lambda execution failed: %s", route.key, printable(error.get("errorMessage"))
         )  # an unhandled error, the function's own timeout, or a crash
         return responses.http_api_internal_server_error()
     try:
         return map_http_api_result(route, payload)
     except MalformedProxyResponse as exc:
-        log.error("%s: malformed Lambda proxy response (%s)", route.key, exc)
+        log.error("%s: malformed Lambda proxy response (%s)", route.key, printable(exc))
         return responses.http_api_internal_server_error()

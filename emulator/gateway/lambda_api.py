@@ -9,6 +9,7 @@ it failed), ``Event`` queues it and answers 202 at once, ``DryRun`` only checks.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
 
@@ -16,6 +17,8 @@ from aiohttp import web
 
 from emulator.core import lambda_api, sigv4
 from emulator.core.json_input import parse_json
+from emulator.core.log_text import printable
+from emulator.core.origins import HostPolicy, host_of
 from emulator.core.responses import JSON, LAMBDA_SYNC_PAYLOAD_LIMIT, HttpResponse
 from emulator.gateway.http import BodyTooLarge, read_body, to_aiohttp
 from emulator.runtime.async_invoker import AsyncInvoker
@@ -23,6 +26,16 @@ from emulator.runtime.invocation import Runtime, Throttled
 
 log = logging.getLogger("timeoutlab.lambda.api")
 PATH = "/2015-03-31/functions/{name}/invocations"
+#: Error types whose refusal ``_refused`` has logged already.
+_SIGNATURE_ERRORS = frozenset(
+    error.error_type
+    for error in (
+        sigv4.MissingAuthenticationToken,
+        sigv4.IncompleteSignature,
+        sigv4.InvalidSignature,
+        sigv4.UnrecognizedClient,
+    )
+)
 
 
 class LambdaApi:
@@ -32,20 +45,41 @@ class LambdaApi:
         invoker: AsyncInvoker,
         region: str,
         credentials: sigv4.Credentials | None = None,
+        hosts: HostPolicy | None = None,
     ) -> None:
+        """``hosts``: the ``Host`` names answered (default: IP literals and localhost only), as
+        on the control plane; ``credentials`` None: any well-formed signature passes."""
         self.runtime = runtime
         self.invoker = invoker
         self.region = region
         # None: any well-formed SigV4 signature passes; else its value is verified with these.
         self.credentials = credentials
+        self.hosts = hosts or HostPolicy()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.invoke)
 
     async def invoke(self, request: web.Request) -> web.Response:
-        return to_aiohttp(await self._invoke(request))
+        response = await self._invoke(request)
+        if response.status >= 400:
+            # One line per refusal (the signature's are logged with their reason already).
+            error_type = response.header("x-amzn-ErrorType") or ""
+            if error_type not in _SIGNATURE_ERRORS:
+                log.info(
+                    "Invoke %s answered %d %s: %s",
+                    printable(request.match_info.get("name", "")),
+                    response.status,
+                    error_type,
+                    printable(_message(response)),
+                )
+        return to_aiohttp(response)
 
     async def _invoke(self, request: web.Request) -> HttpResponse:
+        # A DNS-rebound name is refused before anything else, as on the control plane: a web
+        # page must not make the emulator run a function (AWS has no such check).
+        host = request.headers.get("Host")
+        if not self.hosts.allows(host):
+            return lambda_api.host_refused(printable(host_of(host or ""))).response()
         # Lambda's API answers signed requests only (SigV4, service "lambda",
         # https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html): the signature's form
         # is checked first, its value (with --credentials) once the body is read, and only then
@@ -69,6 +103,9 @@ class LambdaApi:
                     fields,
                     self.credentials,
                     sigv4.LAMBDA_SERVICE,
+                    # Real wall time: clients sign with theirs (the emulated epoch is only the
+                    # handlers' clock, emulator.clock).
+                    now=datetime.datetime.now(datetime.UTC),
                 )
             except sigv4.SignatureRefusal as refusal:
                 return self._refused(refusal)
@@ -114,5 +151,20 @@ class LambdaApi:
 
     @staticmethod
     def _refused(refusal: sigv4.SignatureRefusal) -> HttpResponse:
-        log.info("Invoke refused with %s: %s", refusal.error_type, refusal.message.split("\n")[0])
+        log.info(
+            "Invoke refused with %s: %s",
+            refusal.error_type,
+            printable(refusal.message.split("\n")[0]),
+        )
         return refusal.response
+
+
+def _message(response: HttpResponse) -> str:
+    """The ``message`` (or ``Message``) of a Lambda error body, else ""."""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("message") or body.get("Message") or "")

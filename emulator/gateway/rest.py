@@ -35,6 +35,7 @@ from emulator.core.events import (
     new_request_id,
     rest_proxy_event,
 )
+from emulator.core.log_text import printable
 from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
 from emulator.core.responses import GatewayError, HttpResponse
 from emulator.core.routing import RestRouter, RouteMatch
@@ -137,8 +138,8 @@ class RestGateway:
         )
         log.info(
             "%s %s -> %d in %.3f s emulated%s (requestId %s)",
-            request.method,
-            request.path,
+            printable(request.method),
+            printable(request.path),
             response.status,
             elapsed,
             " [integration timeout]" if call.timed_out else "",
@@ -323,7 +324,7 @@ class RestGateway:
             head = map_proxy_result(first)
         except MalformedProxyResponse as exc:
             invocation.caller_gone()
-            log.error("%s: the stream's metadata is malformed (%s)", route_key, exc)
+            log.error("%s: the stream's metadata is malformed (%s)", route_key, printable(exc))
             return responses.internal_server_error(), False
         response = web.StreamResponse(
             status=head.status, headers=CIMultiDict(head.headers + _aws_headers(request_id))
@@ -370,7 +371,7 @@ def _mapped(
         log.error(
             "%s: Lambda execution failed due to customer function error: %s",
             route_key,
-            error.get("errorMessage"),
+            printable(error.get("errorMessage")),
         )
         return responses.internal_server_error()
     try:
@@ -379,6 +380,6 @@ def _mapped(
         log.error(
             "%s: Execution failed due to configuration error: Malformed Lambda proxy response (%s)",
             route_key,
-            exc,
+            printable(exc),
         )
         return responses.internal_server_error()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import json
 import logging
 from http import HTTPStatus
@@ -36,7 +37,8 @@ from emulator.core.connection_limits import Close, MessageAssembler, RateLimiter
 from emulator.core.connection_timeouts import DEFAULT_LISTEN_BACKLOG, ConnectionTimeouts
 from emulator.core.deadlines import IntegrationTimeouts
 from emulator.core.events import ApiIdentity, new_request_id
-from emulator.core.origins import OriginPolicy
+from emulator.core.log_text import printable
+from emulator.core.origins import HostPolicy, OriginPolicy, host_of
 from emulator.core.responses import CROSS_ORIGIN_MESSAGE, HttpResponse, malformed_request
 from emulator.core.websocket_events import (
     ConnectionInfo,
@@ -144,6 +146,9 @@ class WebSocketGateway:
         # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
         # apigateway-websocket-api-control-access.html); that it ignores Origin is not stated.
         self.origin_policy: OriginPolicy | None = None
+        # The Host names @connections answers to (the stack sets the emulator's own): a
+        # DNS-rebound name is refused as on the control plane; AWS has no such check.
+        self.hosts = HostPolicy()
         self.region = region
         self.authorizers = Authorizers(runtime, clock, metrics)
         self.router = router
@@ -279,7 +284,9 @@ class WebSocketGateway:
         http: h11.Connection, writer: asyncio.StreamWriter, error: h11.RemoteProtocolError
     ) -> None:
         """Not HTTP/1.1: one log line and the parser's status (400, 431...), then close."""
-        log.info("malformed request from %s on the WebSocket port: %s", _peer(writer), error)
+        log.info(
+            "malformed request from %s on the WebSocket port: %s", _peer(writer), printable(error)
+        )
         with contextlib.suppress(h11.LocalProtocolError):  # too broken even to answer
             writer.write(_http_bytes(http, malformed_request(str(error), error.error_status_hint)))
             await writer.drain()
@@ -299,8 +306,8 @@ class WebSocketGateway:
         target = request.target.decode(errors="replace")
         log.info(
             "%s %s from %s: body over the %d-byte limit refused",
-            method,
-            target,
+            printable(method),
+            printable(target),
             _peer(writer),
             limit,
         )
@@ -366,16 +373,30 @@ class WebSocketGateway:
         target = request.target.decode("latin-1")
         raw = request.headers.raw_items()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        host = next((value for name, value in headers if name.lower() == "host"), None)
+        if not self.hosts.allows(host):
+            refused_host = printable(host_of(host or ""))
+            log.info(
+                "%s %s refused on the @connections port: host '%s' is not the emulator's",
+                method,
+                printable(target),
+                refused_host,
+            )
+            self.metrics.ws_management(method, 403)
+            return management.host_refused(refused_host)
         try:
             # @connections answers SigV4-signed requests only (service "execute-api").
             sigv4.check(
                 sigv4.SignedRequest(method, target, headers, body),
                 self.credentials,
                 sigv4.MANAGEMENT_SERVICE,
+                # Real wall time: clients sign with theirs (the emulated epoch is only the
+                # handlers' clock, emulator.clock).
+                now=datetime.datetime.now(datetime.UTC),
             )
         except sigv4.SignatureRefusal as refusal:
             first_line = refusal.message.split("\n")[0]
-            log.info("@connections refused with %s: %s", refusal.error_type, first_line)
+            log.info("@connections refused with %s: %s", refusal.error_type, printable(first_line))
             self.metrics.ws_management(method, refusal.response.status)
             return refusal.response
         parsed = management.parse_path(urlsplit(target).path)
@@ -461,7 +482,12 @@ class WebSocketGateway:
         except _Refused as refusal:
             self.connections.pop(info.connection_id, None)
             self.metrics.ws_refused(refusal.status)
-            log.info("WebSocket handshake refused with %d: %s", refusal.status, refusal.body)
+            # websockets' own refusals are paragraphs ("Failed to open a WebSocket connection:
+            # ...\n\nYou cannot access..."): their first line says it.
+            first_line = refusal.body.strip().split("\n", 1)[0]
+            log.info(
+                "WebSocket handshake refused with %d: %s", refusal.status, printable(first_line)
+            )
             connection.write(handshaker.reject(refusal.status, refusal.body).serialize())
             await writer.drain()
             return
@@ -480,7 +506,10 @@ class WebSocketGateway:
             code = protocol.close_code if protocol.state is State.CLOSED else 1006
             reason = protocol.close_reason if protocol.state is State.CLOSED else ""
             self.metrics.ws_closed(info.connection_id, code or 1005)
-            log.info("disconnected %s (%s %s)", info.connection_id, code, reason)
+            said_code, said_reason = _close_said(protocol, code, reason)
+            log.info(
+                "disconnected %s (%s %s)", info.connection_id, said_code, printable(said_reason)
+            )
             # Counted from the moment the connection leaves ``connections``, so whoever waits
             # for the gateway to be idle never sees a gap before the $disconnect Lambda starts.
             disconnect = self._spawn(self._disconnect_route(connection, code or 1005, reason or ""))
@@ -678,6 +707,16 @@ class WebSocketGateway:
                 deadline = connection.lifetime.next_deadline()
                 self.metrics.connection_limit_close(deadline, self.clock.now())
                 return
+
+
+def _close_said(protocol: LimitedProtocol, code: int | None, reason: str | None) -> tuple:
+    """The close code and reason to log: those the server sent when it closed first and the
+    peer never answered (a 1007 or 1003 the emulator failed the connection with, which the
+    protocol reports as 1006), else the protocol's (``code``, ``reason``)."""
+    sent, received = protocol.close_sent, protocol.close_rcvd
+    if sent is not None and received is None:
+        return sent.code, sent.reason
+    return code, reason or ""
 
 
 def _wants_websocket(request: h11.Request) -> bool:

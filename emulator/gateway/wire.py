@@ -24,6 +24,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from emulator.core.log_text import printable
 from emulator.metrics import Metrics
 
 log = logging.getLogger("timeoutlab.http")
@@ -80,6 +81,13 @@ class _CountingProtocol(asyncio.Protocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._in_request = False
         self._transport: asyncio.Transport | None = None
+        self._discarding = False  # a stalled body was answered: later bytes are dropped
+
+    def discard_input(self) -> None:
+        """Stop handing received bytes to aiohttp (still counted): the request's body stalled
+        and has been answered (408), so the rest of it, if it ever comes, is dropped and the
+        connection closes as soon as the answer is out (``end_stalled_body``)."""
+        self._discarding = True
 
     def request_started(self) -> None:
         """aiohttp has parsed a request's head and handles it: no header timer until it ends."""
@@ -127,7 +135,8 @@ class _CountingProtocol(asyncio.Protocol):
             if self._pending_sent:
                 self._metrics.http_wire(self._category, sent=self._pending_sent)
         self._metrics.http_wire(self._category, received=len(data))
-        self._inner.data_received(data)
+        if not self._discarding:
+            self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received()
@@ -172,6 +181,19 @@ async def track_requests(
             connection.request_finished()
 
 
+def end_stalled_body(request: web.Request) -> bool:
+    """After a request body stalled past the header timeout: end the body here (aiohttp sees
+    its end, so it does not linger another timeout reading a body that is not coming) and drop
+    whatever the client sends later. True when done; False on a connection not counted here
+    (then aiohttp lingers as usual). The caller's answer must close the connection."""
+    connection = getattr(request.transport, "connection", None)
+    if not isinstance(connection, _CountingProtocol):
+        return False
+    connection.discard_input()
+    request.content.feed_eof()
+    return True
+
+
 #: Exceptions that are the client's fault: a request aiohttp could not parse, a body that broke
 #: off or was mis-framed, a peer that left.
 CLIENT_ERRORS = (HttpProcessingError, RequestPayloadError, ConnectionResetError)
@@ -191,8 +213,21 @@ class OneLineClientErrors(logging.LoggerAdapter):
     def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
         error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
         if isinstance(error, CLIENT_ERRORS):
-            where = str(msg) % args if args else str(msg)
-            text = " ".join(f"{where}: {error!s}".split())  # one line, whatever it holds
-            log.info("malformed request: %s", text.replace("Error handling request ", ""))
+            self._one_line(msg, args, error)
             return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+    def debug(self, msg: object, *args: object, exc_info: Any = None, **kwargs: Any) -> None:
+        """aiohttp logs a first request whose method is not HTTP's (``garbage``, a TLS
+        ClientHello on a plain port) at DEBUG, not as an exception: it is a malformed request
+        too, logged in one line at INFO like the others."""
+        if isinstance(exc_info, CLIENT_ERRORS):
+            self._one_line(msg, args, exc_info)
+            return
+        self.logger.debug(msg, *args, exc_info=exc_info, **kwargs)
+
+    @staticmethod
+    def _one_line(msg: object, args: tuple, error: BaseException) -> None:
+        where = str(msg) % args if args else str(msg)
+        text = " ".join(f"{where}: {error!s}".split())  # one line, whatever it holds
+        log.info("malformed request: %s", printable(text.replace("Error handling request ", "")))

@@ -21,8 +21,14 @@ from tests.support import HANDLER_SCALE, aws_client, write_service
 TIMEOUTLAB = [str(Path(sys.executable).parent / "timeoutlab")]
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(TIMEOUTLAB + list(args), capture_output=True, text=True, timeout=timeout)
+def run(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        TIMEOUTLAB + list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def demo_rows(out: str) -> dict[tuple[str, int], list[str]]:
@@ -193,9 +199,15 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     remote = run("up", "--http-port", "0", "--backend-port", "0", "--lambda", "remote")
     assert remote.returncode == 2
     assert "--lambda remote needs a backend with Lambda" in remote.stderr
-    keys = run("up", "--credentials", "no-colon")
+    keys = run("up", "--credentials", "no-colon-secret")
     assert keys.returncode == 2
     assert "credentials must be KEY:SECRET" in keys.stderr
+    assert "no-colon-secret" not in keys.stderr  # it may be a secret: never echoed
+    # $TIMEOUTLAB_CREDENTIALS is --credentials' default (out of ps), checked the same way.
+    variable = run("up", env={"TIMEOUTLAB_CREDENTIALS": "variable-secret"})
+    assert variable.returncode == 2
+    assert "credentials must be KEY:SECRET" in variable.stderr
+    assert "variable-secret" not in variable.stderr
     remote_keys = run(
         "up",
         "--http-port",
@@ -238,14 +250,18 @@ def test_up_on_every_interface_warns_keeps_the_backend_on_loopback_and_guards_co
         # moto and the usage proxy stay on loopback, and so do the presigned URLs they make.
         assert "backend   moto at http://127.0.0.1:" in banner
         assert "handlers reach it through http://127.0.0.1:" in banner
-        port = re.search(r"POST http://0\.0\.0\.0:(\d+)/dev/reports", banner).group(1)
+        # URLs name a usable address, never 0.0.0.0 (the primary one here, or 127.0.0.1).
+        assert "http://0.0.0.0:" not in banner
+        port = re.search(r"POST http://[\d.]+:(\d+)/dev/reports", banner).group(1)
         base = f"http://127.0.0.1:{port}"
         report = httpx.post(f"{base}/dev/reports", json={"delay": 0, "amountOfRows": 2}, timeout=30)
         assert report.status_code == 200, report.text
         url = report.json()["url"]
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(url).text.count("\n") == 3
-        assert httpx.get(f"{base}/_emulator/health").status_code == 200
+        health = httpx.get(f"{base}/_emulator/health")
+        assert health.status_code == 200
+        assert not health.json()["rest_api"].startswith("http://0.0.0.0:")
         assert httpx.get(f"{base}/_emulator/config").status_code == 401
         bearer = {"Authorization": "Bearer s3cret"}
         assert httpx.get(f"{base}/_emulator/config", headers=bearer).status_code == 200

@@ -95,3 +95,9 @@ def test_the_handler_answers_bad_bodies_without_touching_aws():
     answer = report.handler({"body": "{oops"}, None)
     assert answer["statusCode"] == 400
     assert "JSON report definition" in answer["body"]
+
+
+def test_the_handler_answers_json_nested_too_deep_with_400():
+    answer = report.handler({"body": "[" * 1000 + "]" * 1000}, None)
+    assert answer["statusCode"] == 400
+    assert "JSON report definition" in answer["body"]

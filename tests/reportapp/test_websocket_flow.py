@@ -155,3 +155,24 @@ def test_a_report_for_a_connection_that_went_away_removes_its_stale_record(stack
     assert until(lambda: item(table, connection_id) is None)
     calls = stack.metrics.snapshot()["websocket"]["management_calls"]
     assert calls.get("POST 410", 0) >= 1
+
+
+DEEP = "[" * 1000 + "]" * 1000  # past Python's recursion limit in json
+
+
+def test_json_nested_1000_deep_is_answered_400_on_rest_and_an_error_on_websocket(stack):
+    """json raises RecursionError, not ValueError, for it: the handlers answer as for any body
+    that is not a report definition, never 502 / "Internal server error"."""
+    answer = httpx.post(f"{stack.rest_url}/reports", content=DEEP, timeout=30)
+    assert answer.status_code == 400
+    assert answer.json() == {"message": "request body must be a JSON report definition"}
+    jobs = httpx.post(f"{stack.rest_url}/reports/jobs", content=DEEP, timeout=30)
+    assert (jobs.status_code, jobs.json()["message"]) == (
+        400,
+        "request body must be a JSON report definition",
+    )
+    with connect(stack.ws_url) as ws:
+        ws.send(DEEP)  # the gateway routes it to $default
+        assert json.loads(ws.recv(timeout=10))["error"] == (
+            "a message without an action is not supported"
+        )

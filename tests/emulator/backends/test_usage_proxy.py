@@ -187,14 +187,26 @@ def test_a_backend_that_is_down_gets_502_and_the_proxy_keeps_serving(call, caplo
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 502
         assert error["Error"]["Code"] == "ServiceUnavailable"
         assert f"127.0.0.1:{port}" in error["Error"]["Message"]
-        assert f"backend http://127.0.0.1:{port} failed POST /" in caplog.text
+        for _ in range(4):  # more failures of the same outage: counted, not logged
+            assert httpx.get(f"{proxy.url}/bucket/key").status_code == 502
+        unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
+        assert len(unreachable) == 1
+        assert f"backend http://127.0.0.1:{port} unreachable: POST / failed" in (
+            unreachable[0].getMessage()
+        )
 
         call(recorder.start(port))  # the backend comes back: the proxy serves it
         assert httpx.get(f"{proxy.url}/bucket/key").status_code == 207
+        assert httpx.get(f"{proxy.url}/bucket/key").status_code == 207
+        back = [r.getMessage() for r in caplog.records if "answers again" in r.getMessage()]
+        assert back == [
+            f"backend http://127.0.0.1:{port} answers again; 5 request(s) failed while it was "
+            "unreachable"
+        ]
         usage = backend_usage(proxy)
-        assert usage["errors"] == {"502": 1}
+        assert usage["errors"] == {"502": 5}
         assert usage["dynamodb"]["operations"] == {}
-        assert usage["s3"]["operations"] == {"GetObject": 1}
+        assert usage["s3"]["operations"] == {"GetObject": 2}
     finally:
         call(proxy.stop())
         if recorder.runner is not None:

@@ -7,11 +7,13 @@ from emulator.core.backend_watch import (
     RESTART_DELAY_MAX_SECONDS,
     BackendState,
     Exit,
+    FailureRun,
     OnBackendExit,
     Restart,
     Transition,
     after_process_exit,
     health_status,
+    last_words,
     next_check_delay,
     restart_delay,
     transition,
@@ -57,3 +59,24 @@ def test_only_a_change_of_state_is_worth_a_log_line():
     assert transition(BackendState.DOWN, answered=True) == Transition(
         BackendState.DOWN, BackendState.UP
     )
+
+
+# -- the backend down line's last words, and the usage proxy's runs of failures ------------------
+
+ACCESS = '127.0.0.1 - - [30/Nov/2026 22:00:00] "GET /timeoutlab HTTP/1.1" 200 -'
+
+
+def test_last_words_leave_out_access_log_and_blank_lines():
+    lines = ["Traceback (most recent call last):", "MemoryError", ACCESS, "", ACCESS]
+    assert last_words(lines, 2) == ["Traceback (most recent call last):", "MemoryError"]
+    assert last_words([ACCESS, ACCESS], 2) == []
+    assert last_words(["a", "b", "c"], 0) == []
+
+
+def test_a_failure_run_is_logged_when_it_starts_and_counted_when_it_ends():
+    run = FailureRun()
+    assert run.answered() == 0  # nothing failed: nothing to say
+    assert [run.failure() for _ in range(40)] == [True] + [False] * 39
+    assert run.answered() == 40
+    assert run.answered() == 0
+    assert run.failure()  # a new outage starts a new run

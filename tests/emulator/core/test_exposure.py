@@ -1,6 +1,6 @@
 """The start-up warning of a --host or --internal-host off loopback (emulator.core.exposure)."""
 
-from emulator.core.exposure import exposure_warning
+from emulator.core.exposure import advertised_host, exposure_warning, is_unspecified
 
 ENDPOINTS = [("REST API", 3000), ("WebSocket API", 3001)]
 INTERNAL = [("embedded moto server (S3, DynamoDB)", 4566), ("backend usage proxy", 40001)]
@@ -43,3 +43,21 @@ def test_a_public_internal_host_names_the_backend():
     assert "embedded moto server (S3, DynamoDB) on 0.0.0.0:4566" in text
     assert "backend usage proxy on 0.0.0.0:40001" in text
     assert warn(internal_host="0.0.0.0", internal_services=[]) is None
+
+
+def test_unverified_signatures_are_named_until_credentials_are_set():
+    text = warn(host="0.0.0.0")
+    assert "Invoke API and @connections accept any well-formed SigV4 signature" in text
+    assert "--credentials KEY:SECRET" in text
+    verified = warn(host="0.0.0.0", signatures_verified=True)
+    assert "any well-formed" not in verified
+
+
+def test_urls_name_host_unless_it_is_every_interface():
+    assert advertised_host("127.0.0.1", "emulator", "10.0.0.5") == "127.0.0.1"
+    assert advertised_host("192.168.1.9", None, "10.0.0.5") == "192.168.1.9"
+    assert advertised_host("0.0.0.0", "emulator", "10.0.0.5") == "emulator"
+    assert advertised_host("0.0.0.0", None, "10.0.0.5") == "10.0.0.5"
+    assert advertised_host("::", None, None) == "127.0.0.1"
+    assert is_unspecified("[::]")
+    assert not is_unspecified("localhost")

@@ -1,7 +1,9 @@
 """SigV4's rules without a socket: the signature's form, and its value recomputed with botocore
 over requests signed by botocore itself (headers and presigned URLs)."""
 
+import datetime
 import json
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +16,11 @@ from emulator.core.sigv4 import Credentials, SignedRequest
 
 KEY = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 URL = "http://127.0.0.1:3001/dev/%40connections/AbCd%3D"
+
+
+def now() -> datetime.datetime:
+    """Real wall time, as the gateways pass it (botocore signs with it too)."""
+    return datetime.datetime.now(datetime.UTC)
 
 
 def signed(
@@ -45,7 +52,7 @@ def signed(
 
 def refusal(request: SignedRequest, credentials=None, service="execute-api"):
     with pytest.raises(sigv4.SignatureRefusal) as refused:
-        sigv4.check(request, credentials, service)
+        sigv4.check(request, credentials, service, now=now())
     response = refused.value.response
     assert response.status == 403
     assert response.header("x-amzn-ErrorType") == refused.value.error_type
@@ -94,13 +101,13 @@ def test_a_signature_without_a_date_is_incomplete():
 
 def test_any_well_formed_signature_passes_without_credentials():
     other = Credentials("anything", "goes")
-    verified = sigv4.check(signed(credentials=other), None, "execute-api")
+    verified = sigv4.check(signed(credentials=other), None, "execute-api", now=now())
     assert (verified.fields.access_key, verified.checked) == ("anything", False)
     assert (verified.fields.region, verified.fields.service) == ("us-east-1", "execute-api")
 
 
 def test_a_botocore_signature_verifies_with_the_same_credentials():
-    verified = sigv4.check(signed(), KEY, "execute-api")
+    verified = sigv4.check(signed(), KEY, "execute-api", now=now())
     assert verified.checked
     assert "host" in verified.fields.signed_headers
 
@@ -138,7 +145,10 @@ def test_a_signature_for_another_service_is_refused():
 
 
 def test_the_region_is_the_scopes():
-    assert sigv4.check(signed(region="eu-west-3"), KEY, "execute-api").fields.region == "eu-west-3"
+    assert (
+        sigv4.check(signed(region="eu-west-3"), KEY, "execute-api", now=now()).fields.region
+        == "eu-west-3"
+    )
 
 
 def test_host_must_be_signed():
@@ -170,7 +180,8 @@ def test_headers_botocore_would_not_sign_count_when_the_client_signed_them():
     )
     received = [*request.headers.items(), ("Authorization", authorization)]
     target = urlsplit(URL).path
-    assert sigv4.check(SignedRequest("GET", target, received), KEY, "execute-api").checked
+    at = datetime.datetime(2024, 1, 1, 0, 1, tzinfo=datetime.UTC)  # a minute after signing
+    assert sigv4.check(SignedRequest("GET", target, received), KEY, "execute-api", now=at).checked
     changed = [(k, "curl/9" if k == "User-Agent" else v) for k, v in received]
     assert refusal(SignedRequest("GET", target, changed), KEY)[0] == "InvalidSignatureException"
 
@@ -178,7 +189,7 @@ def test_headers_botocore_would_not_sign_count_when_the_client_signed_them():
 def test_presigned_url_signatures_parse_and_verify():
     request = signed("GET", URL, b"", query_auth=True)
     assert "X-Amz-Signature=" in request.target
-    verified = sigv4.check(request, KEY, "execute-api")
+    verified = sigv4.check(request, KEY, "execute-api", now=now())
     assert verified.fields.in_query
     assert verified.checked
     tampered = SignedRequest("GET", request.target.replace("AbCd", "Zz"), request.headers)
@@ -205,3 +216,63 @@ def test_credentials_parse_key_colon_secret():
     for text in ("KEY", ":secret", "KEY:"):
         with pytest.raises(ValueError, match="KEY:SECRET"):
             Credentials.parse(text)
+
+
+# -- the request's time (real wall time, given: no clock in the core) ------------------------------
+
+SIGNED_AT = datetime.datetime(2026, 11, 30, 22, 0, 0, tzinfo=datetime.UTC)
+
+
+def signed_at(moment: datetime.datetime, **kwargs) -> SignedRequest:
+    """A request botocore signed at ``moment`` (its clock patched, as the tester's script did)."""
+    naive = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=naive):
+        return signed(**kwargs)
+
+
+def time_refusal(request: SignedRequest, at: datetime.datetime) -> str:
+    with pytest.raises(sigv4.InvalidSignature) as refused:
+        sigv4.check(request, KEY, "execute-api", now=at)
+    assert refused.value.response.status == 403
+    return refused.value.message
+
+
+def test_a_signature_within_five_minutes_either_way_passes():
+    request = signed_at(SIGNED_AT)
+    for skew in (-299, 0, 299):
+        at = SIGNED_AT + datetime.timedelta(seconds=skew)
+        assert sigv4.check(request, KEY, "execute-api", now=at).checked
+
+
+def test_an_old_signature_is_expired_with_awss_message():
+    request = signed_at(SIGNED_AT)
+    at = SIGNED_AT + datetime.timedelta(hours=2)
+    assert time_refusal(request, at) == (
+        "Signature expired: 20261130T220000Z is now earlier than 20261130T235500Z "
+        "(20261201T000000Z - 5 min.)"
+    )
+    assert time_refusal(request, SIGNED_AT + datetime.timedelta(days=400)).startswith(
+        "Signature expired: 20261130T220000Z"
+    )
+
+
+def test_a_signature_from_the_future_is_not_yet_current():
+    request = signed_at(SIGNED_AT + datetime.timedelta(minutes=6))
+    assert time_refusal(request, SIGNED_AT) == (
+        "Signature not yet current: 20261130T220600Z is still later than 20261130T220500Z "
+        "(20261130T220000Z + 5 min.)"
+    )
+
+
+def test_without_credentials_the_time_is_not_checked():
+    old = signed_at(SIGNED_AT)
+    at = SIGNED_AT + datetime.timedelta(days=400)
+    assert not sigv4.check(old, None, "execute-api", now=at).checked
+
+
+def test_a_presigned_url_lasts_its_expiry():
+    request = signed_at(SIGNED_AT, method="GET", body=b"", query_auth=True)  # expires=60
+    assert sigv4.check(request, KEY, "execute-api", now=SIGNED_AT + datetime.timedelta(seconds=59))
+    message = time_refusal(request, SIGNED_AT + datetime.timedelta(seconds=61))
+    assert message.startswith("Signature expired: 20261130T220000Z is now earlier than")
+    assert message.endswith("- 1 min.)")

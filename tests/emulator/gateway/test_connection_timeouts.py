@@ -148,17 +148,42 @@ def test_held_requests_streams_and_open_websockets_are_never_cut(tmp_path):
     assert open_after == "OPEN"
 
 
+STALLED_BODY = b"POST /dev/quick HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"
+
+
+async def timed_close(port: int, data: bytes) -> tuple[bytes, float]:
+    """``closed_by_server``, and the real seconds from the last byte sent to the close."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answer = await closed_by_server(port, data)
+    return answer, loop.time() - started
+
+
 def test_a_request_body_that_stalls_is_answered_408_and_closed(tmp_path, caplog):
     caplog.set_level(logging.INFO)
 
     async def scenario(stack):
         # The head is whole; the body announces 10 bytes and sends 3.
-        return await closed_by_server(
-            stack.http_port,
-            b"POST /dev/quick HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
-        )
+        return await timed_close(stack.http_port, STALLED_BODY)
 
     timeouts = ConnectionTimeouts(header_timeout=SHORT, idle_timeout=LONG)
-    answer = run(tmp_path, scenario, timeouts)
+    answer, closed_after = run(tmp_path, scenario, timeouts)
     assert answer.startswith(b"HTTP/1.1 408 ")
-    assert [r for r in caplog.records if "body stalled" in r.getMessage()]
+    assert closed_after >= SHORT  # never before the timeout
+    stalled = [r.getMessage() for r in caplog.records if "body stalled" in r.getMessage()]
+    assert stalled == [f"POST /dev/quick: request body stalled for {SHORT:g} s; answered 408"]
+
+
+@pytest.mark.timing
+def test_a_stalled_body_is_closed_at_one_header_timeout_not_two(tmp_path):
+    """The 408 closes the connection at once: aiohttp does not linger another timeout reading a
+    body that is not coming (the bug was a close at 2 x --header-timeout)."""
+    timeout = 1.0
+
+    async def scenario(stack):
+        return await timed_close(stack.http_port, STALLED_BODY)
+
+    timeouts = ConnectionTimeouts(header_timeout=timeout, idle_timeout=LONG)
+    answer, closed_after = run(tmp_path, scenario, timeouts)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert timeout <= closed_after < 1.9 * timeout, closed_after

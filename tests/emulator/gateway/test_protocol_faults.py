@@ -34,6 +34,9 @@ crlf:
 badName:
   handler: app.bad_name
   events: [{http: GET badname}]
+crlfName:
+  handler: app.crlf_name
+  events: [{http: GET crlfname}]
 default:
   handler: app.default
   events: [{websocket: {route: $default}}]
@@ -53,6 +56,9 @@ def handlers(calls: list[str]) -> dict:
     async def bad_name(event, context):
         return {"statusCode": 200, "headers": {"Bad Name": "x"}, "body": ""}
 
+    async def crlf_name(event, context):
+        return {"statusCode": 200, "headers": {"X-A\r\nInjected-Line": "x"}, "body": ""}
+
     async def default(event, context):
         calls.append("$default")
         return {"statusCode": 200}
@@ -61,7 +67,14 @@ def handlers(calls: list[str]) -> dict:
         calls.append("say")
         return {"statusCode": 200}
 
-    return {"echo": echo, "crlf": crlf, "badName": bad_name, "default": default, "say": say}
+    return {
+        "echo": echo,
+        "crlf": crlf,
+        "badName": bad_name,
+        "crlfName": crlf_name,
+        "default": default,
+        "say": say,
+    }
 
 
 def run(tmp_path, scenario):
@@ -213,7 +226,9 @@ def test_json_nested_1000_deep_goes_to_default(tmp_path):
     assert run(tmp_path, scenario) == ["$default", "say"]
 
 
-def test_invalid_utf8_in_a_text_frame_closes_with_1007_and_invokes_nothing(tmp_path):
+def test_invalid_utf8_in_a_text_frame_closes_with_1007_and_invokes_nothing(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
     async def scenario(stack, http, calls):
         reader, writer = await asyncio.open_connection("127.0.0.1", stack.ws_port)
         writer.write(
@@ -238,6 +253,10 @@ def test_invalid_utf8_in_a_text_frame_closes_with_1007_and_invokes_nothing(tmp_p
     assert close[0] == 0x88  # FIN + close
     assert int.from_bytes(close[2:4], "big") == 1007  # RFC 6455 7.4.1
     assert calls == []
+    # The log names the code the server sent, not 1006 (the client never answered it).
+    disconnected = [r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(disconnected) == 1
+    assert "(1007 " in disconnected[0]
 
 
 # -- the HTTP port: Invoke API, control API, malformed requests, handler headers ---------------
@@ -312,3 +331,118 @@ def test_a_header_with_crlf_from_a_handler_is_a_502_and_logged_as_one(tmp_path, 
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "GET /dev/crlf -> 502" in logged
     assert "Malformed Lambda proxy response" in logged
+
+
+# -- one line per refused or malformed request, client text escaped ----------------------------
+
+
+def one_line(caplog, needle: str) -> str:
+    """The one log record holding ``needle``; asserts there is exactly one, with no traceback,
+    no line break and no raw control character."""
+    found = [r for r in caplog.records if needle in r.getMessage()]
+    assert len(found) == 1, [r.getMessage() for r in found]
+    message = found[0].getMessage()
+    assert found[0].exc_info is None
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in message), repr(message)
+    return message
+
+
+CLIENT_HELLO = b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 40
+
+
+def test_garbage_and_a_tls_hello_on_the_http_port_are_400_and_one_line_each(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario(stack, http, calls):
+        garbage = await exchange(stack.http_port, b"garbage\r\n\r\n")
+        hello = await exchange(stack.http_port, CLIENT_HELLO)
+        return garbage, hello
+
+    garbage, hello = run(tmp_path, scenario)
+    assert garbage.split(b" ")[1] == b"400"  # as HTTP/1.0: the request had no version
+    assert hello.split(b" ")[1] == b"400"
+    malformed = [r for r in caplog.records if "malformed request" in r.getMessage()]
+    assert len(malformed) == 2
+    for record in malformed:
+        assert record.levelno == logging.INFO
+        assert record.exc_info is None
+        assert not any(ord(c) < 0x20 for c in record.getMessage())
+    assert "garbage" in malformed[0].getMessage()
+
+
+def test_cr_lf_and_nul_in_paths_are_answered_as_unknown_routes_and_logged_escaped(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario(stack, http, calls):
+        rest = await exchange(
+            stack.http_port, b"GET /dev/x%0aFAKE HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        nul = await exchange(
+            stack.http_port, b"GET /dev/x%00y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        url = f"{stack.http_url}/2015-03-31/functions/x%0d%0aF/invocations"
+        body = b"{}"
+        headers = signed(url, body)
+        request = (
+            "POST /2015-03-31/functions/x%0d%0aF/invocations HTTP/1.1\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            + f"Host: 127.0.0.1:{stack.http_port}\r\nContent-Length: {len(body)}\r\n"
+            + "Connection: close\r\n\r\n"
+        )
+        invoke = await exchange(stack.http_port, request.encode() + body)
+        return rest, nul, invoke
+
+    rest, nul, invoke = run(tmp_path, scenario)
+    assert rest.startswith(b"HTTP/1.1 403 ")
+    assert rest.endswith(b'{"message":"Missing Authentication Token"}')
+    assert nul.startswith(b"HTTP/1.1 403 ")
+    assert invoke.startswith(b"HTTP/1.1 404 ")
+    assert b"ResourceNotFoundException" in invoke
+    assert "GET /dev/x\\nFAKE -> 403" in one_line(caplog, "FAKE")
+    assert "GET /dev/x\\x00y -> 403" in one_line(caplog, "x00y")
+    assert "404 ResourceNotFoundException" in one_line(caplog, "Invoke x")
+
+
+def test_a_header_name_with_crlf_from_a_handler_is_logged_in_one_line(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario(stack, http, calls):
+        async with http.get(f"{stack.rest_url}/crlfname") as response:
+            return response.status
+
+    assert run(tmp_path, scenario) == 502
+    assert "X-A\\r\\nInjected-Line" in one_line(caplog, "Malformed Lambda proxy response")
+
+
+def test_refusals_of_the_invoke_and_control_apis_and_handshakes_are_one_line_each(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario(stack, http, calls):
+        name = stack.service.functions["echo"].name
+        url = f"{stack.http_url}/2015-03-31/functions/{name}/invocations"
+        async with http.post(url, data=b"{}") as unsigned:
+            statuses = [unsigned.status]
+        async with http.post(url, data=DEEP, headers=signed(url, DEEP)) as deep:
+            statuses.append(deep.status)
+        config = f"{stack.http_url}/_emulator/config"
+        async with http.put(config, data=b"{}", headers={"Content-Type": "text/plain"}) as plain:
+            statuses.append(plain.status)
+        async with http.put(
+            config, data=b"[1]", headers={"Content-Type": "application/json"}
+        ) as bad:
+            statuses.append(bad.status)
+        refused = await exchange(
+            stack.ws_port,
+            f"GET /{stack.service.stage} HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".encode(),
+        )
+        statuses.append(int(refused.split(b" ")[1]))
+        return statuses
+
+    assert run(tmp_path, scenario) == [403, 400, 415, 400, 400]
+    assert "MissingAuthenticationTokenException" in one_line(caplog, "Invoke refused")
+    assert "400 InvalidRequestContentException" in one_line(caplog, "answered 400 Invalid")
+    assert "application/json" in one_line(caplog, "control PUT /_emulator/config answered 415")
+    assert "JSON object" in one_line(caplog, "control PUT /_emulator/config answered 400")
+    handshake = one_line(caplog, "WebSocket handshake refused with 400")
+    assert "You cannot access" not in handshake  # websockets' second paragraph left out

@@ -3,13 +3,22 @@ sockets: raw HTTP for what an unsigned or malformed caller sends, boto3 for sign
 ``ClientError`` codes are what AWS code catches), the report app end to end with
 ``--credentials``."""
 
+import datetime
+import logging
+from unittest import mock
+
+import aiohttp
 import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotocoreCredentials
 from botocore.exceptions import ClientError
 
-from emulator.stack import StackThread
+from emulator.stack import StackConfig, StackThread
 from reportclient import Endpoints, fetch_report
 from tests.support import HANDLER_SCALE, aws_client, stack_config, write_service
+from tests.virtual import run_virtual, service_file, virtual_stack
 
 HANDLERS = """
 def echo(event, context):
@@ -176,3 +185,107 @@ def test_with_credentials_the_report_apps_websocket_flow_delivers(locked_stack):
     assert (environment["AWS_ACCESS_KEY_ID"], environment["AWS_SECRET_ACCESS_KEY"]) == KEYS
     assert after.get("POST 200", 0) > before.get("POST 200", 0)  # the handler's signed post
     assert not any(call.endswith(" 403") for call in set(after) - set(before))
+
+
+# -- the Host check (DNS rebinding), and the signature's age, through real sockets --------------
+
+
+def virtual_run(tmp_path, scenario, **settings):
+    """``scenario(stack, session)`` on a virtual-time stack of the echo service."""
+    path = service_file(tmp_path, FUNCTIONS)
+
+    async def echo(event, context):
+        return event
+
+    async def main():
+        config = StackConfig(**settings)
+        async with (
+            virtual_stack(path, {"echo": echo}, config=config) as stack,
+            aiohttp.ClientSession() as session,
+        ):
+            return await scenario(stack, session)
+
+    return run_virtual(main)
+
+
+def signed_headers(url, body, service, *, host=None, at=None, keys=("any", "key")):
+    """SigV4 headers for a POST to ``url`` as botocore makes them, for ``host`` when given (a
+    rebinding page's name, signed as such) and at ``at`` (real time by default)."""
+    request = AWSRequest(method="POST", url=url, data=body)
+    if host is not None:
+        request.headers["Host"] = host
+    signer = SigV4Auth(BotocoreCredentials(*keys), service, "us-east-1")
+    if at is None:
+        signer.add_auth(request)
+    else:
+        naive = at.astimezone(datetime.UTC).replace(tzinfo=None)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=naive):
+            signer.add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_a_foreign_host_is_refused_by_invoke_and_connections(tmp_path, caplog):
+    """A page on a rebound name (its own Host, a well-formed signature) invokes nothing and
+    posts nothing; the emulator's own names (IP literals, localhost, --allowed-host) pass."""
+    caplog.set_level(logging.INFO)
+
+    async def scenario(stack, session):
+        invoke = f"{stack.http_url}/2015-03-31/functions/{ECHO}/invocations"
+        post = f"{stack.connections_url}/@connections/nobody"
+        answers = {}
+        for host in ("attacker.example", "emulator", "localhost", None):
+            for what, url, service in (
+                ("invoke", invoke, "lambda"),
+                ("post", post, "execute-api"),
+            ):
+                headers = signed_headers(url, b"{}", service, host=host)
+                async with session.post(url, data=b"{}", headers=headers) as response:
+                    body = await response.json(content_type=None)
+                    error = response.headers.get("x-amzn-ErrorType")
+                    answers[what, host] = (response.status, error, body)
+        return answers
+
+    answers = virtual_run(tmp_path, scenario, allowed_hosts=("emulator",))
+    status, error, body = answers["invoke", "attacker.example"]
+    assert (status, error) == (403, "AccessDeniedException")
+    assert "'attacker.example' is not one this emulator answers to" in body["message"]
+    status, error, body = answers["post", "attacker.example"]
+    assert (status, error) == (403, "ForbiddenException")
+    assert "--allowed-host" in body["message"]
+    for host in ("emulator", "localhost", None):  # None: the client's own 127.0.0.1:port
+        assert answers["invoke", host][0] == 200
+        assert answers["post", host][:2] == (410, "GoneException")
+    logged = [r.getMessage() for r in caplog.records if "attacker.example" in r.getMessage()]
+    assert len(logged) == 2, logged  # one line each
+
+
+def test_with_credentials_an_expired_or_future_signature_is_refused(tmp_path):
+    async def scenario(stack, session):
+        invoke = f"{stack.http_url}/2015-03-31/functions/{ECHO}/invocations"
+        post = f"{stack.connections_url}/@connections/nobody"
+        now = datetime.datetime.now(datetime.UTC)
+        answers = []
+        for url, service in ((invoke, "lambda"), (post, "execute-api")):
+            for at in (now - datetime.timedelta(hours=2), now + datetime.timedelta(minutes=10)):
+                headers = signed_headers(url, b"{}", service, at=at, keys=KEYS)
+                async with session.post(url, data=b"{}", headers=headers) as response:
+                    body = await response.json(content_type=None)
+                    answers.append(
+                        (response.status, response.headers.get("x-amzn-ErrorType"), body)
+                    )
+            headers = signed_headers(url, b"{}", service, keys=KEYS)  # signed now: passes
+            async with session.post(url, data=b"{}", headers=headers) as response:
+                answers.append((response.status, None, None))
+        return answers
+
+    answers = virtual_run(tmp_path, scenario, credentials=KEYS)
+    old, future, fresh = answers[0:3]
+    for status, error, body in (old, answers[3]):
+        assert (status, error) == (403, "InvalidSignatureException")
+        assert body["message"].startswith("Signature expired: ")
+        assert body["message"].endswith(" - 5 min.)")
+    for status, error, body in (future, answers[4]):
+        assert (status, error) == (403, "InvalidSignatureException")
+        assert body["message"].startswith("Signature not yet current: ")
+    assert fresh[0] == 200
+    assert answers[5][0] == 410

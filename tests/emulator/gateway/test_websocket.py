@@ -408,7 +408,7 @@ def test_garbage_and_plain_http_on_the_websocket_port_get_clear_answers(tmp_path
     async def scenario(stack, app):
         garbage = await exchange(stack, b"THIS IS NOT HTTP\r\n\r\n")
         # No Upgrade: not a WebSocket.
-        plain = await exchange(stack, b"GET /dev HTTP/1.1\r\nHost: x\r\n\r\n")
+        plain = await exchange(stack, b"GET /dev HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         async with open_ws(stack) as ws:  # and the port keeps serving
             still_serving = await ask_async(ws, "echo")
         return garbage, plain, still_serving
