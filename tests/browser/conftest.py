@@ -95,11 +95,16 @@ def artifacts(tmp_path: Path) -> Path:
     return path
 
 
+def time_scale() -> float:
+    """The stack's time scale: ``$TIMEOUTLAB_BROWSER_TIME_SCALE`` (``make screenshots`` plays
+    time slower, so the README's figures carry less unscaled processing), else HANDLER_SCALE."""
+    return float(os.environ.get("TIMEOUTLAB_BROWSER_TIME_SCALE") or HANDLER_SCALE)
+
+
 @pytest.fixture(scope="package")
 def stack(moto_server) -> Iterator[Stack]:
     """The bundled report app on free ports, its functions prewarmed (no cold start in the
-    figures), at a time scale where a 40 s report takes 2 real seconds."""
-    with StackThread(
-        stack_config(moto_server.endpoint_url, time_scale=HANDLER_SCALE, prewarm=True)
-    ) as running:
+    figures), at ``time_scale()``: at 0.05 a 40 s report takes 2 real seconds."""
+    config = stack_config(moto_server.endpoint_url, time_scale=time_scale(), prewarm=True)
+    with StackThread(config) as running:
         yield running

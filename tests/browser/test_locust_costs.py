@@ -24,8 +24,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import HANDLER_SCALE
-
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +58,7 @@ def locust_ui(stack) -> Iterator[str]:
             "--web-port",
             str(port),
             "--time-scale",
-            str(HANDLER_SCALE),
+            str(stack.clock.scale),
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

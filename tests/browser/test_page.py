@@ -41,6 +41,8 @@ def figure(row: Any, cell: str) -> float:
 
 
 def test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv(page, stack, artifacts: Path):
+    # Zeroed counters: the live view in the screenshot shows these two reports alone.
+    httpx.post(f"{stack.http_url}/_emulator/reset").raise_for_status()
     open_page(page, stack)
 
     rest = ask(page, "rest", 40_000, 25)
@@ -68,13 +70,22 @@ def test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv(page, stack, artifa
     assert csv.count("\n") == 26  # the header and 25 rows
     assert csv.splitlines()[25].startswith("25,")
 
+    # The page's Lambda figures are the emulator's: together, all it billed since the reset
+    # (the WebSocket's $disconnect included, which runs after the page saw the close).
+    functions = stack.metrics.snapshot()["lambda"]["functions"].values()
+    billed_s = sum(f["billed_ms"] for f in functions) / 1000
+    assert figure(rest, "billed") + figure(websocket, "billed") == pytest.approx(
+        billed_s, abs=0.011
+    )
+
+    page.locator("#live-lambdas_running_now", has_text=re.compile(r"^0$")).wait_for()
     page.screenshot(path=str(artifacts / "ui-page.png"))
 
 
 def test_the_live_view_shows_the_connection_and_the_lambda_while_a_report_runs(page, stack):
     open_page(page, stack)
     page.wait_for_selector("#live-status:text('live')")
-    page.fill("#delay", "100000")  # 5 real seconds at HANDLER_SCALE
+    page.fill("#delay", "60000")  # 3 real seconds at HANDLER_SCALE
     page.fill("#rows", "3")
     page.click("#run-websocket")
     connections = page.locator("#live-websocket_connections_now")
@@ -86,6 +97,27 @@ def test_the_live_view_shows_the_connection_and_the_lambda_while_a_report_runs(p
     page.locator("#run-1[data-state=settled]").wait_for(timeout=RUN_TIMEOUT_MS)
     connections.filter(has_text=re.compile(r"^0$")).wait_for()
     running.filter(has_text=re.compile(r"^0$")).wait_for()
+
+
+def test_polling_and_streamed_sse_deliver_and_buffered_sse_meets_the_wall(page, stack):
+    open_page(page, stack)
+    requests = {}
+    # Past 29 s too: each request of these is short, or streamed after its first byte.
+    for strategy, delay_ms in (("short_poll", 5_000), ("long_poll", 5_000), ("sse_stream", 40_000)):
+        row = ask(page, strategy, delay_ms, 4)
+        assert row.locator(".outcome a.report-link").count() == 1, row.inner_text()
+        assert figure(row, "time") >= delay_ms / 1000
+        assert figure(row, "messages") == 0
+        requests[strategy] = figure(row, "requests")
+    assert requests["short_poll"] >= 3  # the job, then a poll every 2 s until it is done
+    assert requests["long_poll"] >= 2  # the job, then polls held until it is done
+    assert requests["sse_stream"] == 2  # the job, then one stream
+    # Buffered SSE is sent when the Lambda returns: a 40 s job's stream is cut at 29 s.
+    cut = ask(page, "sse", 40_000, 4)
+    assert cut.locator(".outcome .status").inner_text() == "504"
+    assert cut.locator(".outcome .body").inner_text() == '{"message":"Endpoint request timed out"}'
+    assert figure(cut, "time") >= 29.0
+    assert figure(cut, "requests") == 2
 
 
 def route_timeout(stack: Any, key: str, headers: dict | None = None) -> dict:

@@ -132,7 +132,7 @@ async function run(name) {
     $(".bytes-down", row).textContent = down.down - up.down;
     $(".billed", row).textContent = "…";
     $(".wasted", row).textContent = "…";
-    const settled = await settle();
+    const settled = await settle(before, strategy);
     if (settled) {
       const [b, a] = [lambdaTotals(before), lambdaTotals(settled)];
       $(".billed", row).textContent = seconds((a.billed - b.billed) / 1000);
@@ -147,13 +147,24 @@ async function run(name) {
   setBusy(false);
 }
 
-/** The metrics once no Lambda runs (a REST 504's Lambda runs on to its end), or null. */
-async function settle() {
+function disconnects(snapshot) {
+  return snapshot.websocket.route_invocations.$disconnect || 0;
+}
+
+/**
+ * The metrics once no Lambda runs (a REST 504's Lambda runs on to its end) and, after a
+ * WebSocket run, once its connection's $disconnect route has run too (it starts after the page
+ * saw the close); null when they cannot be read or SETTLE_LIMIT_S passes first.
+ */
+async function settle(before, strategy) {
+  const waitDisconnect = strategy.wire === "websocket"
+    && (api.health.websocket_routes || []).includes("$disconnect");
   const deadline = performance.now() + SETTLE_LIMIT_S * 1000;
   while (performance.now() < deadline) {
     const snapshot = await metrics();
     if (!snapshot) return null;
-    if (lambdaTotals(snapshot).running === 0) return snapshot;
+    const disconnected = !waitDisconnect || disconnects(snapshot) > disconnects(before);
+    if (disconnected && lambdaTotals(snapshot).running === 0) return snapshot;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   return null;
