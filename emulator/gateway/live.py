@@ -65,7 +65,11 @@ class LiveStream:
         self._closing.set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if self.open_streams >= self.max_streams or self._closing.is_set():
+        """``GET LIVE_PATH``: 200 ``text/event-stream`` until the client goes or the emulator
+        stops; 503 (JSON ``message``) past ``max_streams`` or while stopping."""
+        if self._closing.is_set():
+            return web.json_response({"message": "the emulator is stopping"}, status=503)
+        if self.open_streams >= self.max_streams:
             return web.json_response(
                 {"message": f"too many live streams open (at most {self.max_streams})"},
                 status=503,

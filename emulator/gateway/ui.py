@@ -68,6 +68,8 @@ class UiPage:
         app.router.add_get(UI_PATH + "/{name:.*}", handler)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """A file of the page (200, or 304 for a matching ``If-None-Match``), the 308 from
+        ``/_emulator/ui``, or 404 (JSON ``message``) for anything else."""
         answer = resolve(request.path, self.names)
         if isinstance(answer, Redirect):
             return web.Response(status=308, headers={"Location": answer.location})

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from emulator.stack import Stack, StackThread
-from tests.support import HANDLER_SCALE, stack_config
+from tests.browser.settings import time_scale
+from tests.support import stack_config
 
 #: Where Debian's package puts it; ``chromium`` on PATH is looked for first.
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
@@ -39,9 +40,11 @@ def chromium_path() -> str | None:
     return SYSTEM_CHROMIUM if Path(SYSTEM_CHROMIUM).exists() else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """A headless Chromium (the system's), for the session."""
+    """A headless Chromium (the system's), for this package's tests only: Playwright's sync API
+    holds an asyncio loop as running in this thread while it is open, so it must be closed
+    before other packages' tests run their own loops."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -95,16 +98,10 @@ def artifacts(tmp_path: Path) -> Path:
     return path
 
 
-def time_scale() -> float:
-    """The stack's time scale: ``$TIMEOUTLAB_BROWSER_TIME_SCALE`` (``make screenshots`` plays
-    time slower, so the README's figures carry less unscaled processing), else HANDLER_SCALE."""
-    return float(os.environ.get("TIMEOUTLAB_BROWSER_TIME_SCALE") or HANDLER_SCALE)
-
-
 @pytest.fixture(scope="package")
 def stack(moto_server) -> Iterator[Stack]:
     """The bundled report app on free ports, its functions prewarmed (no cold start in the
-    figures), at ``time_scale()``: at 0.05 a 40 s report takes 2 real seconds."""
+    figures), at ``time_scale()``: at 0.1 a 40 s report takes 4 real seconds."""
     config = stack_config(moto_server.endpoint_url, time_scale=time_scale(), prewarm=True)
     with StackThread(config) as running:
         yield running

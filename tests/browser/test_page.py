@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from emulator.stack import StackThread
-from tests.support import HANDLER_SCALE, stack_config
+from tests.browser.settings import time_scale
+from tests.support import stack_config
 
 pytestmark = pytest.mark.browser
 
-#: Real seconds a run may take on a loaded machine (a 40 s report is 2 s at HANDLER_SCALE).
+#: Real ms a run may take on a loaded machine (a 40 s report takes 4 s at time scale 0.1).
 RUN_TIMEOUT_MS = 60_000
 
 
@@ -85,7 +86,7 @@ def test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv(page, stack, artifa
 def test_the_live_view_shows_the_connection_and_the_lambda_while_a_report_runs(page, stack):
     open_page(page, stack)
     page.wait_for_selector("#live-status:text('live')")
-    page.fill("#delay", "60000")  # 3 real seconds at HANDLER_SCALE
+    page.fill("#delay", "60000")  # 6 real seconds at time scale 0.1
     page.fill("#rows", "3")
     page.click("#run-websocket")
     connections = page.locator("#live-websocket_connections_now")
@@ -151,9 +152,7 @@ def test_a_route_timeout_set_from_the_page_takes_effect(page, stack):
 
 
 def test_with_a_control_token_the_page_asks_for_it_and_sends_it(page, moto_server):
-    config = stack_config(
-        moto_server.endpoint_url, time_scale=HANDLER_SCALE, control_token="s3cret"
-    )
+    config = stack_config(moto_server.endpoint_url, time_scale=time_scale(), control_token="s3cret")
     with StackThread(config) as stack:
         open_page(page, stack)  # the page itself is open
         page.locator("#live-status", has_text="needs the control token").wait_for()

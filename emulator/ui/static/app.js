@@ -137,6 +137,10 @@ async function run(name) {
       const [b, a] = [lambdaTotals(before), lambdaTotals(settled)];
       $(".billed", row).textContent = seconds((a.billed - b.billed) / 1000);
       $(".wasted", row).textContent = seconds((a.wasted - b.wasted) / 1000);
+    } else {
+      // Still running after SETTLE_LIMIT_S (a long report at a slow time scale): not known.
+      $(".billed", row).textContent = "n/a";
+      $(".wasted", row).textContent = "n/a";
     }
   } else {
     for (const cell of ["bytes-up", "bytes-down", "billed", "wasted"]) {
@@ -177,6 +181,7 @@ function setBusy(busy) {
 // --- live view ---------------------------------------------------------------------------------
 
 const live = {};
+let following = false;
 
 function renderLive(changed) {
   Object.assign(live, changed);
@@ -194,6 +199,8 @@ function renderLive(changed) {
 }
 
 async function followLive() {
+  if (following) return;
+  following = true;
   for (;;) {
     try {
       const response = await control("/live", { headers: { Accept: "text/event-stream" } });
@@ -207,6 +214,7 @@ async function followLive() {
       if (error instanceof TokenNeeded) {
         $("#live-status").textContent = "needs the control token";
         showTokenBox("control token");
+        following = false;
         return;  // followed again once a token is given
       }
       $("#live-status").textContent = `disconnected (${error.message}); reconnecting…`;
