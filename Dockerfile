@@ -18,6 +18,7 @@ COPY reportapp/ reportapp/
 COPY reportclient/ reportclient/
 COPY scenarios/ scenarios/
 COPY locustfiles/ locustfiles/
+COPY timeoutlab/ timeoutlab/
 # Every dependency at the version constraints.txt names: one source, one image.
 RUN /opt/timeoutlab/bin/pip install --no-cache-dir -c constraints.txt /src
 

@@ -33,7 +33,7 @@ up: $(BIN)/timeoutlab
 lint: $(BIN)/timeoutlab
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy emulator reportapp reportclient scenarios locustfiles benchmarks
+	$(BIN)/mypy emulator reportapp reportclient scenarios locustfiles benchmarks timeoutlab
 
 $(MINISTACK_VENV)/bin/ministack:
 	$(PYTHON) -m venv $(MINISTACK_VENV)

@@ -33,6 +33,7 @@ from emulator.demo import DEMO_TIME_SCALE, run_demo
 from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
 from emulator.service import ServiceError, default_service_path
 from emulator.stack import LAMBDA_MODES, Stack, StackConfig
+from emulator.supervised import ParentWatch, write_ready_file
 from scenarios import cli as scenarios_cli
 
 T = TypeVar("T")
@@ -363,6 +364,21 @@ def build_parser() -> argparse.ArgumentParser:
         "up", help="run the REST and WebSocket APIs, the Lambda runtime and the backend"
     )
     _add_stack_options(up, free_ports=False, log_level="INFO")
+    up.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="once every port serves, write the /_emulator/health JSON (every URL, the ports "
+        "0 picked) to PATH, atomically (a temporary file, then a rename): a program that "
+        "started this one waits for the file instead of parsing the banner",
+    )
+    up.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop, as on SIGTERM (backend and execution environments too), when standard "
+        "input reaches end of file or the parent process is gone: the parent passes a pipe "
+        "it never writes, which closes when it dies, even by SIGKILL",
+    )
     demo = commands.add_parser(
         "demo", help="the article's experiment: 5 s and 40 s reports over REST and WebSocket"
     )
@@ -461,9 +477,13 @@ def _example_request(stack: Stack) -> str | None:
     return None
 
 
-async def _up(config: StackConfig) -> int:
-    """Run the stack until SIGINT/SIGTERM (0) or the backend exit policy says to stop (its exit
-    code, after its one-line message on stderr); everything started is stopped either way."""
+async def _up(
+    config: StackConfig, *, ready_file: Path | None = None, exit_with_parent: bool = False
+) -> int:
+    """Run the stack until SIGINT/SIGTERM (0), the parent's death with ``exit_with_parent`` (0)
+    or the backend exit policy says to stop (its exit code, after its one-line message on
+    stderr); everything started is stopped either way. With ``ready_file``, the health JSON is
+    written there once every port serves."""
     stack = Stack(config)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -472,6 +492,19 @@ async def _up(config: StackConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopped.set)
+    watch = ParentWatch(loop, stopped.set) if exit_with_parent else None
+    if watch is not None:
+        watch.start()
+    try:
+        return await _run(stack, stopped, ready_file)
+    finally:
+        if watch is not None:
+            watch.stop()
+
+
+async def _run(stack: Stack, stopped: asyncio.Event, ready_file: Path | None) -> int:
+    """Start ``stack``, announce it (banner, ``ready_file``) and serve until ``stopped`` is set or
+    the backend exit policy asks to stop; returns the exit code."""
     # A signal during the start is acted on once the start is over: cancelling it half-way
     # could leave a backend process starting in a worker thread with nobody to stop it.
     await stack.start()  # a failed start raises, everything it started already stopped
@@ -480,6 +513,17 @@ async def _up(config: StackConfig) -> int:
         await stack.stop()
         return 0
     print(banner(stack), flush=True)
+    if ready_file is not None:
+        try:
+            write_ready_file(ready_file, stack.health())
+        except OSError as exc:
+            print(
+                f"timeoutlab: error: cannot write --ready-file {ready_file}: {exc.strerror or exc}",
+                file=sys.stderr,
+                flush=True,
+            )
+            await stack.stop()
+            return 2
     exiting = asyncio.ensure_future(stack.exit_requested.wait())
     signalled = asyncio.ensure_future(stopped.wait())
     try:
@@ -516,7 +560,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(quiet)
     try:
         if args.command == "up":
-            return asyncio.run(_up(config))
+            return asyncio.run(
+                _up(config, ready_file=args.ready_file, exit_with_parent=args.exit_with_parent)
+            )
         else:
             run_demo(config, rows=args.rows)
     except (ServiceError, BackendError) as exc:

@@ -147,6 +147,16 @@ class StackConfig:
 LAMBDA_MODES = ("local", "remote")
 #: ``--host`` values that bind every interface: no browser opens them as such.
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+#: Why --credentials and --lambda remote are refused together, and what to do instead.
+REMOTE_CREDENTIALS_REFUSED = (
+    "--credentials cannot go with --lambda remote: the backend's Lambda signs its functions' "
+    "@connections and Invoke calls with credentials it sets itself (AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY are reserved; MiniStack gives its account id and its own secret, "
+    "LocalStack credentials of its own), whose secret this emulator does not know, so it could "
+    "verify none of them. Leave --credentials out (unsigned and malformed signatures are still "
+    "refused; keep --host on loopback, the default), or run the handlers here with --lambda "
+    "local, where they sign with your --credentials"
+)
 SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
 _WARNED: set[str] = set()
 #: aiohttp's default lingering time (seconds) for an unread request body after an early answer.
@@ -193,14 +203,16 @@ def make_backend(config: StackConfig, region: str) -> Backend:
     if config.start_localstack and config.backend != "localstack":
         raise BackendError("--start-localstack goes with --backend localstack")
     if config.credentials is not None and config.lambda_mode == "remote":
-        # Lambda sets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY of the functions it runs itself
-        # (reserved variables, https://docs.aws.amazon.com/lambda/latest/dg/
-        # configuration-envvars.html): the backend's functions cannot be given ours to sign with.
-        raise BackendError(
-            "--credentials cannot go with --lambda remote: the backend's Lambda gives its "
-            "functions credentials of its own (AWS_ACCESS_KEY_ID is reserved), so their "
-            "@connections and Invoke calls could not be signed with yours"
-        )
+        # A function's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN are "the access
+        # keys obtained from the function's execution role", set by Lambda itself and reserved
+        # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html): a deployment
+        # cannot give the backend's functions ours. MiniStack 1.5 gives them its account id and
+        # its own AWS_SECRET_ACCESS_KEY, or per-function session keys with its AUTH on
+        # (ministack/core/lambda_runtime.py, execution_credentials); LocalStack, credentials of
+        # its own. The emulator cannot know those secrets, so it could verify none of the
+        # functions' @connections and Invoke calls (nor tell their keys from an attacker's,
+        # were it to let them through unverified).
+        raise BackendError(REMOTE_CREDENTIALS_REFUSED)
     if config.backend == "moto":
         if config.lambda_mode == "remote":
             raise BackendError(
@@ -705,11 +717,13 @@ class Stack:
 
     def health(self) -> dict:
         """``/_emulator/health``: ``status`` ``ok``, or ``degraded`` while the backend is down or
-        being restarted, then ``describe()`` (whose ``backend`` has its ``state``)."""
+        being restarted, then ``describe()`` (whose ``backend`` has its ``state``), then ``busy``
+        (``busy()``: what is still going on, ``{}`` when idle), so a client in another process
+        can wait for the stack to be idle over HTTP."""
         state = BackendState.UP
         if self.backend is not None:
             state = BackendState(self.backend.describe()["state"])
-        return {"status": health_status(state), **self.describe()}
+        return {"status": health_status(state), **self.describe(), "busy": self.busy()}
 
     def describe(self) -> dict:
         return {

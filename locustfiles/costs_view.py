@@ -12,6 +12,12 @@ emulator's ``/_emulator/metrics`` since the test started, polled from a greenlet
 run at once share the Lambda functions, so their server side cannot be split: with one strategy
 its row includes it, with several it is one extra row per million reports of all of them.
 
+The rows are figures (numbers, None for none yet): the ``/costs/json`` and CSV have them as
+they are; the tab's table and the ``/costs/`` page (``costs_page``: the table, the notes once,
+and two SVG charts) write them with their units. Time to result p50/p95 are
+``scenarios.results.outcome_figures`` of each finished report's sample, as the CLI computes
+them. Reports cut by the run's stop are counted as in flight at stop, not as failures.
+
 Importing this module does not import Locust (which patches the process with gevent), so
 ``strategy_rows`` can be used, and tested, anywhere; ``register`` wires it into a Locust run.
 """
@@ -22,29 +28,32 @@ import csv
 import io
 import json
 import logging
-import math
 import os
 import ssl
 import urllib.request
 from argparse import ArgumentTypeError
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlsplit, urlunsplit
 
 from emulator.core.control_access import bearer_headers
+from locustfiles import costs_page
 from scenarios.pricing import Prices, Usage, load_prices, price
-from scenarios.results import dollars_per_million, seconds, split_report_name
+from scenarios.results import dollars_per_million, outcome_figures
 
 logger = logging.getLogger(__name__)
 
 TAB_KEY = "costs"
+PAGE_PATH = "/costs/"  # the page with the table, its notes and the charts, beside the web UI
 #: The strategy labels in the order the view lists them; others follow, sorted.
 LABELS = ("rest", "short_poll", "long_poll", "sse", "sse-streaming", "websocket")
 SERVER_ROW = "all strategies (server side)"
 POLL_S = 2.0  # real seconds between two fetches of the emulator's metrics
 FETCH_TIMEOUT_S = 2.0
+#: API Gateway's default integration timeout, in seconds:
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
+DEFAULT_TIMEOUT_S = 29.0
 #: The usage the emulator measures and the clients cannot: priced from /_emulator/metrics.
 SERVER_FIELDS = (
     "lambda_requests",
@@ -56,13 +65,31 @@ SERVER_FIELDS = (
     "s3_tier2_requests",
 )
 
-PRICED_WITH_SERVER = "gateway (clients) + Lambda, DynamoDB, S3 (emulator) since the test started"
-PRICED_GATEWAY_SHARED = f"gateway only, as its clients counted; server side: '{SERVER_ROW}'"
-PRICED_SERVER = (
-    "Lambda, DynamoDB, S3 since the test started, per million reports of all strategies "
-    "(they share the functions, so it cannot be split between them)"
-)
+#: What a row's dollars include, as the "Priced" column says it; NOTES explain each once.
+PRICED_WITH_SERVER = "gateway + server side"
+PRICED_GATEWAY_SHARED = "gateway"
+PRICED_SERVER = "server side"
+PRICED_GATEWAY_ONLY = "gateway only"
 UNAVAILABLE = "emulator metrics unavailable"
+NOTES = {
+    PRICED_WITH_SERVER: "gateway + server side: API Gateway as the clients counted it at their "
+    "sockets, plus Lambda, DynamoDB and S3 as the emulator measured them since the test started.",
+    PRICED_GATEWAY_SHARED: "gateway: API Gateway only, as the strategy's clients counted it; "
+    f"strategies running at once share the Lambda functions, so their server side is one row, "
+    f"'{SERVER_ROW}', per million reports of all of them.",
+    PRICED_SERVER: "server side: Lambda, DynamoDB and S3 since the test started.",
+    PRICED_GATEWAY_ONLY: "gateway only: the emulator's metrics could not be read, so only what "
+    "the clients counted is priced.",
+}
+#: Notes every view shows once, under the table.
+GENERAL_NOTES = (
+    "Time to result: p50 and p95 of the delivered reports, in emulated seconds (nearest rank, "
+    "as the scenario CLI computes them).",
+    "Per report: divided by the reports finished. Dollars: per million reports, at the "
+    "us-east-1 rates (or --prices); wasted: Lambda time billed after the caller gave up.",
+    "In flight at stop: reports cut by the run's stop (a stream, a poll or a WebSocket wait): "
+    "not failures, and not in the figures.",
+)
 
 #: The table's columns: (row key, title).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -71,16 +98,17 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("reports_finished", "Finished"),
     ("reports_delivered", "Delivered"),
     ("gateway_timeouts", "504s"),
-    ("time_to_result_p50_s", "Time to result p50 (s)"),
-    ("time_to_result_p95_s", "p95 (s)"),
+    ("in_flight_at_stop", "In flight at stop"),
+    ("time_to_result_p50_s", "Time to result p50"),
+    ("time_to_result_p95_s", "p95"),
     ("connections_per_report", "Connections / report"),
     ("requests_per_report", "Requests / report"),
     ("messages_per_report", "Messages / report"),
     ("bytes_per_report", "Bytes / report"),
-    ("ws_connection_s_per_report", "WebSocket open s / report"),
-    ("usd_per_million_reports", "USD / million reports"),
+    ("ws_connection_s_per_report", "WebSocket open / report"),
+    ("usd_per_million_reports", "$ / million reports"),
     ("wasted_usd_per_million_reports", "of it wasted"),
-    ("priced", "Dollars include"),
+    ("priced", "Priced"),
 )
 
 
@@ -94,32 +122,13 @@ def prices_path(path: str) -> str:
     return path
 
 
-def _percentile(response_times: Mapping[float, int], q: float) -> float | None:
-    """Nearest rank over Locust's {rounded ms: count} buckets."""
-    count = sum(response_times.values())
-    if not count:
-        return None
-    rank, seen = max(1, math.ceil(q * count)), 0
-    for ms in sorted(response_times):
-        seen += response_times[ms]
-        if seen >= rank:
-            return ms
-    return None
-
-
-def report_times(entries: Iterable[Any]) -> dict[str, dict]:
-    """Per label: Locust's ``REPORT`` entries of every delay merged ({rounded ms: count})."""
-    merged: dict[str, Counter] = {}
-    for entry in entries:
-        split = split_report_name(entry.name) if entry.method == "REPORT" else None
-        if split:
-            merged.setdefault(split[0], Counter()).update(entry.response_times)
+def report_times(samples: Mapping[str, list[dict]]) -> dict[str, dict]:
+    """Per label: time to result p50/p95 (emulated s) of its finished reports' samples
+    ({"ms", "error"}), by ``scenarios.results.outcome_figures``, as the CLI's figures are."""
+    figures = {label: outcome_figures(list(items)) for label, items in samples.items()}
     return {
-        label: {
-            "p50_s": seconds(_percentile(times, 0.5)),
-            "p95_s": seconds(_percentile(times, 0.95)),
-        }
-        for label, times in merged.items()
+        label: {"p50_s": f["time_to_result_p50_s"], "p95_s": f["time_to_result_p95_s"]}
+        for label, f in figures.items()
     }
 
 
@@ -159,23 +168,25 @@ def strategy_rows(
     *,
     prices: Prices | None = None,
     totals: Mapping[str, Mapping[str, float]] | None = None,
-    server_note: str = UNAVAILABLE,
+    samples: Mapping[str, list[dict]] | None = None,
 ) -> list[dict]:
-    """Per strategy label, the Costs view's row; one more for the shared server side.
+    """Per strategy label, the Costs view's row of figures; one more for the shared server side.
 
     ``server`` is what the emulator measured over the run (``Usage.from_metrics(after,
-    before)``), or None when unknown: then only the gateway part is priced and each row says
-    ``server_note``. ``totals`` default to ``locustfiles.common.TOTALS`` (on a master: every
-    worker's), ``prices`` to the bundled ones or ``--prices``.
+    before)``), or None when unknown: then only the gateway part is priced (``priced``:
+    PRICED_GATEWAY_ONLY). ``totals`` and ``samples`` default to ``locustfiles.common``'s
+    TOTALS and SAMPLES (on a master: every worker's), ``prices`` to the bundled ones or
+    ``--prices``. Seconds are emulated; dollars per million reports; None: no figure yet.
     """
-    if totals is None:
-        from locustfiles.common import TOTALS  # here: it imports Locust
+    if totals is None or samples is None:
+        from locustfiles import common  # here: it imports Locust
 
-        totals = TOTALS
+        totals = common.TOTALS if totals is None else totals
+        samples = common.SAMPLES if samples is None else samples
     if prices is None:
         options = getattr(environment, "parsed_options", None)
         prices = load_prices(getattr(options, "prices", None) or None)
-    times = report_times(environment.stats.entries.values())
+    times = report_times(samples)
     labels = _ordered(
         [
             label
@@ -192,7 +203,7 @@ def strategy_rows(
         finished = int(count("reports"))
         usage = gateway_usage(counts)
         if server is None:
-            priced = f"gateway only: {server_note}"
+            priced = PRICED_GATEWAY_ONLY
         elif alone:
             usage = usage + Usage(**server_side(server))
             priced = PRICED_WITH_SERVER
@@ -205,6 +216,7 @@ def strategy_rows(
                 "reports_finished": finished,
                 "reports_delivered": int(count("delivered")),
                 "gateway_timeouts": int(count("gateway_timeouts")),
+                "in_flight_at_stop": int(count("in_flight_at_stop")),
                 "time_to_result_p50_s": times.get(label, {}).get("p50_s"),
                 "time_to_result_p95_s": times.get(label, {}).get("p95_s"),
                 "connections_per_report": _per(count("tcp_connections"), finished),
@@ -219,11 +231,11 @@ def strategy_rows(
             }
         )
     if len(rows) > 1:
-        rows.append(_server_row(rows, server, prices, server_note))
+        rows.append(_server_row(rows, server, prices))
     return rows
 
 
-def _server_row(rows: list[dict], server: Usage | None, prices: Prices, note: str) -> dict:
+def _server_row(rows: list[dict], server: Usage | None, prices: Prices) -> dict:
     finished = sum(r["reports_finished"] for r in rows)
     row: dict[str, Any] = {key: None for key, _ in COLUMNS}
     row.update(
@@ -236,9 +248,10 @@ def _server_row(rows: list[dict], server: Usage | None, prices: Prices, note: st
                     "reports_finished",
                     "reports_delivered",
                     "gateway_timeouts",
+                    "in_flight_at_stop",
                 )
             },
-            "priced": note if server is None else PRICED_SERVER,
+            "priced": UNAVAILABLE if server is None else PRICED_SERVER,
         }
     )
     if server is not None:
@@ -256,10 +269,20 @@ def rows_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def metrics_url(host: str | None) -> str:
-    """``/_emulator/metrics`` at the origin of Locust's ``--host`` (the REST API's URL)."""
+def metrics_url(host: str | None, what: str = "metrics") -> str:
+    """``/_emulator/<what>`` (metrics, health) at the origin of Locust's ``--host`` (the REST
+    API's URL)."""
     parts = urlsplit(host or "http://127.0.0.1:3000/dev")
-    return urlunsplit((parts.scheme or "http", parts.netloc, "/_emulator/metrics", "", ""))
+    return urlunsplit((parts.scheme or "http", parts.netloc, f"/_emulator/{what}", "", ""))
+
+
+def _get_json(url: str, context: ssl.SSLContext | None) -> Any:
+    """GET ``url``'s JSON; urllib, not httpx, whose per-request log lines would fill the console.
+    Raises URLError, OSError or ValueError."""
+    # With the emulator's --control-token in the environment, it is sent.
+    request = urllib.request.Request(url, headers=bearer_headers(os.environ))
+    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=context) as answer:
+        return json.load(answer)
 
 
 class LiveCosts:
@@ -272,6 +295,8 @@ class LiveCosts:
         self.latest: dict | None = None
         self.error: str | None = None
         self.poller: Any = None  # the polling greenlet
+        #: The emulator's default integration timeout (emulated s), from its health.
+        self.timeout_s: float = DEFAULT_TIMEOUT_S
 
     def start(self, environment: Any) -> None:
         """A new test: fresh prices and baseline, and a poller of the emulator's metrics."""
@@ -286,7 +311,8 @@ class LiveCosts:
             logger.error(
                 "cannot use prices file %r (%s): pricing at the bundled rates", path, error
             )
-            self.prices, self.prices_note = load_prices(None), f"; bundled rates ({path}: {error})"
+            self.prices = load_prices(None)
+            self.prices_note = f"Prices: the bundled rates ({path}: {error})."
         self.baseline = self.latest = None
         self.error = "not fetched yet"
         cafile = getattr(options, "cafile", "") or None
@@ -305,19 +331,19 @@ class LiveCosts:
     def _poll(self, url: str, context: ssl.SSLContext | None) -> None:
         import gevent
 
+        try:
+            health = _get_json(url.replace("/_emulator/metrics", "/_emulator/health"), context)
+            self.timeout_s = float(health.get("integration_timeout_s", DEFAULT_TIMEOUT_S))
+        except (URLError, OSError, ValueError, TypeError, AttributeError) as error:
+            logger.warning("emulator health unreadable (%s): timeout line at 29 s", error)
         while True:
             self.fetch(url, context)
             gevent.sleep(POLL_S)
 
     def fetch(self, url: str, context: ssl.SSLContext | None = None) -> None:
-        """One snapshot; urllib, not httpx, whose per-request log lines would fill the console."""
+        """One snapshot of the emulator's metrics at ``url``; an error is kept, not raised."""
         try:
-            # With the emulator's --control-token in the environment, it is sent.
-            request = urllib.request.Request(url, headers=bearer_headers(os.environ))
-            with urllib.request.urlopen(
-                request, timeout=FETCH_TIMEOUT_S, context=context
-            ) as answer:
-                metrics = json.load(answer)
+            metrics = _get_json(url, context)
         except (URLError, OSError, ValueError) as error:
             text = f"{type(error).__name__}: {error}"[:160]
             if text != self.error:  # say it once, not every poll
@@ -335,15 +361,30 @@ class LiveCosts:
             return None, f"{UNAVAILABLE} ({self.error})" if self.error else UNAVAILABLE
         return Usage.from_metrics(self.latest, self.baseline), ""
 
-    def rows(self, environment: Any, totals: Mapping | None = None) -> list[dict]:
-        server, note = self.server_usage()
-        rows = strategy_rows(
-            environment, server, prices=self.prices, totals=totals, server_note=note
+    def rows(
+        self,
+        environment: Any,
+        totals: Mapping | None = None,
+        samples: Mapping[str, list[dict]] | None = None,
+    ) -> list[dict]:
+        """The view's rows of figures (``strategy_rows``) with what the emulator measured."""
+        server, _ = self.server_usage()
+        return strategy_rows(
+            environment, server, prices=self.prices, totals=totals, samples=samples
         )
-        stale = f"; {UNAVAILABLE} now ({self.error})" if server is not None and self.error else ""
-        for row in rows:
-            row["priced"] += stale + self.prices_note
-        return rows
+
+    def notes(self, rows: list[dict]) -> list[str]:
+        """What the view says once, under its table: how the figures are priced now (metrics
+        unavailable or stale, prices), what each ``priced`` tag of these rows means, and the
+        general notes."""
+        server, why = self.server_usage()
+        status = [why] if server is None else []
+        if server is not None and self.error:
+            status.append(f"{UNAVAILABLE} now ({self.error}): the server side is as last read.")
+        if self.prices_note:
+            status.append(self.prices_note)
+        tags = dict.fromkeys(row.get("priced") for row in rows)
+        return [*status, *(NOTES[tag] for tag in tags if tag in NOTES), *GENERAL_NOTES]
 
 
 LIVE = LiveCosts()
@@ -365,9 +406,10 @@ def register(events: Any) -> None:
     @events.reset_stats.add_listener
     def _reset(**_) -> None:
         if LIVE.poller is not None:  # the UI's "reset stats": the costs start again too
-            from locustfiles.common import TOTALS
+            from locustfiles.common import SAMPLES, TOTALS
 
             TOTALS.clear()
+            SAMPLES.clear()
             LIVE.rebaseline()
 
     @events.quitting.add_listener
@@ -377,7 +419,7 @@ def register(events: Any) -> None:
 
 def install(environment: Any, web_ui: Any) -> None:
     """Declare the tab, its table and CSV; add its rows to the stats JSON the UI polls."""
-    from flask import Blueprint, make_response, request
+    from flask import Blueprint, jsonify, make_response, request
 
     args = web_ui.template_args
     args["extended_tabs"] = [
@@ -391,6 +433,7 @@ def install(environment: Any, web_ui: Any) -> None:
     args["extended_csv_files"] = [
         *args.get("extended_csv_files", []),
         {"href": "./costs/csv", "title": "Download costs CSV"},
+        {"href": f".{PAGE_PATH}", "title": "Costs: table, notes and charts"},
     ]
 
     def current_rows() -> list[dict]:
@@ -400,14 +443,38 @@ def install(environment: Any, web_ui: Any) -> None:
             logger.exception("timeoutlab costs view")
             return [{"strategy": "error", "priced": f"{type(error).__name__}: {error}"}]
 
+    def current_page(embed: bool = False) -> str:
+        rows = current_rows()
+        return costs_page.page(
+            rows,
+            COLUMNS,
+            LIVE.notes(rows),
+            LIVE.timeout_s,
+            chart_rows=[row for row in rows if row["strategy"] != SERVER_ROW],
+            embed=embed,
+        )
+
+    @web_ui.app.after_request
+    def _add_tab_script(response):
+        """Locust's page loads the script that shows the notes and charts in the Costs tab."""
+        if request.endpoint != "locust.index" or response.direct_passthrough:
+            return response
+        tag = f'<script src=".{PAGE_PATH}tab.js"></script></body>'
+        response.set_data(response.get_data(as_text=True).replace("</body>", tag, 1))
+        return response
+
     @web_ui.app.after_request
     def _add_costs(response):
         if request.endpoint != "locust.request_stats" or not response.is_json:
             return response
         payload = response.get_json()
+        rows = current_rows()
+        shown = [costs_page.display_row(row) for row in rows]
+        # The notes once, as the table's last row, and where the charts are.
+        shown.append({"strategy": f"Notes and charts: {PAGE_PATH}", "priced": ""})
         payload["extended_stats"] = [
             *(s for s in payload.get("extended_stats", []) if s.get("key") != TAB_KEY),
-            {"key": TAB_KEY, "data": current_rows()},
+            {"key": TAB_KEY, "data": shown},
         ]
         response.set_data(json.dumps(payload))
         return response
@@ -423,6 +490,26 @@ def install(environment: Any, web_ui: Any) -> None:
         response = make_response(rows_csv(current_rows()))
         response.headers["Content-Type"] = "text/csv"
         response.headers["Content-Disposition"] = "attachment;filename=timeoutlab_costs.csv"
+        return response
+
+    @blueprint.route("/costs/json")
+    @web_ui.auth_required_if_enabled
+    def costs_json():
+        rows = current_rows()
+        return jsonify({"rows": rows, "notes": LIVE.notes(rows), "timeout_s": LIVE.timeout_s})
+
+    @blueprint.route("/costs/tab.js")
+    @web_ui.auth_required_if_enabled
+    def costs_tab_script():
+        response = make_response(costs_page.tab_script(dict(COLUMNS)["in_flight_at_stop"]))
+        response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return response
+
+    @blueprint.route("/costs/")
+    @web_ui.auth_required_if_enabled
+    def costs_html():
+        response = make_response(current_page(embed=request.args.get("embed") == "1"))
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
         return response
 
     web_ui.app.register_blueprint(blueprint)

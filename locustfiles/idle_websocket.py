@@ -26,7 +26,7 @@ from locust import User, events, task
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from locustfiles.common import reports_here, shared_totals, ws_url_for
+from locustfiles.common import reports_here, run_options_of, shared_totals, ws_url_for
 from reportclient.results import Costs
 from reportclient.wire import counting_socket, counting_ssl_context
 from scenarios.catalog import IDLE_LABEL as LABEL
@@ -137,7 +137,7 @@ class IdleWebsocketUser(User):
         ws_url = parsed.ws_url if parsed and parsed.ws_url else ws_url_for(rest_url)
         self.ws_url = ws_url.rstrip("/")
         self.cafile = parsed.cafile if parsed and parsed.cafile else None
-        self.time_scale = float(parsed.time_scale) if parsed else 1.0
+        self.time_scale = run_options_of(self.environment).time_scale  # the emulator's
         # Locust run as a library may parse its options before this module registers its own.
         self.idle_timeout_s = float(getattr(parsed, "idle_timeout", None) or 600.0)
         self.pause_s = 0.0

@@ -1,9 +1,12 @@
 """One scenario phase with Locust as a library: ``python -m scenarios.locust_phase SPEC OUT``.
 
 Locust patches the whole process with gevent when imported, so a phase runs in a process of its
-own while the emulator stays on asyncio in the runner's. SPEC is a JSON file (see
-``runner.PhaseSpec``); OUT receives every report's outcome and the costs the users counted at
-their sockets. Progress goes to stderr once a second.
+own while the emulator stays on asyncio in the runner's (``scenarios.phase_process`` starts it).
+SPEC is a JSON file: ``label``, ``user_classes`` ("module:Class"), ``stages`` (``shapes.Stage``),
+``stop_timeout_s`` (real s), ``locust_args`` and optionally ``record`` (``"reports"``, the
+default, or ``"all"``). OUT receives every report's outcome (with ``"all"``: every request event
+the users fire, as ``timeoutlab.load`` asks for a user's own routes), the costs the users counted
+at their sockets and the phase's real seconds. Progress goes to stderr once a second.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.log import setup_logging
 
+from emulator.lifeline import hold
 from locustfiles import common, idle_websocket  # their options and counters
 from scenarios.results import recorded
 from scenarios.shapes import Stage
@@ -47,10 +51,12 @@ def load_class(path: str) -> type:
 
 def run(spec: dict) -> dict:
     setup_logging("WARNING")
+    # Imported first: a user's module may add command-line options (locustfiles.request does).
+    user_classes = [load_class(path) for path in spec["user_classes"]]
     options = get_parser(default_config_files=[]).parse_args(["--headless", *spec["locust_args"]])
     stages = [Stage(**stage) for stage in spec["stages"]]
     environment = Environment(
-        user_classes=[load_class(path) for path in spec["user_classes"]],
+        user_classes=user_classes,
         shape_class=StagedShape(stages),
         events=events,
         host=options.host,
@@ -58,9 +64,11 @@ def run(spec: dict) -> dict:
         stop_timeout=spec["stop_timeout_s"],
     )
     samples: list[dict] = []
+    record_all = spec.get("record", "reports") == "all"
+    counted = "requests" if record_all else "reports"
 
     def collect(request_type, name, response_time, exception, **_) -> None:
-        if not recorded(request_type, name):
+        if not (record_all or recorded(request_type, name)):
             return
         samples.append(
             {
@@ -81,13 +89,14 @@ def run(spec: dict) -> dict:
     def progress() -> None:
         while True:
             gevent.sleep(1.0)
-            reports = [s for s in samples if s["type"] == "REPORT"]
+            reports = [s for s in samples if record_all or s["type"] == "REPORT"]
             failed = sum(1 for s in reports if s["error"])
             elapsed = time.monotonic() - started
             when = f"{elapsed:.0f} of {total_s:.0f} s" if elapsed <= total_s else "finishing"
             print(
-                f"  {spec['label']}: {runner.user_count} users, {when}, {len(reports)} reports "
-                f"done, {len(reports) - failed} delivered, {failed} failed",
+                f"  {spec['label']}: {runner.user_count} users, {when}, {len(reports)} {counted} "
+                f"done, {len(reports) - failed} {'ok' if record_all else 'delivered'}, "
+                f"{failed} failed",
                 file=sys.stderr,
                 flush=True,
             )
@@ -108,6 +117,7 @@ def run(spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    hold()  # dies with the runner that started it, however the runner ends
     spec_path, out_path = argv
     result = run(json.loads(Path(spec_path).read_text()))
     Path(out_path).write_text(json.dumps(result))

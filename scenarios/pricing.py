@@ -28,6 +28,7 @@ class Usage:
     """What a run used, as the emulator measured it."""
 
     rest_api_requests: float = 0
+    http_api_requests: float = 0  # requests to HTTP APIs (each up to 512 KB billed as one)
     websocket_message_units: float = 0  # messages both ways, in 32 KB units
     websocket_connection_minutes: float = 0
     lambda_requests: float = 0
@@ -66,6 +67,7 @@ class Usage:
             wasted += gb * wasted_ms / billed_ms if billed_ms else 0.0
         return cls(
             rest_api_requests=delta("rest", "requests"),
+            http_api_requests=delta("http_api", "requests"),
             websocket_message_units=ws_units,
             websocket_connection_minutes=delta("websocket", "connection_minutes"),
             lambda_requests=requests,
@@ -117,6 +119,7 @@ class Prices:
     """Unit prices in USD per single unit, plus where they come from."""
 
     rest_api_requests: float
+    http_api_requests: float
     websocket_message_units: float
     websocket_connection_minutes: float
     lambda_requests: float

@@ -8,15 +8,11 @@ emulator do, priced with the cost model and checked against what the clients cou
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,6 +22,7 @@ from emulator.stack import StackConfig, StackThread
 from scenarios import results
 from scenarios.catalog import GATEWAY_ROUTES, IDLE_LABEL, Scenario
 from scenarios.crosscheck import cross_check, delta, number_at
+from scenarios.phase_process import PhaseError, PhaseTimeout, run_phase_process
 from scenarios.pricing import Prices, Usage, price
 from scenarios.shapes import SHAPES
 
@@ -133,11 +130,13 @@ def emulator(
     yield Target(rest_url, (ws_url or health["websocket_api"]).rstrip("/"), cafile)
 
 
-def _settle(target: Target, limit_real_s: float) -> dict:
-    """Wait until no Lambda is running or queued and no WebSocket is open; the final metrics."""
+def settle(get: Callable[[str], dict], limit_real_s: float, *, websockets_too: bool = True) -> dict:
+    """Wait until no Lambda is running or queued and (``websockets_too``) no WebSocket is open,
+    or ``limit_real_s`` real seconds passed; the final ``/_emulator/metrics``
+    (``get("metrics")`` reads them)."""
     deadline = time.monotonic() + limit_real_s
     while True:
-        metrics = target.get("metrics")
+        metrics = get("metrics")
         functions = metrics["lambda"]["functions"].values()
         busy = any(
             f["running"]
@@ -145,7 +144,7 @@ def _settle(target: Target, limit_real_s: float) -> dict:
             > f["async_events"].get("delivered", 0) + f["async_events"].get("dropped", 0)
             for f in functions
         )
-        if not busy and not metrics["websocket"]["current_connections"]:
+        if not busy and not (websockets_too and metrics["websocket"]["current_connections"]):
             return metrics
         if time.monotonic() > deadline:
             return metrics
@@ -177,23 +176,15 @@ def run_phase(
         ],
     }  # fmt: skip
     before = target.get("metrics")
-    with tempfile.TemporaryDirectory(prefix="timeoutlab-phase-") as tmp:
-        spec_path, out_path = Path(tmp, "spec.json"), Path(tmp, "out.json")
-        spec_path.write_text(json.dumps(spec))
-        limit = run_real_s + spec["stop_timeout_s"] + 60
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "scenarios.locust_phase", str(spec_path), str(out_path)],
-                stdout=subprocess.DEVNULL,
-                timeout=limit,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ScenarioError(f"phase {label} did not end within {limit:.0f} s") from exc
-        if done.returncode != 0 or not out_path.exists():
-            raise ScenarioError(f"phase {label}: Locust exited with {done.returncode}")
-        outcome = json.loads(out_path.read_text())
-    after = _settle(target, longest_report_real_s + 5)
+    limit = run_real_s + spec["stop_timeout_s"] + 60
+    try:
+        # Progress lines go to the console as the phase runs, so stderr is not captured.
+        outcome = run_phase_process(spec, limit_s=limit, capture_stderr=False)
+    except PhaseTimeout as exc:
+        raise ScenarioError(f"phase {label} did not end within {limit:.0f} s") from exc
+    except PhaseError as exc:
+        raise ScenarioError(str(exc).splitlines()[0]) from exc
+    after = settle(target.get, longest_report_real_s + 5)
     usage = Usage.from_metrics(after, before)
     totals = outcome["totals"]
     figures = results.strategy_figures(

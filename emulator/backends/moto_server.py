@@ -19,11 +19,14 @@ import httpx
 
 from emulator.backends.endpoint import Backend, BackendError
 from emulator.core.backend_watch import BackendState
+from emulator.lifeline import child_environment, lifeline
 
 log = logging.getLogger("timeoutlab.backend")
 
 DEFAULT_PORT = 4566
 START_TIMEOUT_SECONDS = 30.0
+#: moto's ``moto.server`` behind the emulator's lifeline.
+CHILD_MODULE = "emulator.backends.moto_child"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -69,10 +72,16 @@ class EmbeddedMoto(Backend):
                 f"cannot start there: pass --backend-port PORT, or --backend {self.endpoint_url} "
                 "to use what is listening"
             )
-        command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        # moto's server, dying with this process however it ends (emulator.lifeline).
+        command = [sys.executable, "-m", CHILD_MODULE, "-H", self.host, "-p", str(self.port)]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=self._stderr, stdin=subprocess.DEVNULL
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            env=child_environment(),
+            pass_fds=lifeline().pass_fds,
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:

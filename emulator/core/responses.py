@@ -276,3 +276,29 @@ def unsupported_media_type(content_type: str | None) -> HttpResponse:
     sent = content_type or "none"
     message = f"the body must be application/json (Content-Type: {sent}); or send no body"
     return _gateway_error(415, message)
+
+
+def is_integration_timeout(api: str, status: int, body: bytes | str) -> bool:
+    """Whether an answer is the gateway's own integration-timeout answer, as a client sees it.
+
+    ``api``: ``"rest"`` (REST and, for a route's reply message, WebSocket APIs: 504
+    ``{"message": "Endpoint request timed out"}``, gateway response INTEGRATION_TIMEOUT,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)
+    or ``"http_api"`` (503 ``{"message":"Service Unavailable"}``, see
+    ``http_api_service_unavailable``); ``"websocket"`` checks a route's reply message only
+    (``status`` ignored). A handler's own 504 or 503 with another body is not one.
+    """
+    expected = {
+        "rest": integration_timeout(),
+        "websocket": integration_timeout(),
+        "http_api": http_api_service_unavailable(),
+    }.get(api)
+    if expected is None or (api != "websocket" and status != expected.status):
+        return False
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False
+    return (
+        isinstance(message, dict) and message.get("message") == json.loads(expected.body)["message"]
+    )

@@ -4,9 +4,10 @@ Its lifecycle follows AWS's (https://docs.aws.amazon.com/lambda/latest/dg/lambda
 Init once (from spawn to the runtime's first ``next``, measured as the Init Duration), then one
 invocation at a time. The process runs in a process group of its own, so a timeout, a crash or
 memory over ``memorySize`` ends it and everything it started (SIGKILL to the group), and nothing
-it does reaches the emulator. Its stdout and stderr become log lines of
-``timeoutlab.lambda.<function>``, each tagged with the request id running then, as CloudWatch shows
-them.
+it does reaches the emulator; it holds the emulator's lifeline (``emulator.lifeline``), so it
+dies with the emulator even when that is killed with SIGKILL. Its stdout and stderr become log
+lines of ``timeoutlab.lambda.<function>``, each tagged with the request id running then, as
+CloudWatch shows them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import psutil
 
 from emulator.core.events import ACCOUNT_ID, new_request_id
 from emulator.core.runtime_api import Assignment, exit_error
+from emulator.lifeline import lifeline
 from emulator.runtime.bootstraps import Bootstrap
 from emulator.runtime.runtime_api import ChunkSink, Reply, RuntimeApiServer
 from emulator.runtime.variables import (
@@ -137,9 +139,13 @@ class ExecutionEnvironment:
             log_stream=log_stream_name(),
             initialization_type=self.initialization_type,
         )
+        # The bootstrap holds the emulator's lifeline and takes its variable out of the handler's
+        # environment: the environment dies with the emulator, however it ends.
+        line = lifeline()
         self.process = await asyncio.create_subprocess_exec(
             *self.bootstrap.command,
-            env=variables,
+            env={**variables, **line.environment},
+            pass_fds=line.pass_fds,
             cwd=str(self.service.directory),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

@@ -215,6 +215,10 @@ def test_bad_options_and_backends_exit_2_with_a_message():
     )
     assert remote_keys.returncode == 2
     assert "--credentials cannot go with --lambda remote" in remote_keys.stderr
+    # Why, and what to do instead.
+    assert "whose secret this emulator does not know" in remote_keys.stderr
+    assert "Leave --credentials out" in remote_keys.stderr
+    assert "--lambda local" in remote_keys.stderr
     alone = run("up", "--http-port", "0", "--start-localstack")
     assert alone.returncode == 2
     assert "--start-localstack goes with --backend localstack" in alone.stderr

@@ -1,4 +1,4 @@
-"""The web UI's Costs tab: its rows from fake stats and totals, and live in a real Locust run.
+"""The web UI's Costs tab: its rows from fake samples and totals, and live in a real Locust run.
 
 The live runs start the real Locust CLI in a subprocess (Locust patches its process with gevent)
 with its web UI on a free loopback port, and read the JSON the UI polls while the test runs. A run
@@ -23,6 +23,7 @@ from emulator.backends.moto_server import free_port
 from emulator.stack import StackThread
 from locustfiles import costs_view
 from locustfiles.costs_view import (
+    PRICED_GATEWAY_ONLY,
     PRICED_GATEWAY_SHARED,
     PRICED_SERVER,
     PRICED_WITH_SERVER,
@@ -38,16 +39,16 @@ from tests.support import LOAD_SCALE, stack_config, warm_up
 STRATEGIES = ["rest", "short_poll", "long_poll", "sse", "sse-streaming", "websocket"]
 PRICES = load_prices()
 
-# -- strategy_rows, from fake Locust stats and worker totals ------------------------------------
+# -- strategy_rows, from fake report samples and worker totals ----------------------------------
 
 
-def entry(name: str, times: dict[int, int], method: str = "REPORT") -> SimpleNamespace:
-    return SimpleNamespace(name=name, method=method, response_times=times)
+def environment() -> SimpleNamespace:
+    return SimpleNamespace(parsed_options=SimpleNamespace(prices=""))
 
 
-def environment(*entries: SimpleNamespace) -> SimpleNamespace:
-    stats = SimpleNamespace(entries={(e.name, e.method): e for e in entries})
-    return SimpleNamespace(stats=stats, parsed_options=SimpleNamespace(prices=""))
+def reports(ms: float, n: int, error: str | None = None) -> list[dict]:
+    """``n`` finished reports' samples, as ``locustfiles.common.SAMPLES`` keeps them."""
+    return [{"ms": ms, "error": error}] * n
 
 
 REST = Counter(
@@ -64,13 +65,12 @@ SERVER = Usage(
     lambda_wasted_gb_seconds=20.0, dynamodb_write_units=8, s3_tier1_requests=14,
     s3_tier2_requests=3,
 )  # fmt: skip
-STATS = (
-    entry("rest 5 s", {5000: 6}),
-    entry("rest 40 s", {29000: 4}),
-    entry("websocket 40 s", {40000: 3, 41000: 1}),
-    entry("POST /reports", {1: 50}, method="POST"),  # not a report
-    entry("sse-streaming 5 s", {1: 9}),  # not websocket's nor rest's
-)
+SAMPLES = {
+    "rest": reports(5000, 5) + reports(5100, 1) + reports(29000, 4, "gateway_timeout"),
+    "websocket": reports(40000, 3) + reports(41000, 1),
+    "sse-streaming": reports(1, 9),  # seen before its totals arrived
+}
+REST_ONLY = {"rest": SAMPLES["rest"]}
 
 
 def by_strategy(rows: list[dict]) -> dict[str, dict]:
@@ -78,12 +78,15 @@ def by_strategy(rows: list[dict]) -> dict[str, dict]:
 
 
 def test_one_strategy_alone_is_priced_with_the_server_side_it_caused():
-    (row,) = strategy_rows(environment(*STATS[:2]), SERVER, prices=PRICES, totals={"rest": REST})
+    (row,) = strategy_rows(
+        environment(), SERVER, prices=PRICES, totals={"rest": REST}, samples=REST_ONLY
+    )
     assert row["strategy"] == "rest"
     assert (row["reports_requested"], row["reports_finished"]) == (12, 10)
     assert (row["reports_delivered"], row["gateway_timeouts"]) == (6, 4)
-    assert row["time_to_result_p50_s"] == 5.0  # nearest rank over both delays
-    assert row["time_to_result_p95_s"] == 29.0
+    # nearest rank over the delivered reports, as the CLI's outcome_figures: not the 504s
+    assert row["time_to_result_p50_s"] == 5.0
+    assert row["time_to_result_p95_s"] == 5.1
     assert row["connections_per_report"] == row["requests_per_report"] == 1
     assert row["bytes_per_report"] == 700
     usage = Usage(
@@ -99,7 +102,7 @@ def test_one_strategy_alone_is_priced_with_the_server_side_it_caused():
 
 def test_several_strategies_price_their_gateway_and_share_one_server_side_row():
     totals = {"websocket": WEBSOCKET, "rest": REST, "sse": Counter()}  # sse: none yet
-    rows = strategy_rows(environment(*STATS), SERVER, prices=PRICES, totals=totals)
+    rows = strategy_rows(environment(), SERVER, prices=PRICES, totals=totals, samples=SAMPLES)
     assert [r["strategy"] for r in rows] == ["rest", "sse-streaming", "websocket", SERVER_ROW]
     rows = by_strategy(rows)
     rest, ws, server = rows["rest"], rows["websocket"], rows[SERVER_ROW]
@@ -126,9 +129,11 @@ def test_several_strategies_price_their_gateway_and_share_one_server_side_row():
 
 def test_without_the_emulators_metrics_only_the_gateway_is_priced_and_the_view_says_so():
     totals = {"rest": REST, "websocket": WEBSOCKET}
-    rows = by_strategy(strategy_rows(environment(*STATS), None, prices=PRICES, totals=totals))
+    rows = by_strategy(
+        strategy_rows(environment(), None, prices=PRICES, totals=totals, samples=SAMPLES)
+    )
     assert rows["rest"]["usd_per_million_reports"] == pytest.approx(3.5)
-    assert rows["rest"]["priced"] == f"gateway only: {UNAVAILABLE}"
+    assert rows["rest"]["priced"] == PRICED_GATEWAY_ONLY
     assert rows[SERVER_ROW]["usd_per_million_reports"] is None
     assert rows[SERVER_ROW]["priced"] == UNAVAILABLE
 
@@ -137,9 +142,9 @@ def test_a_prices_file_overrides_the_bundled_rates(tmp_path):
     prices = tmp_path / "prices.toml"
     prices.write_text("[rates.rest_api_requests]\nusd = 7.00\n")  # per million, as bundled
     assert costs_view.prices_path(str(prices)) == str(prices)
-    env = environment(*STATS[:2])
+    env = environment()
     env.parsed_options.prices = str(prices)
-    (row,) = strategy_rows(env, None, totals={"rest": REST})
+    (row,) = strategy_rows(env, None, totals={"rest": REST}, samples=REST_ONLY)
     assert row["usd_per_million_reports"] == pytest.approx(7.0)
 
 
@@ -150,8 +155,11 @@ def test_an_unreachable_emulator_is_reported_not_raised():
     usage, note = live.server_usage()
     assert usage is None
     assert note.startswith(f"{UNAVAILABLE} (URLError")
-    (row,) = live.rows(environment(*STATS[:2]), totals={"rest": REST})
-    assert UNAVAILABLE in row["priced"]
+    (row,) = live.rows(environment(), totals={"rest": REST}, samples=REST_ONLY)
+    assert row["priced"] == PRICED_GATEWAY_ONLY
+    notes = live.notes([row])
+    assert notes[0] == note  # said once, first
+    assert costs_view.NOTES[PRICED_GATEWAY_ONLY] in notes
 
 
 def test_a_token_protected_emulator_is_read_with_the_token_from_the_environment(
@@ -178,7 +186,11 @@ def test_the_emulators_metrics_url_is_beside_the_rest_api():
 
 def test_the_csv_has_every_column_of_every_row():
     rows = strategy_rows(
-        environment(*STATS), SERVER, prices=PRICES, totals={"rest": REST, "websocket": WEBSOCKET}
+        environment(),
+        SERVER,
+        prices=PRICES,
+        totals={"rest": REST, "websocket": WEBSOCKET},
+        samples=SAMPLES,
     )
     read = list(csv.DictReader(io.StringIO(costs_view.rows_csv(rows))))
     assert [r["strategy"] for r in read] == ["rest", "sse-streaming", "websocket", SERVER_ROW]
@@ -221,8 +233,14 @@ def start_locust(stack, tmp_path, locustfile: str, *extra: str) -> tuple[subproc
     return process, f"http://127.0.0.1:{port}"
 
 
+def tab_rows(stats: dict) -> list[dict]:
+    """The Costs tab's rows, as the UI's stats JSON carries them (written with their units)."""
+    (costs,) = [s for s in stats.get("extended_stats", []) if s["key"] == "costs"]
+    return costs["data"]
+
+
 def watch_costs(process, ui: str, ready) -> list[dict]:
-    """Poll the UI's stats JSON until, while the test runs, ``ready(rows)``: those rows.
+    """Poll the view's figures until, while the test runs, ``ready(rows)``: those rows.
 
     No deadline: the run goes on until the view shows what the test looks for; a run that never
     gets there is ended with the test by pytest-timeout."""
@@ -230,11 +248,10 @@ def watch_costs(process, ui: str, ready) -> list[dict]:
     while process.poll() is None:
         try:
             stats = httpx.get(f"{ui}/stats/requests", timeout=30).json()
+            rows = httpx.get(f"{ui}/costs/json", timeout=30).json()["rows"]
         except httpx.TransportError:
             time.sleep(0.2)  # the UI is not up yet
             continue
-        (costs,) = [s for s in stats.get("extended_stats", []) if s["key"] == "costs"]
-        rows = costs["data"]
         if stats["state"] in ("spawning", "running") and ready(rows):
             return rows
         time.sleep(0.5)
@@ -272,6 +289,9 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
         rows = watch_costs(process, ui, ready)  # seen while the test ran
         index = httpx.get(ui, timeout=30).text
         download = httpx.get(f"{ui}/costs/csv", timeout=30)
+        tab = tab_rows(httpx.get(f"{ui}/stats/requests", timeout=30).json())
+        page = httpx.get(f"{ui}/costs/", timeout=30).text
+        script = httpx.get(f"{ui}/costs/tab.js", timeout=30)
     except BaseException:
         output(process)
         raise
@@ -280,9 +300,7 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
     template_args = json.loads(re.search(r"window\.templateArgs = (.*)", index)[1])
     assert {"title": "Costs", "key": "costs"} in template_args["extended_tabs"]
     (table,) = [t for t in template_args["extended_tables"] if t["key"] == "costs"]
-    assert {"key": "usd_per_million_reports", "title": "USD / million reports"} in table[
-        "structure"
-    ]
+    assert {"key": "usd_per_million_reports", "title": "$ / million reports"} in table["structure"]
     assert {"href": "./costs/csv", "title": "Download costs CSV"} in template_args[
         "extended_csv_files"
     ]
@@ -312,6 +330,29 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
     server = costs[SERVER_ROW]
     assert server["reports_finished"] == sum(costs[s]["reports_finished"] for s in STRATEGIES)
     assert server["priced"] == PRICED_SERVER
+
+    # the tab: every figure with its unit, and one row pointing at the notes and charts
+    shown = by_strategy(tab)
+    assert list(shown) == [*STRATEGIES, SERVER_ROW, "Notes and charts: /costs/"]
+    assert shown["rest"]["requests_per_report"] == "1.00 requests"
+    assert shown["rest"]["usd_per_million_reports"] == "$3.50"
+    for strategy in STRATEGIES:
+        assert re.fullmatch(r"\d+\.\d\d s", shown[strategy]["time_to_result_p50_s"])
+        assert re.fullmatch(r"\$\d+\.\d\d|\$0\.\d+", shown[strategy]["usd_per_million_reports"])
+        assert shown[strategy]["priced"] == PRICED_GATEWAY_SHARED  # the explanation: a note
+    # the page: the table, the notes once, one bar per strategy in each chart, the 29 s line
+    assert page.count('id="costs-table"') == page.count('id="costs-notes"') == 1
+    assert page.count(costs_view.NOTES[PRICED_GATEWAY_SHARED]) == 1
+    for chart in ("costs-time-chart", "costs-dollars-chart"):
+        svg = re.search(rf'<svg id="{chart}".*?</svg>', page)[0]
+        assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == STRATEGIES
+    assert 'class="timeout-line" data-seconds="29"' in page
+    # Locust's page loads the script that shows the notes and charts under the tab's table
+    assert '<script src="./costs/tab.js"></script></body>' in index
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert '"costs-frame"' in script.text
+    assert '"./costs/?embed=1"' in script.text
+    assert '"In flight at stop"' in script.text  # the column title it finds the table by
 
     read = list(csv.DictReader(io.StringIO(download.text)))
     assert download.headers["content-type"].startswith("text/csv")

@@ -100,3 +100,39 @@ def test_each_strategy_has_its_own_locustfile(stack, tmp_path, locustfile):
     (report,) = [row for (kind, _), row in run["stats"].items() if kind == "REPORT"]
     assert report["num_requests"] >= 1
     assert report["num_failures"] == 0
+
+
+def test_reports_cut_by_the_stop_are_in_flight_not_failures(stack, tmp_path):
+    """The run stops once an SSE stream is open and a WebSocket waits for its push (a 300 s
+    report): both are cut, and neither is a failure anywhere Locust reports one."""
+    prefix = tmp_path / "run"
+    opened = "sse-streaming POST /reports/jobs|websocket websocket"  # the stream is next
+    command = [
+        cli.LOCUST, "-f", cli.locustfile("mixed.py", until=True), "--headless",
+        "SseStreamingUser", "WebsocketUser", "--users", "2", "--spawn-rate", "2",
+        "--until-type", "", "--until-name", opened, "--until-names", "2",
+        "--until-requests", "2", "--host", stack.rest_url, "--ws-url", stack.ws_url,
+        "--report-delay", "300000", "--report-rows", "5", *cli.outputs(prefix),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=cli.ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert cli.final_failures(prefix) == []
+    assert all(entry["num_failures"] == 0 for entry in cli.final_stats(prefix).values())
+    failures_csv = list(csv.DictReader((tmp_path / "run_failures.csv").open()))
+    assert failures_csv == []
+    costs = {row["strategy"]: row for row in csv.DictReader((tmp_path / "run_costs.csv").open())}
+    assert {label: costs[label]["in_flight_at_stop"] for label in costs} == {
+        "sse-streaming": "1",
+        "websocket": "1",
+    }
+    assert {label: costs[label]["reports"] for label in costs} == {
+        "sse-streaming": "0",
+        "websocket": "0",
+    }
+    assert (
+        "in flight at stop (cut by the stop, not failures): sse-streaming 1, websocket 1"
+        in result.stdout
+    )
+    # Locust's own log lines stay; httpx's INFO line per request does not
+    assert "Starting Locust" in result.stderr
+    assert "HTTP Request:" not in result.stderr

@@ -1,10 +1,10 @@
 """A load shape for the tests: the run ends on what the users did, not on a clock.
 
 ``locust -f <locustfile>,tests/locustfiles/until.py --users N --spawn-rate R --until-type TYPE
-[--until-name NAME] [--until-requests K] [--until-names D]`` runs N users until all of them have
-started and they have made K requests of TYPE (named NAME, if given) in all, under D names at
-least; then Locust stops them, as at the end of a ``--run-time`` (with ``--stop-timeout``, each
-finishes the task it is in).
+[--until-name NAME[|NAME...]] [--until-requests K] [--until-names D]`` runs N users until all of
+them have started and they have made K requests of TYPE (any type if empty; named NAME, or any of
+the names separated by ``|``, if given) in all, under D names at least; then Locust stops them,
+as at the end of a ``--run-time`` (with ``--stop-timeout``, each finishes the task it is in).
 
 Why not ``--run-time``: Locust schedules it on gevent's loop time, which the loop caches when it
 last ran, and Locust's start-up blocks the loop between then and the scheduling. The run then ends
@@ -25,8 +25,10 @@ def _options(parser) -> None:
     group = parser.add_argument_group("tests: end the run on what the users did")
     group.add_argument("--until-requests", type=int, default=1, help="requests to wait for")
     group.add_argument("--until-names", type=int, default=1, help="under this many names")
-    group.add_argument("--until-type", default="REPORT", help="their request type")
-    group.add_argument("--until-name", default="", help="their name (default: any)")
+    group.add_argument("--until-type", default="REPORT", help="their request type ('': any)")
+    group.add_argument(
+        "--until-name", default="", help="their name, or names separated by | (default: any)"
+    )
 
 
 class UntilRequests(LoadTestShape):
@@ -38,13 +40,14 @@ class UntilRequests(LoadTestShape):
         """Name -> the requests of the type (and name) asked for, made so far."""
         assert self.runner is not None
         options = self.runner.environment.parsed_options
+        names = set(options.until_name.split("|")) if options.until_name else None
         return Counter(
             {
                 entry.name: entry.num_requests
                 for entry in self.runner.stats.entries.values()
                 if entry.num_requests
-                and entry.method == options.until_type
-                and (not options.until_name or entry.name == options.until_name)
+                and (not options.until_type or entry.method == options.until_type)
+                and (names is None or entry.name in names)
             }
         )
 

@@ -14,6 +14,7 @@ from scenarios.pricing import (
 
 # The published us-east-1 rates, written out here so the test checks the data file, not itself.
 REST_PER_REQUEST = 3.50 / 1e6
+HTTP_API_PER_REQUEST = 1.00 / 1e6
 WS_PER_MESSAGE = 1.00 / 1e6
 WS_PER_MINUTE = 0.25 / 1e6
 LAMBDA_PER_REQUEST = 0.20 / 1e6
@@ -41,6 +42,7 @@ def test_the_bundled_rates_load_each_with_a_unit_a_source_and_a_date():
 def test_the_bundled_rates_are_the_published_ones():
     prices = load_prices()
     assert prices.rest_api_requests == pytest.approx(REST_PER_REQUEST)
+    assert prices.http_api_requests == pytest.approx(HTTP_API_PER_REQUEST)
     assert prices.websocket_message_units == pytest.approx(WS_PER_MESSAGE)
     assert prices.websocket_connection_minutes == pytest.approx(WS_PER_MINUTE)
     assert prices.lambda_requests == pytest.approx(LAMBDA_PER_REQUEST)
@@ -54,6 +56,7 @@ def test_the_bundled_rates_are_the_published_ones():
 def test_a_known_usage_costs_the_published_dollars():
     usage = Usage(
         rest_api_requests=1_000_000,  # $3.50
+        http_api_requests=2_000_000,  # $2.00
         websocket_message_units=3_000_000,  # $3.00
         websocket_connection_minutes=2_000_000,  # $0.50
         lambda_requests=1_000_000,  # $0.20
@@ -68,6 +71,7 @@ def test_a_known_usage_costs_the_published_dollars():
     assert bill.items == pytest.approx(
         {
             "rest_api_requests": 3.50,
+            "http_api_requests": 2.00,
             "websocket_message_units": 3.00,
             "websocket_connection_minutes": 0.50,
             "lambda_requests": 0.20,
@@ -79,7 +83,9 @@ def test_a_known_usage_costs_the_published_dollars():
         }
     )
     assert bill.wasted_usd == pytest.approx(0.0000166667 / 2)
-    assert bill.total == pytest.approx(3.50 + 3.00 + 0.50 + 0.20 + 0.0000166667 + 3.50 + 0.009)
+    assert bill.total == pytest.approx(
+        3.50 + 2.00 + 3.00 + 0.50 + 0.20 + 0.0000166667 + 3.50 + 0.009
+    )
     assert bill.as_dict()["total"] == pytest.approx(bill.total)
     assert bill.as_dict()["items"] == bill.items
 
@@ -105,9 +111,12 @@ def test_usage_adds_and_scales():
     assert set(one.as_dict()) == {f.name for f in dataclasses.fields(Usage)}
 
 
-def snapshot(rest=0, units=6, minutes=0.5, invocations=0, billed_ms=0, wasted_ms=0, gb_s=0.0):
+def snapshot(
+    rest=0, units=6, minutes=0.5, invocations=0, billed_ms=0, wasted_ms=0, gb_s=0.0, http_api=0
+):
     return {
         "rest": {"requests": rest, "routes": {}},
+        "http_api": {"requests": http_api, "routes": {}},
         "websocket": {
             "connection_minutes": minutes,
             "messages_in": 2,
@@ -132,10 +141,13 @@ def snapshot(rest=0, units=6, minutes=0.5, invocations=0, billed_ms=0, wasted_ms
 
 
 def test_from_metrics_is_the_difference_of_two_snapshots_with_the_wasted_share():
-    before = snapshot(rest=1, units=2, minutes=0.25, invocations=1, billed_ms=5000, gb_s=5.0)
-    after = snapshot(
-        rest=3, units=8, minutes=1.0, invocations=3, billed_ms=85_000, wasted_ms=22_000, gb_s=85.0
+    before = snapshot(
+        rest=1, units=2, minutes=0.25, invocations=1, billed_ms=5000, gb_s=5.0, http_api=4
     )
+    after = snapshot(
+        rest=3, units=8, minutes=1.0, invocations=3, billed_ms=85_000, wasted_ms=22_000, gb_s=85.0,
+        http_api=9,
+    )  # fmt: skip
     after["lambda"]["functions"]["connect"] = {
         "invocations": 4,
         "billed_ms": 400,
@@ -147,6 +159,7 @@ def test_from_metrics_is_the_difference_of_two_snapshots_with_the_wasted_share()
     assert usage.as_dict() == pytest.approx(
         Usage(
             rest_api_requests=2,
+            http_api_requests=5,
             websocket_message_units=6,
             websocket_connection_minutes=0.75,
             lambda_requests=2 + 4,

@@ -2,12 +2,15 @@
 and invocation records arrive in them as the message body, read back with boto3."""
 
 import json
+import logging
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from emulator.backends.bootstrap import bootstrap
-from emulator.backends.queues import QueueDeliveryError, QueueSender
+from emulator.backends.queues import DEFAULT_EXECUTOR_THREADS, QueueDeliveryError, QueueSender
 from emulator.service import load_service
 from emulator.stack import StackThread
 from tests.support import aws_client, stack_config, write_service
@@ -92,3 +95,33 @@ def test_records_of_async_invocations_arrive_in_the_sqs_destination(moto_server,
     assert failure["responsePayload"]["errorMessage"] == "no luck"
     for key in ("ok", "fail"):
         assert functions_figures[f"inline-dev-{key}"]["async_events"]["destination_sent"] == 1
+
+
+def test_sends_from_every_executor_thread_at_once_never_fill_the_connection_pool(
+    moto_server, caplog
+):
+    """As many sends at once as asyncio's executor runs threads (the sender's callers): urllib3
+    never discards a connection with "Connection pool is full" (issue 14 counted 2,845 of them
+    in one load run, from a pool smaller than the threads using it), and every message arrives."""
+    queue = f"burst-{uuid.uuid4().hex[:8]}"
+    sqs = aws_client("sqs", moto_server.endpoint_url)
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    arn = f"arn:aws:sqs:us-east-1:000000000000:{queue}"
+    sender = QueueSender(moto_server)
+    together = threading.Barrier(DEFAULT_EXECUTOR_THREADS)
+    rounds = 3
+
+    def send(thread: int) -> None:
+        for turn in range(rounds):
+            together.wait(timeout=60)  # every thread holds a connection at the same moment
+            sender.send(arn, json.dumps({"thread": thread, "turn": turn}))
+
+    caplog.set_level(logging.WARNING, logger="urllib3")
+    with ThreadPoolExecutor(DEFAULT_EXECUTOR_THREADS) as pool:
+        list(pool.map(send, range(DEFAULT_EXECUTOR_THREADS)))
+    full = [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]
+    assert not full, f"{len(full)} times: {full[0]}"
+    count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert (
+        int(count["Attributes"]["ApproximateNumberOfMessages"]) == rounds * DEFAULT_EXECUTOR_THREADS
+    )

@@ -5,6 +5,7 @@ the function runs on, and the WebSocket delivers the 40 s report."""
 
 import asyncio
 import json
+import logging
 import math
 import time
 
@@ -218,3 +219,29 @@ def test_the_invoke_client_has_a_connection_for_every_concurrent_call():
 
     assert asyncio.run(pool_size(1000)) == 1000
     assert asyncio.run(pool_size(3)) == 3
+
+
+def test_invokes_at_once_never_fill_the_invoke_clients_connection_pool(moto_server, caplog):
+    """The path that logged urllib3's "Connection pool is full" 2,845 times in one load run
+    (issue 14): many Invokes at once through the remote runtime's one client. moto's Lambda
+    answers each at once (404: it has no such function), every answer hands its connection back
+    to the pool, and none is discarded (with boto3's default pool of 10, most would be)."""
+    clock = ScaledClock(1.0)
+    backend = Backend("url", moto_server.endpoint_url, "us-east-1")
+    service = load_service(default_service_path())
+    calls = 48
+
+    async def burst() -> list[InvocationResult]:
+        runtime = RemoteRuntime(service, clock, Metrics(clock.now), backend, {}, concurrency=calls)
+        try:
+            key = next(iter(service.functions))
+            return await asyncio.gather(*(runtime.invoke(key, {}).task for _ in range(calls)))
+        finally:
+            await runtime.close()
+
+    caplog.set_level(logging.WARNING, logger="urllib3")
+    results = asyncio.run(burst())
+    assert len(results) == calls
+    assert all("ResourceNotFoundException" in str(r.error) for r in results), results[0].error
+    full = [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]
+    assert not full, f"{len(full)} times: {full[0]}"

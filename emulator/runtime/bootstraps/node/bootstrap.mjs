@@ -14,9 +14,13 @@
 //
 // timeoutlab only: TIMEOUTLAB_TIME_SCALE (unset on AWS) makes getRemainingTimeInMillis() answer
 // in emulated milliseconds; the deadline header itself is a real wall-clock epoch.
+// TIMEOUTLAB_LIFELINE_FD (removed before the handler loads) names the read end of the emulator's
+// lifeline: at its end-of-file the emulator is gone, however it ended (SIGKILL included), and
+// this environment's process group is killed (emulator/lifeline.py explains the mechanism).
 
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -424,11 +428,16 @@ let initialised = false;
 function fatal(error, exitCode) {
   if (initialised && !current) {
     console.error("timeoutlab bootstrap: the Runtime API failed between invocations:", error);
-    process.exit(exitCode);
+    exitWithEmulator(exitCode);
+    return;
   }
   const url = current ? `${API}/invocation/${current.requestId}/error` : `${API}/init/error`;
   console.error(`${new Date().toISOString()}\t${current?.requestId ?? ""}\tERROR\t`, error);
-  postError(url, error).finally(() => process.exit(exitCode));
+  // Posted: exit now. Not posted: the Runtime API is gone, so is the emulator (see above).
+  postError(url, error).then(
+    () => process.exit(exitCode),
+    () => exitWithEmulator(exitCode),
+  );
 }
 
 process.on("uncaughtException", (error) => fatal(error, 129));
@@ -441,7 +450,46 @@ process.on("unhandledRejection", (reason) => {
   fatal(error, 128);
 });
 
+// Settles when the lifeline ends, then kills the group; null without a lifeline.
+let lifelineEnded = null;
+// How long (real ms) a runtime whose Runtime API failed waits for the lifeline's end.
+const LIFELINE_GRACE_MS = 2000;
+
+function holdLifeline() {
+  const text = process.env.TIMEOUTLAB_LIFELINE_FD;
+  delete process.env.TIMEOUTLAB_LIFELINE_FD;
+  if (!/^[0-9]+$/.test(text ?? "")) return;
+  let line;
+  try {
+    line = new net.Socket({ fd: Number(text), readable: true, writable: false });
+  } catch {
+    return; // not an open pipe: nothing to hold
+  }
+  const die = () => {
+    try {
+      process.kill(-process.pid, "SIGKILL"); // the group this environment leads
+    } catch {
+      process.kill(process.pid, "SIGKILL");
+    }
+  };
+  lifelineEnded = new Promise((resolve) => line.on("end", resolve)).then(die);
+  line.on("error", () => {}); // closed under us: not the emulator's end, kill nothing
+  line.resume();
+  line.unref(); // never what keeps the runtime alive
+}
+
+// The Runtime API failed (between invocations, or posting an error): the emulator closes it only
+// after it has killed this environment, so the emulator is dying. Exit only once the lifeline has
+// had time to say so (its end kills the whole group, what the handler started too), not before,
+// on whichever event happened to come first.
+function exitWithEmulator(exitCode) {
+  if (lifelineEnded === null) process.exit(exitCode);
+  const grace = new Promise((resolve) => setTimeout(resolve, LIFELINE_GRACE_MS));
+  Promise.race([lifelineEnded, grace]).finally(() => process.exit(exitCode));
+}
+
 async function main() {
+  holdLifeline();
   let handler;
   try {
     handler = await loadHandler(

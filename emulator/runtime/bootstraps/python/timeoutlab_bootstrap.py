@@ -13,6 +13,9 @@ It is self-contained on purpose: it imports nothing from ``emulator``. On top of
   streaming``, chunked; a dict yielded first is an HTTP integration's metadata, sent as its JSON
   then 8 NUL bytes, as Node.js's ``awslambda.HttpResponseStream`` does), and tells awslambdaric's
   client not to post a second response;
+- the environment dies with the emulator however the emulator ends (SIGKILL included): it holds
+  the emulator's lifeline (``emulator/lifeline.py`` explains it; ``hold_lifeline`` is a copy of its
+  ``hold``, since this module imports nothing of the emulator's);
 - the handler's module must come from ``LAMBDA_TASK_ROOT`` (the deployment package), never from
   the emulator's installed packages: anything else fails init with ``Runtime.ImportModuleError``.
 """
@@ -24,7 +27,10 @@ import importlib.util
 import inspect
 import json
 import os
+import select
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -35,6 +41,9 @@ from awslambdaric import bootstrap
 from awslambdaric.lambda_context import LambdaContext
 from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
+LIFELINE_VARIABLE = "TIMEOUTLAB_LIFELINE_FD"
+#: How long (real seconds) a runtime whose Runtime API failed waits for the lifeline's end.
+LIFELINE_GRACE_S = 2.0
 SCALE = float(os.environ.get("TIMEOUTLAB_TIME_SCALE") or 1.0)
 RESPONSE_PATH = "/2018-06-01/runtime/invocation/{}/response"
 PRELUDE_SEPARATOR = b"\x00" * 8
@@ -128,7 +137,60 @@ def outside_task_root(handler: str, task_root: Path) -> str | None:
     return f"Unable to import module '{module}': No module named '{module}'"
 
 
+def hold_lifeline() -> int | None:
+    """Watch the emulator's lifeline (a pipe's read end, named by ``TIMEOUTLAB_LIFELINE_FD``,
+    which is then removed from the handler's environment): at its end-of-file the emulator is
+    gone, and this environment's process group (the handler's children too) is SIGKILLed.
+    Returns the pipe's descriptor, None without one."""
+    text = os.environ.pop(LIFELINE_VARIABLE, None)
+    if not text or not text.isdigit():
+        return None
+    fd = int(text)
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return None
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(fd, 1)
+            except BlockingIOError:  # a Node.js environment made the shared pipe non-blocking
+                select.select([fd], [], [])
+                continue
+            except OSError:
+                return
+            if not data:
+                _kill_group()
+
+    threading.Thread(target=watch, name="timeoutlab-lifeline", daemon=True).start()
+    return fd
+
+
+def die_with_emulator(fd: int | None, wait_s: float) -> None:
+    """If the lifeline reaches its end-of-file within ``wait_s`` real seconds, SIGKILL this
+    process group now. For the main thread, when the Runtime API has failed between
+    invocations: the emulator closes that API only after it has killed this environment, so the
+    failure means the emulator is dying, and this process must not exit on its own first, leaving
+    what the handler started behind (the watcher thread may not get the GIL in time)."""
+    if fd is None:
+        return
+    try:
+        readable, _, _ = select.select([fd], [], [], wait_s)
+        if readable and not os.read(fd, 1):
+            _kill_group()
+    except OSError:
+        return
+
+
+def _kill_group() -> None:
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main(argv: list[str]) -> None:
+    lifeline = hold_lifeline()
     handler = argv[1]
     client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
     LambdaContext.get_remaining_time_in_millis = remaining_emulated_ms  # type: ignore[method-assign]
@@ -140,7 +202,13 @@ def main(argv: list[str]) -> None:
         sys.exit(1)
     load = bootstrap._get_handler
     bootstrap._get_handler = lambda name: streaming(load(name), client)
-    bootstrap.run(handler, client)
+    try:
+        bootstrap.run(handler, client)
+    except Exception:
+        # awslambdaric reports the handler's own errors; what escapes it is the Runtime API
+        # failing between invocations.
+        die_with_emulator(lifeline, LIFELINE_GRACE_S)
+        raise
 
 
 if __name__ == "__main__":
