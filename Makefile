@@ -74,7 +74,7 @@ test: lint ministack node-packages browser
 screenshots: $(BIN)/timeoutlab browser
 	TIMEOUTLAB_ARTIFACTS=$(CURDIR)/docs/images TIMEOUTLAB_BROWSER_TIME_SCALE=0.2 \
 		$(BIN)/pytest -m browser -p no:cacheprovider tests/browser \
-		-k "test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv or typed_delay"
+		-k "test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv or typed_delays"
 
 # 1000 simultaneous REST and 1000 WebSocket clients on loopback, every request answered (~10 s).
 load: $(BIN)/timeoutlab

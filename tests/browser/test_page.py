@@ -22,6 +22,9 @@ RUN_TIMEOUT_MS = 60_000
 
 
 def open_page(page: Any, stack: Any) -> None:
+    """The page, once the stack is idle: what an earlier test left running (a Locust run's
+    reports, a 504's Lambda) must not land in this test's figures."""
+    stack.wait_idle(timeout_s=120)
     page.goto(f"{stack.http_url}/_emulator/ui")  # the 308 to /_emulator/ui/ is followed
     assert page.url == f"{stack.http_url}/_emulator/ui/"
     page.wait_for_selector("body[data-ready=true]")
@@ -42,9 +45,9 @@ def figure(row: Any, cell: str) -> float:
 
 
 def test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv(page, stack, artifacts: Path):
+    open_page(page, stack)
     # Zeroed counters: the live view in the screenshot shows these two reports alone.
     httpx.post(f"{stack.http_url}/_emulator/reset").raise_for_status()
-    open_page(page, stack)
 
     rest = ask(page, "rest", 40_000, 25)
     assert rest.locator(".outcome .status").inner_text() == "504"
