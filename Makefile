@@ -11,7 +11,12 @@ MINISTACK_SPEC ?= ministack>=1.5.33,<1.6
 # package-lock.json. Without node (and not root to install it) the Node.js tests skip, saying why.
 NODE_EXAMPLE ?= examples/node-report
 
-.PHONY: demo up test lint bench stress clean ministack node-packages load
+# The browser tests drive Debian's Chromium through Playwright (executable_path); Playwright's own
+# browser download (`playwright install`) is never used. Without chromium (and not root to install
+# it) the browser tests skip, naming the reason.
+CHROMIUM ?= chromium
+
+.PHONY: demo up test lint bench stress clean ministack node-packages load browser screenshots
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +56,25 @@ node-packages:
 		cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
-test: lint ministack node-packages
+browser:
+	@if ! command -v $(CHROMIUM) >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && apt-get install -y -qq chromium; \
+		else \
+			echo "browser: $(CHROMIUM) not found and not root: install Debian's chromium to run" \
+			     "the browser tests; they skip"; exit 0; \
+		fi; \
+	fi
+
+test: lint ministack node-packages browser
 	$(BIN)/pytest
+
+# The README's PNGs (docs/images/ui-page.png, locust-costs.png), remade by the browser tests that
+# take them, at a gentler time scale so the figures carry less unscaled processing.
+screenshots: $(BIN)/timeoutlab browser
+	TIMEOUTLAB_ARTIFACTS=$(CURDIR)/docs/images TIMEOUTLAB_BROWSER_TIME_SCALE=0.2 \
+		$(BIN)/pytest -m browser -p no:cacheprovider tests/browser \
+		-k "test_rest_gets_the_504_at_29_s_and_the_websocket_the_csv or typed_delays"
 
 # 1000 simultaneous REST and 1000 WebSocket clients on loopback, every request answered (~10 s).
 load: $(BIN)/timeoutlab

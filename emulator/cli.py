@@ -430,7 +430,8 @@ def banner(stack: Stack) -> str:
             else f"signatures verified for access key {stack.credentials.access_key}; "
             "the handlers sign with it"
         ),
-        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset"
+        f"  page      {stack.ui_url}  the article's client and a live view, in a browser",
+        f"  control   {stack.http_url}/_emulator/health | metrics | config | reset | live"
         + ("  (Authorization: Bearer --control-token)" if stack.config.control_token else ""),
         f"  backend   {backend.kind if backend else '?'} at "
         f"{backend.endpoint_url if backend else '?'} ({', '.join(_backend_services(stack))})",

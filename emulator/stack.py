@@ -60,14 +60,18 @@ from emulator.core.events import ApiIdentity, new_api_id
 from emulator.core.exposure import advertised_host, exposure_warning, is_unspecified
 from emulator.core.http_api_events import DEFAULT_STAGE
 from emulator.core.http_api_routing import HttpApiRouter
+from emulator.core.live_view import LiveFigures, live_figures
 from emulator.core.origins import HostPolicy, OriginPolicy
 from emulator.core.routing import RestRouter
+from emulator.core.ui_assets import UI_PATH
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
 from emulator.gateway.http import ANY_PATH, BODY_TIMEOUT
 from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
+from emulator.gateway.live import LiveStream
 from emulator.gateway.rest import RestGateway
+from emulator.gateway.ui import UiPage
 from emulator.gateway.websocket import WebSocketGateway
 from emulator.gateway.wire import OneLineClientErrors, counting_factory, track_requests
 from emulator.metrics import Metrics
@@ -144,6 +148,8 @@ class StackConfig:
 
 
 LAMBDA_MODES = ("local", "remote")
+#: ``--host`` values that bind every interface: no browser opens them as such.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 #: Why --credentials and --lambda remote are refused together, and what to do instead.
 REMOTE_CREDENTIALS_REFUSED = (
     "--credentials cannot go with --lambda remote: the backend's Lambda signs its functions' "
@@ -322,6 +328,8 @@ class Stack:
             self.origin_policy(),
             token=config.control_token,
         )
+        # The live view's stream (/_emulator/live), ended at stop.
+        self.live = LiveStream(self.control_access, self.live_figures)
 
     def origin_policy(self) -> OriginPolicy:
         """The emulator's own origins (its host names on each port it serves) and the
@@ -349,6 +357,15 @@ class Stack:
     @property
     def http_url(self) -> str:
         return self._http(self.public_host, self.http_port)
+
+    @property
+    def ui_url(self) -> str:
+        """The page's URL (``/_emulator/ui/``) as a browser on this machine opens it: a wildcard
+        ``host`` (every interface) is reached as ``localhost``."""
+        host = self.config.host
+        if host.strip("[]") in WILDCARD_HOSTS:
+            host = "localhost"
+        return f"{self._http(host, self.http_port)}{UI_PATH}/"
 
     @property
     def rest_url(self) -> str:
@@ -564,6 +581,9 @@ class Stack:
         )
 
         app = web.Application(middlewares=[track_requests])
+        # The page and its live stream first: the control plane ends with a catch-all 404.
+        UiPage(self.control_access).add_routes(app)
+        self.live.add_routes(app)
         ControlApi(
             metrics=self.metrics,
             timeouts=self.timeouts,
@@ -663,6 +683,7 @@ class Stack:
         if self.watcher is not None:
             await self.watcher.stop()
             self.watcher = None
+        self.live.close()
         if self.websocket is not None:
             await self.websocket.stop()
             self.websocket = None
@@ -705,6 +726,11 @@ class Stack:
             "$disconnect routes": self.websocket.disconnecting if self.websocket else 0,
         }
         return {what: count for what, count in counts.items() if count}
+
+    def live_figures(self) -> LiveFigures:
+        """What the live view shows now: the metrics' figures and the async events pending."""
+        pending = self.invoker.pending if self.invoker else 0
+        return live_figures(self.metrics.snapshot(), async_pending=pending)
 
     async def idle(self, timeout_s: float = 30.0, poll_s: float = 0.005) -> None:
         """Return once nothing is ``busy()``, on the stack's own event loop; ``timeout_s`` and

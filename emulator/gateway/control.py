@@ -33,6 +33,35 @@ def _error(status: int, message: str) -> web.Response:
     return to_aiohttp(json_response(status, {"message": message}))
 
 
+def guarded(access: ControlAccess, handler: Handler) -> Handler:
+    """``handler`` behind ``access`` (Host, Origin, token, media type): a refused request gets
+    the refusal and never reaches it. Every route under ``/_emulator/`` is wrapped so, the page
+    and its live stream (``emulator.gateway.ui``, ``emulator.gateway.live``) included."""
+
+    async def guarded_handler(request: web.Request) -> web.StreamResponse:
+        headers = request.headers
+        refusal = access.refusal(
+            ControlRequest(
+                method=request.method.upper(),
+                path=request.path,
+                host=headers.get("Host"),
+                origin=headers.get("Origin"),
+                authorization=headers.get("Authorization"),
+                content_type=headers.get("Content-Type"),
+                has_body=request.body_exists,
+            )
+        )
+        if refusal is not None:
+            response: web.StreamResponse = to_aiohttp(refusal)
+        else:
+            response = await handler(request)
+        if response.status >= 400:
+            _log_refusal(request, response)
+        return response
+
+    return guarded_handler
+
+
 class ControlApi:
     def __init__(
         self,
@@ -77,29 +106,7 @@ class ControlApi:
 
     def _guarded(self, handler: Handler) -> Handler:
         """``handler`` behind the access rules: a refused request never reaches it."""
-
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            headers = request.headers
-            refusal = self.access.refusal(
-                ControlRequest(
-                    method=request.method.upper(),
-                    path=request.path,
-                    host=headers.get("Host"),
-                    origin=headers.get("Origin"),
-                    authorization=headers.get("Authorization"),
-                    content_type=headers.get("Content-Type"),
-                    has_body=request.body_exists,
-                )
-            )
-            if refusal is not None:
-                response: web.StreamResponse = to_aiohttp(refusal)
-            else:
-                response = await handler(request)
-            if response.status >= 400:
-                _log_refusal(request, response)
-            return response
-
-        return guarded
+        return guarded(self.access, handler)
 
     async def health(self, _: web.Request) -> web.Response:
         described = self.health_of()
@@ -185,7 +192,8 @@ class ControlApi:
         return _error(
             404,
             f"no emulator endpoint {request.method} {request.path}; try GET {PREFIX}/health, "
-            f"GET {PREFIX}/metrics, POST {PREFIX}/reset, GET or PUT {PREFIX}/config",
+            f"GET {PREFIX}/metrics, POST {PREFIX}/reset, GET or PUT {PREFIX}/config, "
+            f"GET {PREFIX}/live, the page at GET {PREFIX}/ui/",
         )
 
     def _config(self) -> dict:

@@ -1,9 +1,11 @@
 """The HTTP ports' connections at the socket, under aiohttp: counted, timed, logged in one line.
 
 Each accepted connection gets a protocol that counts what it reads and a transport that counts
-what is written, then hands both on to aiohttp untouched. A connection is filed under the API its
-first request is for (REST API, the Lambda Invoke API the handlers call, or /_emulator/), so the
-REST figures compare with what clients measured on their side.
+what is written, then hands both on to aiohttp untouched. Each request's bytes (and its answer's)
+are filed under the API that request is for (REST API, the Lambda Invoke API the handlers call, or
+/_emulator/), so the REST figures compare with what clients measured on their side even when a
+browser sends its page's /_emulator/ requests and its REST calls over one kept-alive connection;
+the connection itself is counted once, under its first request's API.
 
 The same protocol keeps the header timeout (``emulator.core.connection_timeouts``): from a
 request's first byte until aiohttp hands the parsed request to the application (the
@@ -77,6 +79,9 @@ class _CountingProtocol(asyncio.Protocol):
         self._fixed = category
         self._category: str | None = None
         self._pending_sent = 0
+        # The next bytes read begin a request (at the start, and once one has been answered):
+        # they say which API it is for. Browsers do not pipeline, so one request at a time.
+        self._next_request = True
         self._header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
         self._in_request = False
@@ -95,8 +100,10 @@ class _CountingProtocol(asyncio.Protocol):
         self._disarm()
 
     def request_finished(self) -> None:
-        """The application has answered; the next request's first byte starts the timer."""
+        """The application has answered; the next request's first byte starts the timer and
+        says which API that request's bytes belong to."""
         self._in_request = False
+        self._next_request = True
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -134,6 +141,9 @@ class _CountingProtocol(asyncio.Protocol):
             self._metrics.http_connection(self._category)
             if self._pending_sent:
                 self._metrics.http_wire(self._category, sent=self._pending_sent)
+        elif self._next_request and self._fixed is None:
+            self._category = _category(data)
+        self._next_request = False
         self._metrics.http_wire(self._category, received=len(data))
         if not self._discarding:
             self._inner.data_received(data)

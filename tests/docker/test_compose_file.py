@@ -451,3 +451,67 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert {".venv", ".git"} <= ignored
     for needed in ("pyproject.toml", "README.md", "emulator", "locustfiles", "reportapp"):
         assert needed not in ignored
+
+
+# --- the page at /_emulator/ui/, from the host's browser ----------------------------------------
+
+
+def emulator_stack(services: dict[str, dict[str, Any]]) -> Any:
+    """The Stack the emulator service's command makes (parsed by the real CLI, not started),
+    its ports named as inside the container."""
+    from emulator.cli import _config, build_parser
+    from emulator.stack import Stack
+
+    config = _config(build_parser().parse_args(command(services["emulator"])[1:]))
+    stack = Stack(config)
+    stack.http_port, stack.ws_port = 3000, 3001
+    return stack
+
+
+def test_the_page_opens_in_the_hosts_browser_and_may_use_the_control_plane(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """http://localhost:3000/_emulator/ui/ from the host: the page builds its URLs from its own
+    host name and the ports the emulator reports (the container's), so each published port must
+    be the container's; its Host and Origin must pass the control plane's checks, so the page
+    can read the figures and change a route's timeout (PUT /_emulator/config)."""
+    from emulator.core.control_access import ControlRequest
+    from emulator.core.ui_assets import UI_PATH
+
+    published = {target: port for _, port, target in port_bindings(services["emulator"])}
+    assert published["3000"] == "3000"  # the HTTP port: REST API, /_emulator/ and the page
+    assert published["3001"] == "3001"  # the WebSocket API the page connects to
+    stack = emulator_stack(services)
+    access = stack.control_access
+    access.origins = stack.origin_policy()
+    for host in ("localhost", "127.0.0.1"):
+        page = ControlRequest("GET", f"{UI_PATH}/", host=f"{host}:3000")
+        assert access.refusal(page) is None, host
+        change = ControlRequest(
+            "PUT",
+            "/_emulator/config",
+            host=f"{host}:3000",
+            origin=f"http://{host}:3000",
+            content_type="application/json",
+            has_body=True,
+        )
+        assert access.refusal(change) is None, host
+        # Its WebSocket: no Origin check by default, and the page's origin is the emulator's own
+        # should --ws-check-origin be added.
+        assert stack.origin_policy().allows(f"http://{host}:3000")
+    assert stack.ui_url == "http://localhost:3000/_emulator/ui/"  # what `up` prints
+
+
+def test_the_page_is_in_the_image() -> None:
+    """The Dockerfile installs the project from its source: every file of the page must be
+    package data, or the image serves no page."""
+    from fnmatch import fnmatch
+
+    from emulator.gateway.ui import STATIC_DIR
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["emulator"]
+    files = [p.relative_to(ROOT / "emulator").as_posix() for p in STATIC_DIR.iterdir()]
+    assert "ui/static/index.html" in files
+    for name in files:
+        assert any(fnmatch(name, glob) for glob in globs), f"{name} is not package data"

@@ -139,6 +139,12 @@ def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
         reports, ws_url = endpoints(banner)
         assert "backend   moto at http://127.0.0.1:" in banner
         assert "SigV4     signatures verified for access key AKIDCLI;" in banner
+        page = re.search(r"page      (http://127\.0\.0\.1:\d+/_emulator/ui/) ", banner)
+        assert page, banner
+        assert page.group(1).startswith(reports.removesuffix("/dev/reports"))
+        opened = httpx.get(page.group(1))
+        assert opened.status_code == 200
+        assert opened.headers["Content-Type"] == "text/html; charset=utf-8"
         unsigned = httpx.get(ws_url.replace("ws://", "http://") + "/@connections/nobody")
         assert unsigned.status_code == 403
         assert unsigned.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
@@ -262,6 +268,9 @@ def test_up_on_every_interface_warns_keeps_the_backend_on_loopback_and_guards_co
         health = httpx.get(f"{base}/_emulator/health")
         assert health.status_code == 200
         assert not health.json()["rest_api"].startswith("http://0.0.0.0:")
+        # The page, opened as the banner says (localhost, not 0.0.0.0), needs no token.
+        assert f"page      http://localhost:{port}/_emulator/ui/ " in banner
+        assert httpx.get(f"http://localhost:{port}/_emulator/ui/").status_code == 200
         assert httpx.get(f"{base}/_emulator/config").status_code == 401
         bearer = {"Authorization": "Bearer s3cret"}
         assert httpx.get(f"{base}/_emulator/config", headers=bearer).status_code == 200
