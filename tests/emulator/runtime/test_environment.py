@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -15,9 +16,9 @@ TREE = (
     "import subprocess, sys, time\n"
     "kid = subprocess.Popen([sys.executable, '-c', "
     "'import subprocess, sys, time\\n"
-    "g = subprocess.Popen([\"sleep\", \"30\"])\\n"
+    'g = subprocess.Popen(["sleep", "30"])\\n'
     "hog = bytearray(64 * 1024 * 1024)\\n"
-    "print(\"ready\", flush=True)\\n"
+    'print("ready", flush=True)\\n'
     "time.sleep(30)'], stdout=sys.stdout)\n"
     "kid.wait()\n"
 )
@@ -45,10 +46,8 @@ def test_descendants_and_their_memory_are_the_whole_tree() -> None:
         assert tree_memory_bytes(parent.pid) >= own + 64 * MIB
     finally:
         for pid in [*descendants(parent.pid), parent.pid]:
-            try:
+            with contextlib.suppress(psutil.Error):
                 psutil.Process(pid).kill()
-            except psutil.Error:
-                pass
         parent.wait()
 
 
