@@ -24,6 +24,7 @@ log = logging.getLogger("timeoutlab.backend")
 
 DEFAULT_PORT = 4566
 START_TIMEOUT_SECONDS = 30.0
+MOTO_SERVE = "emulator.backends.moto_serve"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -69,7 +70,8 @@ class EmbeddedMoto(Backend):
                 f"cannot start there: pass --backend-port PORT, or --backend {self.endpoint_url} "
                 "to use what is listening"
             )
-        command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        # moto's application with keep-alive (emulator/backends/moto_serve.py), not moto.server
+        command = [sys.executable, "-m", MOTO_SERVE, "-H", self.host, "-p", str(self.port)]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=self._stderr, stdin=subprocess.DEVNULL
