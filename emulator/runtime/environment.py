@@ -309,6 +309,8 @@ class ExecutionEnvironment:
                 line = await stream.read(64 * 1024)
             if not line:
                 return
+            if not self._function_log.isEnabledFor(logging.INFO):
+                continue  # read, so the process never blocks on a full pipe; not shown
             # awslambdaric joins the lines of one record (a traceback) with \r, so CloudWatch
             # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
             for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):
