@@ -14,14 +14,21 @@ embedded moto server, and what its reaped children used. Prints one JSON line pe
 
 ``--repeats`` interleaves the checkouts (A, B, A, B, ...), each on a fresh stack, and prints the
 medians at the end. The client (this process) is not counted in the CPU figures.
+
+``--profile DIR`` also records each batch with py-spy (``pip install py-spy``; ``py-spy record
+--subprocesses``, raw collapsed stacks, 50 samples/s, written to DIR) and prints a flame summary
+of it: the share of samples per part and the frames most often on the stack in each.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -157,8 +164,78 @@ class Measurement:
     load_average: float
 
 
-def measure(code: Path, clients_levels: list[int], round_trips: int) -> list[Measurement]:
-    """One fresh stack from ``code``: a warm-up, then one batch per client level."""
+#: Frames every stack has (interpreter start, event loops, thread and server plumbing): left out
+#: of flame summaries, which are about where the work is.
+_PLUMBING = re.compile(
+    r"runpy|base_events|asyncio/events|asyncio/runners|threading\.py|socketserver|<module>"
+    r"|^main \(|gevent/hub|gevent/baseserver|greenlet"
+)
+
+
+def _frame(raw: str) -> str:
+    """``function (file:line)`` as ``function (package/module.py)``."""
+    match = re.match(r"(.*) \((.*?):\d+\)$", raw)
+    if match is None:
+        return raw[:80]
+    function, path = match.groups()
+    path = re.sub(r".*site-packages/", "", path)
+    path = re.sub(r".*/(emulator|reportapp|benchmarks)/", r"\1/", path)
+    return f"{function} ({path})"
+
+
+def _part(frames: list[str]) -> str:
+    processes = " ".join(f for f in frames if f.startswith("process "))
+    if "moto" in processes:
+        return "backend"
+    return "environments" if "timeoutlab_bootstrap" in processes else "emulator"
+
+
+def flame_summary(raw_path: Path, top: int = 8) -> str:
+    """A text flame summary of py-spy's raw output (``stack;frames count`` lines): per part
+    (emulator, environments, backend) its share of all samples, then the ``top`` frames most
+    often on its stacks, each with the share of all samples it was on (inclusive)."""
+    total = 0
+    per_part: collections.Counter[str] = collections.Counter()
+    frames_in: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for line in raw_path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        part, samples = _part(frames), int(count)
+        total += samples
+        per_part[part] += samples
+        for frame in {_frame(f) for f in frames if not f.startswith("process ")}:
+            if not _PLUMBING.search(frame):
+                frames_in[part][frame] += samples
+    if total == 0:
+        return "  (no samples)"
+    lines = []
+    for part, samples in per_part.most_common():
+        lines.append(f"  {part}: {100 * samples / total:.0f} % of {total} samples")
+        ranked = sorted(frames_in[part].items(), key=lambda item: (-item[1], item[0]))
+        for frame, on in ranked[:top]:
+            lines.append(f"    {100 * on / total:5.1f} %  {frame}")
+    return "\n".join(lines)
+
+
+def _spy(pid: int, out: Path) -> subprocess.Popen | None:
+    binary = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
+    if binary is None:
+        raise RuntimeError("--profile needs py-spy: pip install py-spy")
+    command = [binary, "record", "--subprocesses", "--nonblocking", "-r", "50", "-f", "raw"]
+    return subprocess.Popen(
+        [*command, "-o", str(out), "-p", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def measure(
+    code: Path, clients_levels: list[int], round_trips: int, profile: Path | None = None
+) -> list[Measurement]:
+    """One fresh stack from ``code``: a warm-up, then one batch per client level (recorded
+    by py-spy into ``profile`` when given)."""
     results = []
     with tempfile.TemporaryDirectory(prefix="timeoutlab-cost-") as tmp:
         stack = Stack(code, Path(tmp))
@@ -167,6 +244,11 @@ def measure(code: Path, clients_levels: list[int], round_trips: int) -> list[Mea
             asyncio.run(batch(stack.ws_url, max(clients_levels), 2 * max(clients_levels)))
             for clients in clients_levels:
                 time.sleep(1.0)  # let $disconnects and late work settle
+                spy, raw = None, None
+                if profile is not None:
+                    raw = profile / f"{code.name}-{clients}-{int(time.time())}.txt"
+                    spy = _spy(stack.process.pid, raw)
+                    time.sleep(2.0)  # py-spy attaches
                 cpu0, t0 = stack.cpu_seconds(), time.monotonic()
                 asyncio.run(batch(stack.ws_url, clients, round_trips))
                 seconds = time.monotonic() - t0
@@ -187,6 +269,10 @@ def measure(code: Path, clients_levels: list[int], round_trips: int) -> list[Mea
                     )
                 )
                 print(json.dumps(asdict(results[-1])), flush=True)
+                if spy is not None and raw is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+                    spy.wait(120)
+                    print(f"flame summary ({raw}):\n{flame_summary(raw)}", flush=True)
         finally:
             stack.stop()
     return results
@@ -200,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,20", help="client levels (default: 1,20)")
     parser.add_argument("--round-trips", type=int, default=200, help="per level (default: 200)")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats (default: 1)")
+    parser.add_argument("--profile", type=Path, help="record each batch with py-spy into DIR")
     args = parser.parse_args(argv)
     codes = [c.resolve() for c in (args.code or [Path(".")])]
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     levels = [int(c) for c in args.clients.split(",")]
     everything: list[Measurement] = []
     for _ in range(args.repeats):
         for code in codes:
-            everything += measure(code, levels, args.round_trips)
+            everything += measure(code, levels, args.round_trips, args.profile)
     print("medians:")
     for code in codes:
         for clients in levels:

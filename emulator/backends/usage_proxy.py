@@ -16,6 +16,7 @@ import gzip
 import json
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -214,14 +215,14 @@ class UsageProxy:
             payload = await self._read_upstream_body(upstream, method, path)
             encoding = _text_headers(response_headers).get("Content-Encoding", "")
             self._record_dynamodb(response.status_code, text, body or b"", payload, encoding)
-            writer.write(http.send(_response(response, response_headers)))
+            whole = http.send(_response(response, response_headers)) or b""
             if payload:
-                writer.write(http.send(h11.Data(data=payload)))
-            writer.write(http.send(h11.EndOfMessage()))
+                whole += http.send(h11.Data(data=payload)) or b""
+            writer.write(whole + (http.send(h11.EndOfMessage()) or b""))  # one send
         else:
             self._record(response.status_code, service, method, path, query, text)
-            writer.write(http.send(_response(response, response_headers)))
-            await self._stream_upstream_body(upstream, http, writer, method, path)
+            head = http.send(_response(response, response_headers)) or b""
+            await self._stream_upstream_body(upstream, http, writer, method, path, head)
         self._release(upstream)
         await writer.drain()
 
@@ -259,8 +260,9 @@ class UsageProxy:
         client: h11.Connection,
         client_reader: asyncio.StreamReader,
     ) -> h11.Response:
-        upstream.writer.write(upstream.http.send(request))
+        head = upstream.http.send(request) or b""
         if body is None:
+            upstream.writer.write(head)
             while True:
                 event = await _next_event(client, client_reader)
                 if isinstance(event, h11.Data):
@@ -270,9 +272,10 @@ class UsageProxy:
                     break
                 else:
                     raise ConnectionError("the client went away mid-request")
-        elif body:
-            upstream.writer.write(upstream.http.send(h11.Data(data=body)))
-        upstream.writer.write(upstream.http.send(h11.EndOfMessage()))
+            upstream.writer.write(upstream.http.send(h11.EndOfMessage()) or b"")
+        else:  # head, body and end in one send
+            data = (upstream.http.send(h11.Data(data=body)) or b"") if body else b""
+            upstream.writer.write(head + data + (upstream.http.send(h11.EndOfMessage()) or b""))
         await upstream.writer.drain()
         while True:
             event = await _next_event(upstream.http, upstream.reader)
@@ -304,15 +307,28 @@ class UsageProxy:
         writer: asyncio.StreamWriter,
         method: str,
         path: str,
+        head: bytes,
     ) -> None:
+        """Stream the response body to the client; ``head`` (the response's head, not sent
+        yet) and the body's pieces leave in as few sends as the backend's reads allow."""
+        pending = bytearray(head)
+
+        async def flush() -> None:
+            if pending:
+                writer.write(bytes(pending))
+                pending.clear()
+                await writer.drain()
+
         try:
             while True:
-                event = await _next_event(upstream.http, upstream.reader)
+                event = await _next_event(upstream.http, upstream.reader, flush)
                 if isinstance(event, h11.Data):
-                    writer.write(client.send(h11.Data(data=event.data)))
-                    await writer.drain()
+                    pending += client.send(h11.Data(data=event.data)) or b""
+                    if len(pending) >= _CHUNK:
+                        await flush()
                 elif isinstance(event, h11.EndOfMessage):
-                    writer.write(client.send(h11.EndOfMessage()))
+                    pending += client.send(h11.EndOfMessage()) or b""
+                    await flush()
                     return
                 else:
                     raise EOFError("the backend closed the connection mid-response")
@@ -380,13 +396,20 @@ class UsageProxy:
         self.metrics.backend_dynamodb(operation, *units)
 
 
-async def _next_event(http: h11.Connection, reader: asyncio.StreamReader) -> object:
+async def _next_event(
+    http: h11.Connection,
+    reader: asyncio.StreamReader,
+    before_waiting: Callable[[], Awaitable[None]] | None = None,
+) -> object:
     """The next h11 event of ``http``, reading from ``reader`` as it needs (``h11.PAUSED``
-    is never returned: callers start the next cycle first)."""
+    is never returned: callers start the next cycle first); ``before_waiting`` is awaited
+    before each read (to send what is pending before waiting for more)."""
     while True:
         event = http.next_event()
         if event is not h11.NEED_DATA:
             return event
+        if before_waiting is not None:
+            await before_waiting()
         http.receive_data(await reader.read(_CHUNK))
 
 
