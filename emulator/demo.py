@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from emulator.metrics import format_precision
+from emulator.metrics import format_overhead_warning, format_precision
 from emulator.stack import Stack, StackConfig, StackThread
 from reportclient import Endpoints, ReportResult, fetch_report
 
@@ -151,8 +151,11 @@ def run_demo(config: StackConfig, rows: int = 1000) -> list[Row]:
                     flush=True,
                 )
         precision = stack.metrics.snapshot()["precision"]
+        warning = format_overhead_warning(precision, stack.timeouts.default, stack.clock.scale)
     print(format_table(results))
     print(format_precision(precision))
+    if warning is not None:
+        print(warning)
     print(
         "\nREST and buffered SSE hold one request open for the whole report, so API Gateway cuts"
         " them at 29 s while their Lambdas run on, billed and wasted. The others answer at once"

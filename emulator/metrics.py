@@ -187,6 +187,24 @@ def format_precision(figures: dict) -> str:
     )
 
 
+def format_overhead_warning(figures: dict, timeout_s: float, scale: float) -> str | None:
+    """A warning line when the processing overhead's p95 in the ``precision`` part of
+    ``Metrics.snapshot()`` is over ``precision.OVERHEAD_SHARE`` (2 %) of the integration timeout
+    ``timeout_s`` (emulated seconds) at time scale ``scale``, naming the time scale that keeps
+    it within; None when it is within (or nothing was measured)."""
+    distortion = precision.overhead_distortion(figures["overhead_s"]["p95"], timeout_s, scale)
+    if distortion is None:
+        return None
+    return (
+        f"WARNING: processing overhead p95 {distortion.p95_s:.2f} s is "
+        f"{100 * distortion.share:.1f} % of the {distortion.timeout_s:g} s integration timeout "
+        f"(over {100 * precision.OVERHEAD_SHARE:g} %): the emulator's own real-time processing, "
+        f"stretched by 1/scale, distorts the emulated times; --time-scale "
+        f"{distortion.scale_within:g} or more (now {distortion.scale:g}) keeps it within "
+        f"{100 * precision.OVERHEAD_SHARE:g} %"
+    )
+
+
 class Metrics:
     """Thread-safe counters: invocations finish on runtime threads, requests on the event loop.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emulator.metrics import format_precision
+from emulator.metrics import format_overhead_warning, format_precision
 from scenarios.runner import ScenarioResult
 
 _COLUMNS = (
@@ -93,6 +93,11 @@ def format_summary(result: ScenarioResult) -> str:
     ]
     if result.precision is not None:
         lines.append(format_precision(result.precision) + ", over the whole run")
+        warning = format_overhead_warning(
+            result.precision, s["integration_timeout_s"], s["time_scale"]
+        )
+        if warning is not None:
+            lines.append(warning)
     mismatches = result.mismatches
     checks = sum(len(p.checks) for p in result.phases)
     lines.append(

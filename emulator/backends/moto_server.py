@@ -26,8 +26,8 @@ log = logging.getLogger("timeoutlab.backend")
 
 DEFAULT_PORT = 4566
 START_TIMEOUT_SECONDS = 30.0
-#: moto's ``moto.server`` behind the emulator's lifeline.
-CHILD_MODULE = "emulator.backends.moto_child"
+#: moto's application with keep-alive, behind the emulator's lifeline.
+MOTO_SERVE = "emulator.backends.moto_serve"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -73,8 +73,9 @@ class EmbeddedMoto(Backend):
                 f"cannot start there: pass --backend-port PORT, or --backend {self.endpoint_url} "
                 "to use what is listening"
             )
-        # moto's server, dying with this process however it ends (emulator.lifeline).
-        command = [sys.executable, "-m", CHILD_MODULE, "-H", self.host, "-p", str(self.port)]
+        # moto's application with keep-alive (emulator/backends/moto_serve.py), not moto.server,
+        # dying with this process however it ends (emulator.lifeline).
+        command = [sys.executable, "-m", MOTO_SERVE, "-H", self.host, "-p", str(self.port)]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self._process = subprocess.Popen(
             command,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 #: Late by at most this share of the emulated duration ...
 LATENESS_SHARE = 0.05
@@ -66,3 +67,60 @@ def percentile(samples: Sequence[float], q: float) -> float | None:
         return None
     ordered = sorted(samples)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+#: The processing overhead's p95 may be at most this share of the integration timeout before the
+#: emulated times are called distorted (issue 16): the emulator's own processing is real time,
+#: stretched by 1/scale in emulated seconds, while AWS's gateway adds milliseconds.
+OVERHEAD_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class OverheadDistortion:
+    """The processing overhead is over ``OVERHEAD_SHARE`` of the integration timeout.
+
+    ``p95_s`` and ``timeout_s`` are emulated seconds; ``share`` is p95 / timeout; ``scale`` the
+    time scale it was measured at (real seconds per emulated one) and ``scale_within`` the
+    smallest time scale at which the same real overhead stays within the share.
+    """
+
+    p95_s: float
+    timeout_s: float
+    share: float
+    scale: float
+    scale_within: float
+
+
+def overhead_distortion(
+    p95_s: float | None, timeout_s: float, scale: float
+) -> OverheadDistortion | None:
+    """Whether the processing overhead's p95 (emulated seconds) distorts emulated times: an
+    ``OverheadDistortion`` when it is over ``OVERHEAD_SHARE`` of the integration timeout
+    ``timeout_s`` (emulated seconds), else None (also for no samples).
+
+    The overhead is real time, so in emulated seconds it scales with 1/scale: the real p95 is
+    ``p95_s * scale``, and it stays within the share from
+    ``scale_within = p95_s * scale / (OVERHEAD_SHARE * timeout_s)`` on (rounded up to two
+    significant digits). Raises ValueError for a scale or a timeout that is not positive.
+    """
+    if scale <= 0:
+        raise ValueError(f"time scale must be positive, got {scale!r}")
+    if timeout_s <= 0:
+        raise ValueError(f"integration timeout must be positive, got {timeout_s!r}")
+    if p95_s is None or p95_s <= OVERHEAD_SHARE * timeout_s:
+        return None
+    needed = p95_s * scale / (OVERHEAD_SHARE * timeout_s)
+    return OverheadDistortion(
+        p95_s=p95_s,
+        timeout_s=timeout_s,
+        share=p95_s / timeout_s,
+        scale=scale,
+        scale_within=_round_up(needed, 2),
+    )
+
+
+def _round_up(value: float, digits: int) -> float:
+    """``value`` rounded up to ``digits`` significant digits (0.0123 -> 0.013 for 2)."""
+    exponent = math.floor(math.log10(value)) - digits + 1
+    step = 10.0**exponent
+    return round(math.ceil(round(value / step, 9)) * step, max(0, -exponent))

@@ -38,8 +38,13 @@ from emulator.runtime.variables import (
 from emulator.service import FunctionSpec, ServiceSpec
 
 log = logging.getLogger("timeoutlab.lambda")
-#: How often the process tree's memory is measured during an invocation (real seconds).
+#: How often the process tree's memory is measured during an invocation (real seconds): first
+#: after ``MEMORY_POLL_S``, then at twice the previous interval, up to ``MEMORY_POLL_MAX_S``.
+#: The figure read is each process's peak (VmHWM), which never falls, so a later read still
+#: sees any excursion over ``memorySize``: a longer interval only kills later, and the reply is
+#: checked once more before it counts. Short invocations, most of them, are read a few times.
 MEMORY_POLL_S = 0.02
+MEMORY_POLL_MAX_S = 0.16
 #: Shown in the logs before the first invocation's request id is known.
 INIT_TAG = "INIT"
 
@@ -59,21 +64,56 @@ class Result:
 
 
 def tree_memory_bytes(pid: int) -> int:
-    """The memory of a process and its descendants: the sum of each one's peak resident set
-    (VmHWM, Linux) or, where that cannot be read, its current RSS. Address-space limits are not
-    used: they break runtimes (Node.js) that reserve large address ranges."""
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
+    """The memory of a process and its descendants, in bytes: the sum of each one's peak
+    resident set (VmHWM, Linux) or, where that cannot be read, its current RSS. Address-space
+    limits are not used: they break runtimes (Node.js) that reserve large address ranges.
+
+    Polled every ``MEMORY_POLL_S`` during each invocation, so it reads only the tree's own
+    ``/proc`` files (``descendants``), never a scan of every process on the machine."""
     total = 0
-    for process in processes:
-        try:
-            total += _peak_rss(process.pid) or process.memory_info().rss
-        except psutil.Error:
-            continue
+    for member in (pid, *descendants(pid)):
+        peak = _peak_rss(member)
+        if peak is None:
+            try:
+                peak = psutil.Process(member).memory_info().rss
+            except psutil.Error:
+                continue
+        total += peak
     return total
+
+
+def descendants(pid: int) -> list[int]:
+    """The ids of a process's descendants (depth first), ``[]`` when it is gone.
+
+    On Linux, from each thread's ``/proc/<pid>/task/<tid>/children`` (the tree's own files);
+    where the kernel has none, psutil's ``children``, which reads every process's parent."""
+    if not _CHILDREN_FILES:
+        return _psutil_descendants(pid)
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone
+    found: list[int] = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                listed = children.read().split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        for child in listed:
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+#: Whether this kernel lists each thread's children in /proc (Linux with CONFIG_PROC_CHILDREN).
+_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _psutil_descendants(pid: int) -> list[int]:
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _peak_rss(pid: int) -> int | None:
@@ -253,8 +293,10 @@ class ExecutionEnvironment:
 
     async def _watch_memory(self) -> None:
         """Returns once the process tree is over ``memorySize``."""
-        while not self._over_memory():  # noqa: ASYNC110 - memory is polled, nothing signals it
-            await asyncio.sleep(MEMORY_POLL_S)
+        interval = MEMORY_POLL_S
+        while not self._over_memory():  # memory is polled: nothing signals it
+            await asyncio.sleep(interval)
+            interval = min(2 * interval, MEMORY_POLL_MAX_S)
 
     async def kill(self) -> None:
         """End the process group (SIGKILL), the log pumps and the Runtime API."""
@@ -280,6 +322,8 @@ class ExecutionEnvironment:
                 line = await stream.read(64 * 1024)
             if not line:
                 return
+            if not self._function_log.isEnabledFor(logging.INFO):
+                continue  # read, so the process never blocks on a full pipe; not shown
             # awslambdaric joins the lines of one record (a traceback) with \r, so CloudWatch
             # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
             for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):

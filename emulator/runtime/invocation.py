@@ -209,6 +209,8 @@ def start_record(
 def end_record(record: InvocationRecord, spec: FunctionSpec, metrics: Metrics) -> None:
     """Count a finished invocation and log its ``END`` and ``REPORT`` lines, as Lambda does."""
     metrics.invocation_finished(record)
+    if not log.isEnabledFor(logging.INFO):
+        return  # the lines below are formatted only for a log that shows them
     log.info("END RequestId: %s", record.request_id)
     log.info(
         "REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB%s%s%s",

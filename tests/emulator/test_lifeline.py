@@ -165,7 +165,7 @@ def test_no_child_of_up_outlives_it(tmp_path, stop):
         children = descendants(process.pid)
         try:
             commands = [" ".join(child.cmdline()) for child in children]
-            assert any("emulator.backends.moto_child" in c for c in commands), commands
+            assert any("emulator.backends.moto_serve" in c for c in commands), commands
             assert {p.pid for p in environments} <= {c.pid for c in children}
             # The handlers' environment is AWS's: the lifeline's variable is taken out of it.
             assert all(answer["lifeline"] is None for answer in said.values()), said

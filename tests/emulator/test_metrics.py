@@ -1,6 +1,8 @@
+import pytest
+
 from emulator.clock import ManualClock
 from emulator.core.invocations import InvocationRecord, Outcome
-from emulator.metrics import PRECISION_WINDOW, Metrics
+from emulator.metrics import PRECISION_WINDOW, Metrics, format_overhead_warning
 
 
 def test_requests_and_invocations_add_up_and_reset_clears_them():
@@ -101,6 +103,24 @@ def test_precision_figures_are_summarised_in_emulated_seconds_and_reset():
 
     metrics.reset()
     assert metrics.snapshot()["precision"] == empty
+
+
+def test_an_overhead_over_two_percent_of_the_timeout_is_a_warning_naming_the_scale():
+    clock, metrics = ManualClock(), Metrics()
+    assert format_overhead_warning(metrics.snapshot()["precision"], 29.0, 0.1) is None
+    for i, added in enumerate((0.2, 0.4, 0.6, 0.8)):
+        record = InvocationRecord(f"r{i}", "fn", clock.now(), 900, 1024)
+        record.finish(record.started_at + 5.0, Outcome.SUCCESS)
+        metrics.lambda_answered(clock.now(), clock.now() + 5.0 + added, record)
+    figures = metrics.snapshot()["precision"]
+    assert figures["overhead_s"]["p95"] == pytest.approx(0.8)
+    # 0.8 s is 2.8 % of 29 s: 80 ms real at scale 0.1, within 2 % (0.58 s) from 0.14 on.
+    assert format_overhead_warning(figures, 29.0, 0.1) == (
+        "WARNING: processing overhead p95 0.80 s is 2.8 % of the 29 s integration timeout "
+        "(over 2 %): the emulator's own real-time processing, stretched by 1/scale, distorts "
+        "the emulated times; --time-scale 0.14 or more (now 0.1) keeps it within 2 %"
+    )
+    assert format_overhead_warning(figures, 40.0, 0.1) is None  # 2.0 % of 40 s: within
 
 
 def test_precision_keeps_the_latest_samples_and_the_largest_ever():

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from emulator.cli import main
+from emulator.metrics import format_overhead_warning
 from emulator.stack import StackThread
 from tests.support import LOAD_SCALE, stack_config
 
@@ -82,6 +83,15 @@ def test_reproduction_rest_dies_at_29_s_and_websocket_delivers(moto_server, tmp_
         printed.out,
         re.MULTILINE,
     ), printed.out
+    # The distortion warning is there exactly when the measured overhead is over 2 % of 29 s.
+    settings = result["settings"]
+    warning = format_overhead_warning(
+        precision, settings["integration_timeout_s"], settings["time_scale"]
+    )
+    if warning is None:
+        assert "WARNING: processing overhead" not in printed.out
+    else:
+        assert warning in printed.out.splitlines()
 
 
 def test_a_running_emulator_with_traffic_the_clients_did_not_make_fails_the_cross_check(

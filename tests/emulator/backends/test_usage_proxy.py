@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 
+import h11
 import httpx
 import pytest
 from aiohttp import web
@@ -235,3 +236,74 @@ def test_a_stack_counts_the_report_lambdas_put_and_the_download_of_its_url(moto_
         s3 = stack.metrics.snapshot()["backend"]["s3"]
         assert s3["operations"] == {"GetObject": 1, "PutObject": 1}
         assert (s3["tier1_requests"], s3["tier2_requests"]) == (1, 1)
+
+
+class KeepAliveBackend:
+    """A raw HTTP/1.1 backend (asyncio + h11) that counts the connections it accepts and the
+    requests it answers; with ``drop_after_each`` it closes a connection after each response
+    without saying so, as a backend whose keep-alive timer fired does."""
+
+    def __init__(self, drop_after_each: bool = False) -> None:
+        self.drop_after_each = drop_after_each
+        self.connections = 0
+        self.bodies: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        http = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                event = http.next_event()
+                if event is h11.NEED_DATA:
+                    http.receive_data(await reader.read(65536))
+                    continue
+                if isinstance(event, h11.Data):
+                    self.bodies[-1] += event.data
+                elif isinstance(event, h11.Request):
+                    self.bodies.append(b"")
+                elif isinstance(event, h11.EndOfMessage):
+                    body = b"answer %d" % len(self.bodies)
+                    headers = [("Content-Length", str(len(body)))]
+                    writer.write(http.send(h11.Response(status_code=200, headers=headers)))
+                    writer.write(http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+                    await writer.drain()
+                    if self.drop_after_each:
+                        return
+                    http.start_next_cycle()
+                else:
+                    return
+        finally:
+            writer.close()
+
+    async def start(self, port: int) -> None:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", port)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+@pytest.mark.parametrize("drop_after_each", [False, True])
+def test_backend_connections_are_kept_alive_and_a_dropped_one_is_retried(call, drop_after_each):
+    port = free_port()
+    backend = KeepAliveBackend(drop_after_each)
+    call(backend.start(port))
+    proxy = UsageProxy(f"http://127.0.0.1:{port}", Metrics())
+    call(proxy.start())
+    try:
+        with httpx.Client() as client:
+            for i in range(1, 6):
+                response = client.put(f"{proxy.url}/bucket/k{i}", content=b"x" * i)
+                assert (response.status_code, response.text) == (200, f"answer {i}")
+            # A body of unknown length streams through (chunked), not buffered.
+            streamed = client.put(f"{proxy.url}/bucket/big", content=iter([b"a" * 70000, b"b"]))
+            assert streamed.status_code == 200
+        assert backend.bodies == [b"x" * i for i in range(1, 6)] + [b"a" * 70000 + b"b"]
+        # Kept alive: one connection for all; dropped each time: one per request, none lost.
+        assert backend.connections == (6 if drop_after_each else 1)
+        assert backend_usage(proxy)["s3"]["operations"] == {"PutObject": 6}
+        assert backend_usage(proxy)["errors"] == {}
+    finally:
+        call(proxy.stop())
+        call(backend.stop())
