@@ -6,8 +6,6 @@ import pytest
 from tests.timeoutlab.project import SCALE, write_project
 from timeoutlab import Stack, StackSettings, start_stack
 
-pytest_plugins = ["pytester"]
-
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
