@@ -233,18 +233,21 @@ class StackPool:
 
 
 @pytest.fixture(scope="session")
-def _timeoutlab_pool(request: pytest.FixtureRequest) -> Iterator[StackPool]:
+def timeoutlab_stack_pool(request: pytest.FixtureRequest) -> Iterator[StackPool]:
+    """Internal: the session's stacks, one per time scale, stopped at the session's end. (Named
+    without a leading underscore: looptime's plugin, if installed, mistakes underscored fixtures
+    for event loops.)"""
     pool = StackPool(request.config)
     yield pool
     pool.close()
 
 
 @pytest.fixture(scope="session")
-def timeoutlab_stack(request: pytest.FixtureRequest, _timeoutlab_pool: StackPool) -> Stack:
+def timeoutlab_stack(request: pytest.FixtureRequest, timeoutlab_stack_pool: StackPool) -> Stack:
     """The session's ``timeoutlab.Stack`` of your service (``--timeoutlab-service``) at the
     session's time scale (``--timeoutlab-time-scale``), or at a ``timeoutlab`` marker's
     ``time_scale``; started on first use, on free ports, stopped at the session's end."""
-    return _timeoutlab_pool.shared(getattr(request, "param", None))
+    return timeoutlab_stack_pool.shared(getattr(request, "param", None))
 
 
 def _apply(stack: Stack, changes: dict[str | None, float | None]) -> None:
@@ -256,13 +259,13 @@ def _apply(stack: Stack, changes: dict[str | None, float | None]) -> None:
 
 @pytest.fixture
 def timeoutlab_isolated_stack(
-    request: pytest.FixtureRequest, _timeoutlab_pool: StackPool
+    request: pytest.FixtureRequest, timeoutlab_stack_pool: StackPool
 ) -> Iterator[Stack]:
     """A ``timeoutlab.Stack`` for this test alone (the ``timeoutlab`` marker's time scale and
     timeouts applied), stopped after it."""
     marker = request.node.get_closest_marker(MARKER)
     settings = {} if marker is None else _marker_settings(marker)
-    stack = _timeoutlab_pool.start(_marker_scale(marker))
+    stack = timeoutlab_stack_pool.start(_marker_scale(marker))
     try:
         changes = _marker_timeouts(settings)
         if changes:
@@ -272,22 +275,19 @@ def timeoutlab_isolated_stack(
         stack.stop()
 
 
-@pytest.fixture(autouse=True)
-def _timeoutlab_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Applies a ``timeoutlab`` marker's timeouts to the session stack for the test that uses
-    it, and puts the previous ones back after; does nothing for any other test."""
-    marker = request.node.get_closest_marker(MARKER)
-    if marker is None or STACK_FIXTURE not in request.fixturenames:
-        yield
-        return
-    changes = _marker_timeouts(_marker_settings(marker))
-    if not changes:
-        yield
-        return
-    stack: Stack = request.getfixturevalue(STACK_FIXTURE)
+    it, and puts the previous ones back after; does nothing for any other test. A hook rather
+    than an autouse fixture: nothing runs in a test that uses no stack."""
+    marker = item.get_closest_marker(MARKER)
+    stack: Stack | None = getattr(item, "funcargs", {}).get(STACK_FIXTURE)
+    changes = {} if marker is None or stack is None else _marker_timeouts(_marker_settings(marker))
+    if stack is None or not changes:
+        return (yield)
     saved = stack.integration_timeouts()
     _apply(stack, changes)
     try:
-        yield
+        return (yield)
     finally:
         stack.restore_integration_timeouts(saved)
