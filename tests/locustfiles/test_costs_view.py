@@ -8,6 +8,7 @@ fine: it does not import Locust.
 """
 
 import csv
+import html
 import io
 import json
 import re
@@ -342,7 +343,7 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
         assert shown[strategy]["priced"] == PRICED_GATEWAY_SHARED  # the explanation: a note
     # the page: the table, the notes once, one bar per strategy in each chart, the 29 s line
     assert page.count('id="costs-table"') == page.count('id="costs-notes"') == 1
-    assert page.count(costs_view.NOTES[PRICED_GATEWAY_SHARED]) == 1
+    assert page.count(html.escape(costs_view.NOTES[PRICED_GATEWAY_SHARED])) == 1  # once, escaped
     for chart in ("costs-time-chart", "costs-dollars-chart"):
         svg = re.search(rf'<svg id="{chart}".*?</svg>', page)[0]
         assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == STRATEGIES
