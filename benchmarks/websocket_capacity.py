@@ -62,9 +62,9 @@ class Plan:
     @classmethod
     def quick(cls) -> Plan:
         return cls(
-            round_trip_users=(5, 15),
+            round_trip_users=(5,),
             step_seconds=3.0,
-            idle_levels=(50, 100),
+            idle_levels=(50,),
             idle_spawn_rate=100.0,
             idle_hold_seconds=1.0,
         )
