@@ -17,7 +17,8 @@ C, then A, B, C ...) and repeated ``--repeats`` times, after one unmeasured roun
 (cold starts are not the subject). Per cell: round trips/s (median of the repeats), p50/p95
 latency (ms, over every round trip of the repeats), server CPU ms per round trip (user + system
 CPU of the server's process tree, sampled before and after each measurement; see ``TreeCpu``),
-the peak RSS of the tree (MB), failures, and the ratio of timeoutlab's figure to each peer's.
+the peak RSS of the tree (MB) and its largest number of live processes, failures, and the ratio
+of timeoutlab's figure to each peer's.
 
 Everything binds 127.0.0.1, every measurement is bounded in time, and every server is stopped at
 the end, on an error and on Ctrl-C / SIGTERM. Figures are for reading, never pass/fail.
@@ -145,9 +146,10 @@ class TreeAccount:
                 continue
         return list(found.values())
 
-    def refresh(self) -> int:
-        """Read every process once; the tree's RSS now (bytes, shared pages in each process)."""
-        rss = 0
+    def refresh(self) -> tuple[int, int]:
+        """Read every process once: the tree's RSS now (bytes, shared pages in each process) and
+        how many processes are alive in it."""
+        rss = alive = 0
         with self._lock:
             for process in self._walk():
                 try:
@@ -164,11 +166,12 @@ class TreeAccount:
                         seen.parent = seen.process.ppid()
                         if seen.process.status() != psutil.STATUS_ZOMBIE:
                             rss += seen.process.memory_info().rss
+                            alive += 1
                     seen.own_s = times.user + times.system
                     seen.reaped_s = times.children_user + times.children_system
                 except psutil.Error:
                     seen.alive = False
-        return rss
+        return rss, alive
 
     def cpu_s(self) -> float:
         """User + system CPU seconds the trees have used since their processes started."""
@@ -191,13 +194,17 @@ class PeakRss:
 
     def __init__(self, account: TreeAccount) -> None:
         self.account = account
-        self.peak = account.refresh()
+        self.peak, self.processes = account.refresh()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(RSS_INTERVAL_S):
-            self.peak = max(self.peak, self.account.refresh())
+            self._note(*self.account.refresh())
+
+    def _note(self, rss: int, processes: int) -> None:
+        self.peak = max(self.peak, rss)
+        self.processes = max(self.processes, processes)
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -206,7 +213,7 @@ class PeakRss:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.account.refresh())
+        self._note(*self.account.refresh())
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -242,7 +249,7 @@ async def _await_url(ws: aiohttp.ClientWebSocketResponse) -> None:
 
 async def _expect_echo(ws: aiohttp.ClientWebSocketResponse, sent: str) -> None:
     message = await ws.receive(timeout=REQUEST_TIMEOUT_S)
-    if message.type != aiohttp.WSMsgType.TEXT or message.data != sent:
+    if message.type != aiohttp.WSMsgType.TEXT or message.data != f"echo {sent}":
         raise RoundTripFailed(f"WebSocket reply {message.type.name} {str(message.data)[:60]!r}")
 
 
@@ -308,6 +315,7 @@ class Sample:
     seconds: float
     cpu_s: float
     peak_rss_bytes: int
+    peak_processes: int
     latencies_ms: list[float]
     first_failure: str = ""
 
@@ -369,6 +377,7 @@ async def measure(
         seconds=elapsed,
         cpu_s=cpu_after - cpu_before,
         peak_rss_bytes=rss.peak,
+        peak_processes=rss.processes,
         latencies_ms=latencies,
         first_failure=failures[0] if failures else "",
     )
@@ -403,6 +412,7 @@ class Cell:
             "p95_ms": _percentile(latencies, 0.95),
             "cpu_ms_per_round_trip": statistics.median(cpu_ms) if cpu_ms else None,
             "peak_rss_mb": max(s.peak_rss_bytes for s in self.samples) / 2**20,
+            "peak_processes": max(s.peak_processes for s in self.samples),
             "first_failure": next((s.first_failure for s in self.samples if s.first_failure), ""),
         }
 
@@ -518,7 +528,7 @@ def table(cells: list[Cell], servers: tuple[str, ...]) -> str:
     rate_ratios = ratios(cells)
     head = (
         "| workload | clients | server | round trips/s | p50 ms | p95 ms | CPU ms/round trip "
-        "| peak RSS MB | failures |" + "".join(f" x {p} (rate / CPU) |" for p in peers)
+        "| peak RSS MB | processes | failures |" + "".join(f" x {p} (rate / CPU) |" for p in peers)
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for cell in sorted(
@@ -532,12 +542,12 @@ def table(cells: list[Cell], servers: tuple[str, ...]) -> str:
         f = cell.figures()
         left = f"| {cell.workload} | {cell.concurrency} | {cell.server} |"
         if "n/a" in f:
-            row = left + f" n/a ({f['n/a']}) | | | | | |"
+            row = left + f" n/a ({f['n/a']}) | | | | | | |"
         else:
             row = left + (
                 f" {_number(f['round_trips_per_s'])} | {_number(f['p50_ms'])} "
                 f"| {_number(f['p95_ms'])} | {_number(f['cpu_ms_per_round_trip'])} "
-                f"| {_number(f['peak_rss_mb'], 0)} | {f['failures']} |"
+                f"| {_number(f['peak_rss_mb'], 0)} | {f['peak_processes']} | {f['failures']} |"
             )
         for peer in peers:
             ratio = rate_ratios.get(f"{cell.workload} c={cell.concurrency} vs {peer}")
@@ -581,6 +591,7 @@ def report(cells: list[Cell], plan: Plan, started: datetime, elapsed_s: float) -
                         "seconds": round(s.seconds, 3),
                         "cpu_s": round(s.cpu_s, 4),
                         "peak_rss_mb": round(s.peak_rss_bytes / 2**20, 1),
+                        "peak_processes": s.peak_processes,
                     }
                     for s in c.samples
                 ],
@@ -632,13 +643,18 @@ def plan_from(arguments: argparse.Namespace) -> Plan:
 
 
 def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds through every server's stop
+    """SIGINT and SIGTERM: unwind through every server's stop, wherever the run is.
+
+    Set for SIGINT too because asyncio.run's own SIGINT handling only cancels the running task,
+    which a client call may absorb; a handler of our own makes asyncio leave SIGINT alone."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     plan = plan_from(arguments)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     json_path = arguments.json or workdir / "peers.json"
     started, clock = datetime.now(UTC), time.monotonic()

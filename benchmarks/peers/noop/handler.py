@@ -7,5 +7,6 @@ def ok(event, context):
 
 
 def echo(event, context):
-    """A WebSocket message: its body back to the client as the route response."""
-    return {"statusCode": 200, "body": event.get("body") or ""}
+    """A WebSocket message: ``echo `` and its body back to the client as the route response (the
+    prefix shows the reply came from the handler, not from the server)."""
+    return {"statusCode": 200, "body": "echo " + (event.get("body") or "")}
