@@ -316,8 +316,12 @@ def _deploy(service: ServiceSpec, backend: Backend) -> _Deployed:
     functions, then a REST API (v1, Lambda proxy integrations), an HTTP API (v2, payload 2.0,
     ``$default`` stage) and a WebSocket API (v2, route responses for two-way routes).
 
-    Shapes: https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
-    and https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-response.html
+    Shapes: Lambda proxy integrations and their ``arn:aws:apigateway:REGION:lambda:path/...`` URI
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html),
+    HTTP API stages, ``$default`` served at the root
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html), and a
+    WebSocket route's reply reaching the client only through a ``$default`` route response
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-response.html).
     """
     deployed = _Deployed()
     v2 = backend.client("apigatewayv2")
