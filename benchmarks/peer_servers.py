@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -37,6 +38,7 @@ from emulator.backends.moto_server import EmbeddedMoto
 from emulator.service import ServiceSpec, load_service
 
 ROOT = Path(__file__).absolute().parent.parent
+BIN = Path(sys.executable).parent  # the venv running the benchmark, with timeoutlab installed
 PEERS = ROOT / "benchmarks" / "peers"
 NOOP_SERVICE = PEERS / "noop" / "serverless.yml"
 REPORT_SERVICE = ROOT / "reportapp" / "serverless.yml"
@@ -177,7 +179,7 @@ class Timeoutlab(Server):
     def start(self) -> None:
         http, ws, http_api, backend = free_ports(4)
         command = [
-            str(ROOT / ".venv" / "bin" / "timeoutlab"), "up", "--service", str(self.service_path),
+            str(BIN / "timeoutlab"), "up", "--service", str(self.service_path),
             "--host", HOST, "--http-port", str(http), "--ws-port", str(ws),
             "--http-api-port", str(http_api), "--backend-port", str(backend),
             "--time-scale", "1", "--ws-connection-rate", "100000", "--log-level", "WARNING",
@@ -209,7 +211,7 @@ class ServerlessOffline(Server):
         http, ws, lambda_port, alb = free_ports(4)
         environment = child_environment(
             # its Python runner spawns `python3` from $VIRTUAL_ENV/bin first: this venv's
-            VIRTUAL_ENV=str(ROOT / ".venv"),
+            VIRTUAL_ENV=sys.prefix,
             SLS_TELEMETRY_DISABLED="1",
             SLS_NOTIFICATIONS_MODE="off",
             SLS_DEPRECATION_DISABLE="*",
