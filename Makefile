@@ -10,13 +10,16 @@ MINISTACK_SPEC ?= ministack>=1.5.33,<1.6
 # Node.js handlers (examples/node-report) need node and the example's npm packages, pinned by its
 # package-lock.json. Without node (and not root to install it) the Node.js tests skip, saying why.
 NODE_EXAMPLE ?= examples/node-report
+# serverless-offline for the peers benchmark only (make bench-peers, never make test): exact
+# versions pinned by its package-lock.json.
+PEERS_NODE ?= benchmarks/peers
 
 # The browser tests drive Debian's Chromium through Playwright (executable_path); Playwright's own
 # browser download (`playwright install`) is never used. Without chromium (and not root to install
 # it) the browser tests skip, naming the reason.
 CHROMIUM ?= chromium
 
-.PHONY: demo up test lint bench stress clean ministack node-packages load browser screenshots
+.PHONY: demo up test lint bench bench-peers stress clean ministack node-packages peers-packages load browser screenshots
 
 $(BIN)/timeoutlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +46,13 @@ $(MINISTACK_VENV)/bin/ministack:
 ministack: $(MINISTACK_VENV)/bin/ministack
 
 node-packages:
+	@$(MAKE) --no-print-directory node-for NODE_DIR=$(NODE_EXAMPLE)
+
+peers-packages:
+	@$(MAKE) --no-print-directory node-for NODE_DIR=$(PEERS_NODE)
+
+# node and npm (Debian's, when root and missing), then NODE_DIR's packages from its lock file.
+node-for:
 	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && apt-get install -y -qq nodejs npm; \
@@ -51,9 +61,9 @@ node-packages:
 			     "the Node.js handlers; their tests skip"; exit 0; \
 		fi; \
 	fi; \
-	if [ ! -f $(NODE_EXAMPLE)/node_modules/.package-lock.json ] || \
-	   [ $(NODE_EXAMPLE)/package-lock.json -nt $(NODE_EXAMPLE)/node_modules/.package-lock.json ]; then \
-		cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error; \
+	if [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || \
+	   [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules/.package-lock.json ]; then \
+		cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
 browser:
@@ -88,9 +98,15 @@ load: $(BIN)/timeoutlab
 bench: $(BIN)/timeoutlab
 	$(BIN)/python benchmarks/websocket_capacity.py
 
+# timeoutlab, MiniStack and serverless-offline side by side: one client, interleaved, 3 repeats
+# (~10 min; see benchmarks/README.md). Installs serverless-offline into benchmarks/peers first.
+bench-peers: $(BIN)/timeoutlab ministack peers-packages
+	$(BIN)/python -m benchmarks.peers --json benchmarks/results/peers.json
+
 # The test suite (no linters) 10 times in a row under 2 CPU hogs (~30 min; see benchmarks/).
 stress: $(BIN)/timeoutlab ministack
 	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2 -- $(PYTEST_WORKERS)
 
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info $(NODE_EXAMPLE)/node_modules
+	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info $(NODE_EXAMPLE)/node_modules \
+		$(PEERS_NODE)/node_modules

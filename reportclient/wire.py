@@ -11,11 +11,13 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpcore
 import httpx
+from httpx import create_ssl_context
 
 from reportclient.results import Costs
 
@@ -29,6 +31,8 @@ def _ignore(name: str, started: float) -> None:
 
 
 class _CountingStream(httpcore.NetworkStream):
+    """One connection's stream, wrapped: counts the bytes ``read`` returns and ``write`` sends."""
+
     def __init__(self, stream: httpcore.NetworkStream, costs: Costs, on_connect: OnConnect) -> None:
         self._stream = stream
         self._costs = costs
@@ -62,17 +66,131 @@ class _CountingStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-class _CountingBackend(httpcore.SyncBackend):
-    def __init__(self, costs: Costs, on_connect: OnConnect) -> None:
+class CountingBackend(httpcore.NetworkBackend):
+    """httpcore's public network-backend interface around another backend (by default httpcore's
+    own ``SyncBackend``): every TCP connection it opens lands in ``costs.tcp_connections`` and is
+    told to ``on_connect`` ("tcp"), and its streams count bytes each way into ``costs``.
+
+    httpcore documents network backends as the place to wrap or replace the socket layer
+    (https://www.encode.io/httpcore/network-backends/). Unix sockets are not counted: the
+    strategies only speak TCP.
+    """
+
+    def __init__(
+        self,
+        costs: Costs,
+        on_connect: OnConnect = _ignore,
+        backend: httpcore.NetworkBackend | None = None,
+    ) -> None:
         self._costs = costs
         self._on_connect = on_connect
+        self._backend = backend or httpcore.SyncBackend()
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
         started = time.monotonic()
-        stream = super().connect_tcp(host, port, timeout, local_address, socket_options)
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         self._costs.tcp_connections += 1
         self._on_connect("tcp", started)
         return _CountingStream(stream, self._costs, self._on_connect)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        return self._backend.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+@contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """httpcore's exceptions as the httpx ones of the same name (``httpx.ConnectError``, ...),
+    which is what httpx's own transport raises and what the strategies catch."""
+    try:
+        yield
+    except httpcore.UnsupportedProtocol as exc:
+        raise httpx.UnsupportedProtocol(str(exc)) from exc
+    except Exception as exc:
+        for kind in type(exc).__mro__:
+            if kind.__module__.startswith("httpcore") and hasattr(httpx, kind.__name__):
+                raise getattr(httpx, kind.__name__)(str(exc)) from exc
+        raise
+
+
+class _ResponseBody(httpx.SyncByteStream):
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class CountingTransport(httpx.BaseTransport):
+    """An httpx transport on an httpcore ``ConnectionPool`` whose network backend counts.
+
+    httpx 0.28 has no public argument to give ``HTTPTransport`` a network backend, so this is a
+    custom transport, httpx's public extension point
+    (https://www.python-httpx.org/advanced/transports/#custom-transports), that hands each request
+    to an httpcore pool built with ``network_backend=CountingBackend(...)``. Timeouts travel in the
+    request's ``timeout`` extension, as with httpx's own transport; httpcore's errors surface as the
+    httpx errors of the same name.
+    """
+
+    def __init__(
+        self,
+        costs: Costs,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        on_connect: OnConnect = _ignore,
+    ) -> None:
+        context = verify if isinstance(verify, ssl.SSLContext) else create_ssl_context(verify)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            network_backend=CountingBackend(costs, on_connect),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = self._pool.handle_request(core_request)
+        assert isinstance(response.stream, Iterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseBody(response.stream),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 def http_client(
@@ -83,13 +201,12 @@ def http_client(
     on_connect: OnConnect = _ignore,
 ) -> httpx.Client:
     """An httpx client whose connections, requests and bytes land in ``costs``, and whose
-    connection steps are told to ``on_connect``."""
-    transport = httpx.HTTPTransport(verify=verify)
-    # httpx builds its httpcore pool without a backend hook; give it one that counts.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=transport._pool._ssl_context,
-        network_backend=_CountingBackend(costs, on_connect),
-    )
+    connection steps are told to ``on_connect``.
+
+    Bytes are those the HTTP layer reads from and writes to each connection (for TLS, the plaintext
+    side), which is where the emulator counts them too. ``timeout`` is in real seconds.
+    """
+    transport = CountingTransport(costs, verify=verify, on_connect=on_connect)
 
     def count_request(_: httpx.Request) -> None:
         costs.http_requests += 1
