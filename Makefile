@@ -77,11 +77,13 @@ browser:
 	fi
 
 # Two pytest-xdist workers, a test file each at a time (module fixtures stay in one worker): about
-# 5.5 minutes on 2 cores instead of 9 in one process. Every test runs on a loaded machine alike.
+# 5 minutes on 2 cores instead of 9 in one process. The timing set (marker `timing`: deadlines
+# bounded in real time) then runs alone, in one process, with no other test beside it.
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 test: lint ministack node-packages browser
-	$(BIN)/pytest $(PYTEST_WORKERS)
+	$(BIN)/pytest $(PYTEST_WORKERS) -m "not timing"
+	$(BIN)/pytest -m timing
 
 # The README's PNGs (docs/images/ui-page.png, locust-costs.png), remade by the browser tests that
 # take them, at a gentler time scale so the figures carry less unscaled processing.
@@ -105,7 +107,8 @@ bench-peers: $(BIN)/timeoutlab ministack peers-packages
 
 # The test suite (no linters) 10 times in a row under 2 CPU hogs (~30 min; see benchmarks/).
 stress: $(BIN)/timeoutlab ministack
-	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2 -- $(PYTEST_WORKERS)
+	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2 -- $(PYTEST_WORKERS) -m "not timing"
+	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2 -- -m timing
 
 clean:
 	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .ruff_cache *.egg-info $(NODE_EXAMPLE)/node_modules \
