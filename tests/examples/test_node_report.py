@@ -102,9 +102,9 @@ def test_the_40_s_report_is_pushed_over_the_websocket(stack):
         started = time.monotonic()
         ws.send(json.dumps({"action": "generateReport", "delay": 40_000, "amountOfRows": 42}))
         accepted = json.loads(ws.recv(timeout=30))
+        # Within the route's integration timeout (else the gateway would have answered with its
+        # timeout message): generateReport invoked the report function asynchronously.
         assert accepted == {"status": "accepted"}
-        # At once: generateReport invoked the report function asynchronously.
-        assert stack.clock.to_emulated(time.monotonic() - started) < 29
         pushed = json.loads(ws.recv(timeout=60))
         elapsed = stack.clock.to_emulated(time.monotonic() - started)
         ws.send(json.dumps({"action": "deleteEverything"}))

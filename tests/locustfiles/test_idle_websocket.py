@@ -73,7 +73,9 @@ def test_idle_connections_are_closed_with_1001_at_the_idle_timeout_and_reopened(
 
 
 def test_a_close_before_the_expected_idle_timeout_fails(stack, tmp_path):
-    run = run_idle_users(stack, tmp_path, IDLE_TIMEOUT_S * 2, closes=USERS)
+    # Expected far later than the gateway closes (at IDLE_TIMEOUT_S): every close is early, even
+    # one a loaded machine delivers late.
+    run = run_idle_users(stack, tmp_path, IDLE_TIMEOUT_S * 10, closes=USERS)
     closes = run["closes"]
     assert closes["num_requests"] >= USERS
     assert closes["num_failures"] == closes["num_requests"]
