@@ -248,7 +248,10 @@ def _options(parser) -> None:
         "--ws-url",
         default="",
         include_in_web_ui=True,
-        help="WebSocket API URL (default: from --host, port 3001)",
+        help=(
+            "WebSocket API URL (default: --host's host on the port after --host's, as timeoutlab "
+            "up's 3000 and 3001; pass it when up ran with --ws-port 0)"
+        ),
     )
     parser.add_argument(
         "--cafile", default="", help="CA to trust for https/wss (the emulator's --tls)"

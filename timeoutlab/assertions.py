@@ -268,7 +268,12 @@ def assert_ran_on(
             break
         time.sleep(_POLL_S)
     problems = []
-    if figures.wasted_ms == 0 and figures.running_after_caller_gone == 0:
+    if figures.invocations == 0:
+        problems.append(
+            "it was never invoked since the last reset (is the name one of serverless.yml's "
+            "functions, or its deployed name?)"
+        )
+    elif figures.wasted_ms == 0 and figures.running_after_caller_gone == 0:
         problems.append("it never ran on after its caller gave up")
     elif at_least_s is not None and figures.wasted_s < at_least_s:
         problems.append(f"{figures.wasted_s:g} emulated s wasted, expected at least {at_least_s:g}")

@@ -105,7 +105,8 @@ class StackSettings:
     def command(self, ready_file: Path) -> list[str]:
         """The ``timeoutlab up`` arguments (after ``python -m emulator.cli``) that run this stack
         on free ports, writing its health JSON to ``ready_file`` and exiting with its parent.
-        The control token is not among them: it goes in the child's environment, out of ``ps``."""
+        The credentials and the control token are not among them: they go in the child's
+        environment, out of ``ps``."""
         args = [
             "up",
             "--service", str(self.service),
@@ -121,6 +122,4 @@ class StackSettings:
         ]  # fmt: skip
         if self.integration_timeout_s is not None:
             args += ["--integration-timeout", repr(float(self.integration_timeout_s))]
-        if self.credentials is not None:
-            args += ["--credentials", self.credentials]
         return [*args, *self.extra_args]

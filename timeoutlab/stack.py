@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 #: The environment variable ``timeoutlab up`` reads its ``--control-token`` from: the token goes
 #: to the child that way, never on its command line (``ps`` shows command lines).
 CONTROL_TOKEN_VARIABLE = "TIMEOUTLAB_CONTROL_TOKEN"
+#: The one it reads its ``--credentials`` from, for the same reason.
+CREDENTIALS_VARIABLE = "TIMEOUTLAB_CREDENTIALS"
 #: Lines of the child's output a ``StackError`` quotes.
 OUTPUT_TAIL_LINES = 40
 #: Real seconds between two looks at the ready file, the busy counts, the metrics.
@@ -156,13 +158,20 @@ def _stop_all() -> None:
 
 def _child_environment(settings: StackSettings) -> dict[str, str]:
     """The child's environment: this process's (a copy; ``os.environ`` is never changed), with
-    the control token, unbuffered output, and, in a source checkout (``pyproject.toml`` beside
-    the packages: a clone, an editable install), the checkout first on ``PYTHONPATH``, so the
-    child runs the emulator of this very ``timeoutlab``. Installed packages need nothing."""
+    the credentials and the control token of ``settings`` (and no others), unbuffered output,
+    and, in a source checkout (``pyproject.toml`` beside the packages: a clone, an editable
+    install), the checkout first on ``PYTHONPATH``, so the child runs the emulator of this very
+    ``timeoutlab``. Installed packages need nothing."""
     environment = dict(os.environ)
-    environment.pop(CONTROL_TOKEN_VARIABLE, None)
-    if settings.control_token is not None:
-        environment[CONTROL_TOKEN_VARIABLE] = settings.control_token
+    # The settings alone decide: a variable inherited from the caller's shell must not turn
+    # signature checks or the token on behind them.
+    for variable, value in (
+        (CONTROL_TOKEN_VARIABLE, settings.control_token),
+        (CREDENTIALS_VARIABLE, settings.credentials),
+    ):
+        environment.pop(variable, None)
+        if value is not None:
+            environment[variable] = value
     environment["PYTHONUNBUFFERED"] = "1"
     root = Path(__file__).resolve().parent.parent
     if (root / "pyproject.toml").is_file() and (root / "emulator" / "__init__.py").is_file():

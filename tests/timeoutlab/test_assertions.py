@@ -56,7 +56,7 @@ def test_assert_ran_on_reports_the_figures(stack: Stack) -> None:
     stack.reset()
     with pytest.raises(AssertionError) as failed:
         assert_ran_on(stack, "push")
-    assert "Lambda 'push': it never ran on after its caller gave up" in str(failed.value)
+    assert "Lambda 'push': it was never invoked since the last reset" in str(failed.value)
     assert "invocations 0" in str(failed.value)
     answer = httpx.post(f"{stack.rest_url}/slow", json={"seconds": 40}, timeout=60)
     assert answer.status_code == 504

@@ -46,7 +46,7 @@ def test_a_missing_service_file_is_refused(tmp_path: Path) -> None:
         StackSettings(service=tmp_path / "nowhere.yml")
 
 
-def test_the_command_runs_on_free_ports_and_keeps_the_token_off_it(service: Path) -> None:
+def test_the_command_runs_on_free_ports_and_keeps_the_secrets_off_it(service: Path) -> None:
     settings = StackSettings(
         service=service,
         time_scale=0.5,
@@ -62,8 +62,33 @@ def test_the_command_runs_on_free_ports_and_keeps_the_token_off_it(service: Path
         assert command[command.index(option) + 1] == "0"
     assert command[command.index("--time-scale") + 1] == "0.5"
     assert command[command.index("--integration-timeout") + 1] == "10.0"
-    assert command[command.index("--credentials") + 1] == "AKID:secret"
+    assert "--credentials" not in command  # it goes in the child's environment, out of ps
     assert {"--exit-with-parent", "--prewarm"} <= set(command)
     assert command[-2:] == ["--ws-idle-timeout", "60"]
     assert "s3cret" not in command  # it goes in the child's environment, out of ps
     assert "--no-prewarm" in StackSettings(service=service, prewarm=False).command(Path("r"))
+
+
+def test_the_secrets_go_to_the_child_by_its_environment_never_its_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulator.core.control_access import CONTROL_TOKEN_VARIABLE as CLI_TOKEN_VARIABLE
+    from emulator.core.sigv4 import CREDENTIALS_VARIABLE as CLI_CREDENTIALS_VARIABLE
+    from timeoutlab.stack import CONTROL_TOKEN_VARIABLE, CREDENTIALS_VARIABLE, _child_environment
+
+    assert (CONTROL_TOKEN_VARIABLE, CREDENTIALS_VARIABLE) == (
+        CLI_TOKEN_VARIABLE,
+        CLI_CREDENTIALS_VARIABLE,
+    )
+    service = tmp_path / "serverless.yml"
+    service.write_text("service: s\n")
+    secret = StackSettings(service=service, credentials="AKID:sekrit", control_token="T0KEN")
+    assert not any("sekrit" in arg or "T0KEN" in arg for arg in secret.command(tmp_path / "r"))
+    child = _child_environment(secret)
+    assert (child[CREDENTIALS_VARIABLE], child[CONTROL_TOKEN_VARIABLE]) == ("AKID:sekrit", "T0KEN")
+    # What the caller's shell has does not switch checks on behind settings that say none.
+    monkeypatch.setenv(CREDENTIALS_VARIABLE, "AKIDENV:envsecret")
+    monkeypatch.setenv(CONTROL_TOKEN_VARIABLE, "inherited")
+    plain = _child_environment(StackSettings(service=service))
+    assert CREDENTIALS_VARIABLE not in plain
+    assert CONTROL_TOKEN_VARIABLE not in plain
