@@ -51,9 +51,13 @@ def test_the_page_has_the_table_the_notes_once_and_both_charts():
     assert '<td class="usd_per_million_reports">$3.09</td>' in table
     for note in notes:
         assert page.count(note) == 1
-    for chart in ("costs-time-chart", "costs-dollars-chart"):
+    # Time to result per strategy; dollars also for the server side, where Lambda's cost is.
+    for chart, bars in (
+        ("costs-time-chart", ["rest"]),
+        ("costs-dollars-chart", ["rest", SERVER_ROW]),
+    ):
         svg = re.search(rf'<svg id="{chart}".*?</svg>', page)[0]
-        assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == ["rest"]
+        assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == bars
     assert 'class="timeout-line" data-seconds="29"' in page
     embedded = costs_page.page(ROWS, COLUMNS, notes, 29.0, embed=True)
     assert "costs-table" not in embedded

@@ -344,9 +344,13 @@ def test_the_costs_tab_shows_every_strategy_live_with_its_dollars(stack, tmp_pat
     # the page: the table, the notes once, one bar per strategy in each chart, the 29 s line
     assert page.count('id="costs-table"') == page.count('id="costs-notes"') == 1
     assert page.count(html.escape(costs_view.NOTES[PRICED_GATEWAY_SHARED])) == 1  # once, escaped
-    for chart in ("costs-time-chart", "costs-dollars-chart"):
+    # Time to result per strategy; dollars also for the server side, where Lambda's cost is.
+    for chart, bars in (
+        ("costs-time-chart", STRATEGIES),
+        ("costs-dollars-chart", [*STRATEGIES, SERVER_ROW]),
+    ):
         svg = re.search(rf'<svg id="{chart}".*?</svg>', page)[0]
-        assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == STRATEGIES
+        assert re.findall(r'<g class="bar" data-strategy="([^"]+)"', svg) == bars
     assert 'class="timeout-line" data-seconds="29"' in page
     # Locust's page loads the script that shows the notes and charts under the tab's table
     assert '<script src="./costs/tab.js"></script></body>' in index
