@@ -66,7 +66,8 @@ class Plan:
             step_seconds=3.0,
             idle_levels=(50,),
             idle_spawn_rate=100.0,
-            idle_hold_seconds=1.0,
+            # Long enough for the $connect environments' cold starts on a loaded machine.
+            idle_hold_seconds=5.0,
         )
 
 

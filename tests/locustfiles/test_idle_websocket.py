@@ -23,7 +23,10 @@ USERS = 3
 @pytest.fixture
 def stack(moto_server):
     limits = WebSocketLimits(idle_timeout=IDLE_TIMEOUT_S)
-    with StackThread(stack_config(moto_server.endpoint_url, websocket_limits=limits)) as running:
+    # Prewarmed: each test has a stack of its own, and on a loaded machine cold $connect and
+    # report environments can outlast the scaled integration timeout several times over.
+    config = stack_config(moto_server.endpoint_url, websocket_limits=limits, prewarm=True)
+    with StackThread(config) as running:
         warm_up(running, ("websocket",))  # $connect and $disconnect loaded
         yield running
 
