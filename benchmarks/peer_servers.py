@@ -21,7 +21,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 from emulator.backends.bootstrap import bootstrap
 from emulator.backends.endpoint import Backend
 from emulator.backends.lambda_deploy import deploy
-from emulator.backends.moto_server import EmbeddedMoto
+from emulator.backends.moto_server import EmbeddedMoto, free_ports
 from emulator.service import ServiceSpec, load_service
 
 ROOT = Path(__file__).absolute().parent.parent
@@ -60,18 +59,6 @@ class Endpoints:
     rest: str | None
     http_api: str | None
     ws: str | None
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on the loopback address."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def child_environment(**extra: str) -> dict[str, str]:

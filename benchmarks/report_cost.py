@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,23 +42,13 @@ from pathlib import Path
 import psutil
 import websockets
 
+from emulator.backends.moto_server import free_ports
+
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 MESSAGE = json.dumps({"action": "generateReport", "delay": 0, "amountOfRows": 10})
 #: Generous real-time bound for one round trip on a loaded machine (seconds).
 ROUND_TRIP_BOUND_S = 60.0
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on HOST (bound then released)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class Stack:

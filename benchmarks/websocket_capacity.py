@@ -24,7 +24,6 @@ import os
 import platform
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from emulator.backends.moto_server import free_ports
 
 ROOT = Path(__file__).absolute().parent.parent
 BIN = Path(sys.executable).parent
@@ -72,17 +73,6 @@ class Plan:
 
 
 # -- processes -----------------------------------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def child_environment() -> dict[str, str]:

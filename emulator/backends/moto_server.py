@@ -30,10 +30,22 @@ START_TIMEOUT_SECONDS = 30.0
 MOTO_SERVE = "emulator.backends.moto_serve"
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free TCP ports on ``host``: all bound at once, then released, so none
+    is given twice (another process may still take one before the caller binds it)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """One free TCP port on ``host`` (see ``free_ports``)."""
+    return free_ports(1, host)[0]
 
 
 def _port_in_use(host: str, port: int) -> bool:
