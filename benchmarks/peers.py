@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -616,20 +616,21 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _known_names(text: str, known: Iterable[str], what: str) -> tuple[str, ...]:
+    """``text``'s comma-separated names, each one of ``known``; SystemExit naming the others."""
+    names = tuple(text.split(","))
+    unknown = set(names) - set(known)
+    if unknown:
+        raise SystemExit(f"unknown {what}: {', '.join(sorted(unknown))}")
+    return names
+
+
 def plan_from(arguments: argparse.Namespace) -> Plan:
     plan = Plan.quick() if arguments.quick else Plan()
     if arguments.servers:
-        names = tuple(arguments.servers.split(","))
-        unknown = set(names) - set(SERVERS)
-        if unknown:
-            raise SystemExit(f"unknown servers: {', '.join(sorted(unknown))}")
-        plan.servers = names
+        plan.servers = _known_names(arguments.servers, SERVERS, "servers")
     if arguments.workloads:
-        workloads = tuple(arguments.workloads.split(","))
-        unknown = set(workloads) - set(WORKLOADS)
-        if unknown:
-            raise SystemExit(f"unknown workloads: {', '.join(sorted(unknown))}")
-        plan.workloads = workloads
+        plan.workloads = _known_names(arguments.workloads, WORKLOADS, "workloads")
     if arguments.concurrency:
         plan.concurrency = tuple(int(n) for n in arguments.concurrency.split(","))
     if arguments.repeats:
