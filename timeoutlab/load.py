@@ -75,6 +75,7 @@ import httpx
 from emulator.core.control_access import bearer_headers
 from emulator.core.deadlines import HTTP_API_MAX_INTEGRATION_TIMEOUT
 from scenarios.catalog import USER_CLASSES
+from scenarios.crosscheck import delta
 from scenarios.phase_process import PhaseError, PhaseTimeout, run_phase_process
 from scenarios.pricing import Bill, Prices, Usage, load_prices, price
 from scenarios.results import GATEWAY_TIMEOUT, failure_kind, percentile
@@ -441,25 +442,24 @@ def load_cost(after: dict, before: dict, requests: int, prices: Prices) -> LoadC
     usage = Usage.from_metrics(after, before)
     bill: Bill = price(usage, prices)
 
-    def delta(*keys: str) -> float:
-        return _at(after, keys) - _at(before, keys)
+    def grown(path: str) -> float:
+        """How much the number (or the sum of the dict of numbers) at ``path`` grew."""
+        return delta(after, before, path)
 
     backend = (
-        sum(delta("backend", "s3", f"{tier}_requests") for tier in ("tier1", "tier2", "free"))
-        + _sum_delta(after, before, ("backend", "dynamodb", "operations"))
-        + delta("backend", "other_requests")
+        sum(grown(f"backend.s3.{tier}_requests") for tier in ("tier1", "tier2", "free"))
+        + grown("backend.dynamodb.operations")
+        + grown("backend.other_requests")
     )
-    sockets = (("rest",), ("http_api",), ("websocket",))
+    sockets = ("rest", "http_api", "websocket")
     return LoadCost(
         rest_api_requests=round(usage.rest_api_requests),
         http_api_requests=round(usage.http_api_requests),
-        websocket_messages=round(
-            delta("websocket", "messages_in") + delta("websocket", "messages_out")
-        ),
+        websocket_messages=round(grown("websocket.messages_in") + grown("websocket.messages_out")),
         websocket_message_units=round(usage.websocket_message_units),
         websocket_connection_minutes=usage.websocket_connection_minutes,
-        bytes_in=round(sum(delta(*where, "wire_bytes_in") for where in sockets)),
-        bytes_out=round(sum(delta(*where, "wire_bytes_out") for where in sockets)),
+        bytes_in=round(sum(grown(f"{where}.wire_bytes_in") for where in sockets)),
+        bytes_out=round(sum(grown(f"{where}.wire_bytes_out") for where in sockets)),
         lambda_invocations=round(usage.lambda_requests),
         lambda_gb_s=usage.lambda_gb_seconds,
         lambda_wasted_gb_s=usage.lambda_wasted_gb_seconds,
@@ -619,25 +619,6 @@ class _Control:
         response = httpx.get(f"{self.url}/{what}", headers=self.headers, timeout=30.0)
         response.raise_for_status()
         return response.json()
-
-
-def _at(snapshot: dict, keys: tuple[str, ...]) -> float:
-    value: Any = snapshot
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return float(value) if _number(value) else 0.0
-
-
-def _sum_delta(after: dict, before: dict, keys: tuple[str, ...]) -> float:
-    """The growth of a dict of counts (e.g. DynamoDB operations by name), summed."""
-
-    def total(snapshot: dict) -> float:
-        value: Any = snapshot
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        return float(sum(v for v in (value or {}).values() if _number(v)))
-
-    return total(after) - total(before)
 
 
 def _seconds(value: float | None) -> str:
