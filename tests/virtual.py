@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import looptime
 
 from emulator.clock import Clock, ScaledClock
@@ -215,3 +216,23 @@ async def virtual_stack(
         yield stack
     finally:
         await stack.stop()
+
+
+def run_with_http(
+    service_path: Path,
+    handlers: Mapping[str, Handler],
+    scenario: Callable[[Stack, aiohttp.ClientSession], Awaitable[T]],
+    *,
+    config: StackConfig | None = None,
+) -> T:
+    """``scenario(stack, http)`` on a virtual loop: a ``virtual_stack`` of ``service_path`` with
+    ``handlers`` and an aiohttp session to talk to it, both closed after; its result."""
+
+    async def main() -> T:
+        async with (
+            virtual_stack(service_path, handlers, config=config) as stack,
+            aiohttp.ClientSession() as http,
+        ):
+            return await scenario(stack, http)
+
+    return run_virtual(main)

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from emulator.stack import StackConfig
-from tests.virtual import run_virtual, service_file, virtual_stack
+from tests.virtual import run_virtual, run_with_http, service_file, virtual_stack
 
 JSON_TYPE = {"Content-Type": "application/json"}
 EXACT = 1e-6  # the virtual clock's resolution: float rounding, not a tolerance for lateness
@@ -54,14 +54,10 @@ class Client:
 def run(tmp_path, scenario, config: StackConfig | None = None):
     path = service_file(tmp_path, FUNCTIONS)
 
-    async def main():
-        async with (
-            virtual_stack(path, {"report": report}, config=config) as stack,
-            aiohttp.ClientSession() as http,
-        ):
-            return await scenario(Client(stack, http))
+    async def with_client(stack, http):
+        return await scenario(Client(stack, http))
 
-    return run_virtual(main)
+    return run_with_http(path, {"report": report}, with_client, config=config)
 
 
 def test_health_describes_the_running_system(report_stack, client):

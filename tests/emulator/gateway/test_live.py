@@ -9,7 +9,7 @@ import aiohttp
 
 from emulator.core.live_view import LIVE_KEEPALIVE_S
 from emulator.stack import StackConfig
-from tests.virtual import run_virtual, service_file, virtual_stack
+from tests.virtual import run_virtual, run_with_http, service_file, virtual_stack
 
 FUNCTIONS = """
 report:
@@ -25,16 +25,9 @@ async def report(event, context):
 
 
 def run(tmp_path, scenario, config: StackConfig | None = None):
-    path = service_file(tmp_path, FUNCTIONS)
-
-    async def main():
-        async with (
-            virtual_stack(path, {"report": report}, config=config) as stack,
-            aiohttp.ClientSession() as http,
-        ):
-            return await scenario(stack, http)
-
-    return run_virtual(main)
+    return run_with_http(
+        service_file(tmp_path, FUNCTIONS), {"report": report}, scenario, config=config
+    )
 
 
 async def next_block(response: aiohttp.ClientResponse) -> str:

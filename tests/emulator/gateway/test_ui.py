@@ -4,11 +4,9 @@ content types, caching, the access rules, and no way out of the page's own files
 import asyncio
 import re
 
-import aiohttp
-
 from emulator.gateway.ui import STATIC_DIR
 from emulator.stack import StackConfig
-from tests.virtual import run_virtual, service_file, virtual_stack
+from tests.virtual import run_with_http, service_file
 
 FUNCTIONS = """
 report:
@@ -22,16 +20,9 @@ async def report(event, context):
 
 
 def run(tmp_path, scenario, config: StackConfig | None = None):
-    path = service_file(tmp_path, FUNCTIONS)
-
-    async def main():
-        async with (
-            virtual_stack(path, {"report": report}, config=config) as stack,
-            aiohttp.ClientSession() as http,
-        ):
-            return await scenario(stack, http)
-
-    return run_virtual(main)
+    return run_with_http(
+        service_file(tmp_path, FUNCTIONS), {"report": report}, scenario, config=config
+    )
 
 
 async def raw(port: int, target: str) -> bytes:
