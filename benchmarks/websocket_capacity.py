@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.backends.moto_server import free_ports
+from emulator.runtime.environment import descendants
 
 ROOT = Path(__file__).absolute().parent.parent
 BIN = Path(sys.executable).parent
@@ -150,17 +151,6 @@ def proc_cpu_s(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found += [int(child), *descendants(int(child))]
-    except OSError:
-        pass
-    return found
 
 
 def cpu_sample(pids: dict[str, list[int]]) -> tuple[float, dict[str, float | None]]:
