@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from websockets.protocol import Event
 from websockets.sync.client import ClientConnection, connect
 
 from reportclient.results import Costs, Failure, FailureKind, ReportResult, Step, StepKind
-from reportclient.wire import counting_socket, counting_ssl_context, http_client
+from reportclient.wire import counting_socket, counting_ssl_context, http_client, verify_context
 
 STRATEGIES = ("rest", "short_poll", "long_poll", "sse", "websocket")
 GATEWAY_TIMEOUT = 504
@@ -92,12 +91,12 @@ class _Run:
         self.on_step(Step(kind, name, elapsed, received, error))
 
     def http(self) -> httpx.Client:
-        # httpx traffic is counted at httpcore's streams, so its TLS context must not count too.
-        verify = ssl.create_default_context(cafile=self.endpoints.cafile)
+        # httpx traffic is counted at httpcore's streams, so its TLS context must not count too;
+        # it is made once per CA file and shared (``verify_context``), not once per report.
         return http_client(
             self.costs,
             timeout=self.left() + 5,
-            verify=verify,
+            verify=verify_context(self.endpoints.cafile),
             on_connect=lambda name, started: self.step("connect", name, started),
         )
 

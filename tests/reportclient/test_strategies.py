@@ -2,6 +2,7 @@
 metrics: what the client counted at its sockets must be what the gateway counted at its own."""
 
 import json
+import ssl
 import threading
 import time
 
@@ -226,6 +227,23 @@ def test_each_step_is_told_as_it_ends_with_its_time_and_bytes(stack, strategy):
     assert all(0 <= s.elapsed_s <= result.costs.time_to_result_s for s in steps)
     if strategy == "websocket":
         assert last.elapsed_s >= 40  # the result, timed from the message that asked for it
+
+
+@pytest.mark.parametrize("strategy", ["rest", "short_poll", "sse"])
+def test_reports_over_http_share_one_verifying_ssl_context(stack, strategy, monkeypatch):
+    # Making a context parses the whole CA bundle (about 20 ms of CPU): once per report, it
+    # was a load test's largest client cost, inside the time to result it measures.
+    made: list[ssl.SSLContext] = []
+    original = ssl.create_default_context
+
+    def counted(*args, **kwargs) -> ssl.SSLContext:
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    results = [fetch(stack, strategy, 0) for _ in range(3)]
+    assert all(result.ok for result in results), [r.failure for r in results]
+    assert len(made) <= 1  # at most the first report makes it; every later one shares it
 
 
 def test_unknown_strategies_are_refused():
