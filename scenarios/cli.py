@@ -71,6 +71,14 @@ def add_parser(commands) -> None:
         default="local",
         help="where its handlers run: local (default) or remote, in the backend's Lambda",
     )
+    add(
+        "--max-environments",
+        type=positive(int),
+        metavar="N",
+        help="execution environments (processes) the emulator started here keeps alive at once "
+        "(default: timeoutlab up's, 64); past it invocations wait, which AWS would not make them "
+        "do, and the summary counts those waits",
+    )
     add("--prices", type=Path, help="TOML file of AWS rates replacing the bundled ones")
     add("--json", type=Path, metavar="FILE", help="write the results as JSON")
     add("--chart", type=Path, metavar="FILE", help="write a PNG chart (default: beside --json)")
@@ -106,6 +114,7 @@ def main(args: argparse.Namespace) -> int:
             time_scale=args.time_scale,
             backend=args.backend,
             lambda_mode=args.lambda_mode,
+            max_environments=args.max_environments,
             host=args.host,
             ws_url=args.ws_url,
             cafile=args.cafile,

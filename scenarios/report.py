@@ -64,6 +64,8 @@ def format_by_delay(result: ScenarioResult) -> str:
                     f"{cell['time_to_failure_min_s']:.2f}..{cell['time_to_failure_max_s']:.2f} s"
                 )
             lines.append(line)
+        if environments := phase.figures.get("environments"):
+            lines.append(format_environments(phase.label, environments))
         if idle := phase.figures.get("idle_connections"):
             lines.append(
                 f"  {phase.label:<14} and {idle.get('connections', 0)} idle connections beside: "
@@ -71,6 +73,36 @@ def format_by_delay(result: ScenarioResult) -> str:
                 f"timeout, open {idle.get('ws_connection_s', 0) / 60:.1f} minutes in all"
             )
     return "\n".join(lines)
+
+
+def format_environments(label: str, figures: dict) -> str:
+    """One strategy's execution environments in a line: its cold starts (with their mean Init
+    Duration) and the invocations that waited for a free environment."""
+    cold = figures["cold_starts"]
+    line = f"  {label:<14} Lambda: {cold} cold start(s)"
+    if cold:
+        line += f" (Init {figures['init_ms_mean'] / 1000:.2f} s real each on average)"
+    line += f", {figures['warm_starts']} warm"
+    if figures["environment_waits"]:
+        line += f", {figures['environment_waits']} waited for a free execution environment"
+    return line
+
+
+def format_environment_warning(result: ScenarioResult) -> str | None:
+    """A warning line when invocations waited for a free execution environment at the
+    emulator's cap (AWS would have started more): that wait is in the times to result."""
+    waits = sum(
+        phase.figures.get("environments", {}).get("environment_waits", 0) for phase in result.phases
+    )
+    if not waits:
+        return None
+    cap = result.settings.get("max_environments")
+    return (
+        f"WARNING: {waits} invocation(s) waited for one of the emulator's "
+        f"{cap if cap is not None else 'capped'} execution environments (AWS would have "
+        "started more): the wait is in the times to result (and counts against the integration "
+        "timeout); --max-environments raises the cap (each environment is a process)"
+    )
 
 
 def format_summary(result: ScenarioResult) -> str:
@@ -98,6 +130,8 @@ def format_summary(result: ScenarioResult) -> str:
         )
         if warning is not None:
             lines.append(warning)
+    if (waited := format_environment_warning(result)) is not None:
+        lines.append(waited)
     mismatches = result.mismatches
     checks = sum(len(p.checks) for p in result.phases)
     lines.append(

@@ -116,6 +116,31 @@ def strategy_figures(
     return figures
 
 
+#: The execution-environment counts of ``/_emulator/metrics`` (``lambda.functions.<name>``) a
+#: phase reports, summed over its functions.
+ENVIRONMENT_COUNTS = ("cold_starts", "warm_starts", "init_ms", "environment_waits")
+
+
+def environment_figures(after: dict, before: dict) -> dict:
+    """What a phase cost in execution environments, from two ``/_emulator/metrics`` snapshots:
+    ``cold_starts``, ``warm_starts``, ``init_ms`` (the cold starts' Init Duration summed, real =
+    emulated ms) and ``environment_waits`` (invocations that waited for a free environment at
+    the emulator's ``--max-environments`` cap: AWS would not make them wait), summed over the
+    functions; ``init_ms_mean`` per cold start (None for none)."""
+    functions_after = after.get("lambda", {}).get("functions", {})
+    functions_before = before.get("lambda", {}).get("functions", {})
+    figures: dict = {}
+    for key in ENVIRONMENT_COUNTS:
+        total = sum(
+            f.get(key, 0) - functions_before.get(name, {}).get(key, 0)
+            for name, f in functions_after.items()
+        )
+        figures[key] = round(total, 3) if key == "init_ms" else int(total)
+    cold = figures["cold_starts"]
+    figures["init_ms_mean"] = round(figures["init_ms"] / cold, 1) if cold else None
+    return figures
+
+
 def _delay_of(name: str) -> float:
     split = split_report_name(name)
     assert split is not None, f"not a report name: {name!r}"

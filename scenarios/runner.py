@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from emulator.core.control_access import bearer_headers
+from emulator.runtime.process import DEFAULT_MAX_ENVIRONMENTS
 from emulator.stack import StackConfig, StackThread
 from scenarios import results
 from scenarios.catalog import GATEWAY_ROUTES, IDLE_LABEL, Scenario
@@ -105,8 +106,11 @@ def emulator(
     ws_url: str | None,
     cafile: str | None,
     lambda_mode: str = "local",
+    max_environments: int | None = None,
 ) -> Iterator[Target]:
-    """The emulator to load: the one at ``host``, else one started here on free ports."""
+    """The emulator to load: the one at ``host``, else one started here on free ports, with at
+    most ``max_environments`` execution environments (None: the emulator's default). A running
+    emulator keeps its own cap: asking it for another is a ScenarioError."""
     if not host:
         config = StackConfig(
             http_port=0,
@@ -116,6 +120,7 @@ def emulator(
             backend=backend,
             time_scale=time_scale,
             lambda_mode=lambda_mode,
+            max_environments=max_environments or DEFAULT_MAX_ENVIRONMENTS,
         )
         with StackThread(config) as stack:
             yield Target(stack.rest_url, stack.ws_url)
@@ -126,6 +131,11 @@ def emulator(
         raise ScenarioError(
             f"the emulator at {host} runs at time scale {health.get('time_scale')}; "
             f"pass --time-scale {health.get('time_scale')}"
+        )
+    if max_environments and health.get("max_environments") != max_environments:
+        raise ScenarioError(
+            f"the emulator at {host} runs with --max-environments "
+            f"{health.get('max_environments')}; set it where that emulator starts"
         )
     yield Target(rest_url, (ws_url or health["websocket_api"]).rstrip("/"), cafile)
 
@@ -190,6 +200,7 @@ def run_phase(
     figures = results.strategy_figures(
         label, outcome["samples"], totals.get(label, {}), usage, price(usage, prices)
     )
+    figures["environments"] = results.environment_figures(after, before)
     if idle := totals.get(IDLE_LABEL):
         figures["idle_connections"] = dict(sorted(idle.items()))
     if route := GATEWAY_ROUTES.get(label):
@@ -213,6 +224,7 @@ def run_scenario(
     time_scale: float | None = None,
     backend: str = "moto",
     lambda_mode: str = "local",
+    max_environments: int | None = None,
     host: str | None = None,
     ws_url: str | None = None,
     cafile: str | None = None,
@@ -229,10 +241,16 @@ def run_scenario(
         "prices": {"region": prices.region, "checked": prices.checked},
     }
     phases = []
-    with emulator(settings["time_scale"], backend, host, ws_url, cafile, lambda_mode) as target:
+    with emulator(
+        settings["time_scale"], backend, host, ws_url, cafile, lambda_mode, max_environments
+    ) as target:
         health = target.get("health")
         timeout_s = health["integration_timeout_s"]
-        settings.update(emulator=target.rest_url, integration_timeout_s=timeout_s)
+        settings.update(
+            emulator=target.rest_url,
+            integration_timeout_s=timeout_s,
+            max_environments=health.get("max_environments"),  # an older emulator has none
+        )
         for phase in scenario.phases:
             say(
                 f"phase {phase.label}: {settings['users']} users for "

@@ -1,5 +1,10 @@
 from scenarios.catalog import Expectation
-from scenarios.results import check_expectation, outcome_figures, percentile
+from scenarios.results import (
+    check_expectation,
+    environment_figures,
+    outcome_figures,
+    percentile,
+)
 
 
 def report(name, seconds, error=None):
@@ -61,3 +66,27 @@ def test_idle_connections_must_each_be_closed_by_the_gateway():
     assert "none was closed" in check_expectation(expect, [], 29)
     early = {**close, "error": "early: after 300 s"}
     assert "1 of 2 wrong (early" in check_expectation(expect, [close, early], 29)
+
+
+def _functions(**by_name):
+    return {"lambda": {"functions": by_name}}
+
+
+def test_a_phase_counts_the_environments_its_invocations_started_and_waited_for():
+    before = _functions(
+        report={"cold_starts": 2, "warm_starts": 5, "init_ms": 800.0, "environment_waits": 1}
+    )
+    after = _functions(
+        report={"cold_starts": 5, "warm_starts": 9, "init_ms": 2300.0, "environment_waits": 4},
+        connect={"cold_starts": 1, "warm_starts": 0, "init_ms": 500.0, "environment_waits": 2},
+    )
+    assert environment_figures(after, before) == {
+        "cold_starts": 4,
+        "warm_starts": 4,
+        "init_ms": 2000.0,
+        "environment_waits": 5,
+        "init_ms_mean": 500.0,
+    }
+    nothing = environment_figures(after, after)
+    assert nothing["cold_starts"] == nothing["environment_waits"] == 0
+    assert nothing["init_ms_mean"] is None

@@ -1,10 +1,17 @@
-"""The scenario runner's reads of a running emulator's control plane (scenarios.runner.Target)."""
+"""The scenario runner: its reads of a running emulator's control plane (scenarios.runner.Target)
+and the execution environments it starts the emulator with."""
+
+import dataclasses
+import re
 
 import pytest
 
 from emulator.stack import StackThread
-from scenarios.runner import ScenarioError, Target
-from tests.support import stack_config
+from scenarios import catalog
+from scenarios.pricing import load_prices
+from scenarios.report import format_summary
+from scenarios.runner import ScenarioError, Target, emulator, run_scenario
+from tests.support import LOAD_SCALE, stack_config
 
 
 def test_a_token_protected_emulator_is_read_with_the_token_from_the_environment(
@@ -18,3 +25,63 @@ def test_a_token_protected_emulator_is_read_with_the_token_from_the_environment(
             target.get("metrics")
         monkeypatch.setenv("TIMEOUTLAB_CONTROL_TOKEN", "s3cret")
         assert "rest" in target.get("metrics")
+
+
+def test_invocations_waiting_at_the_environment_cap_are_counted_and_warned_about(moto_server):
+    # One environment for three users: each report's invocation waits while another holds it.
+    reproduction = catalog.get("reproduction")
+    rest_only = dataclasses.replace(
+        reproduction,
+        phases=reproduction.phases[:1],
+        expectations=(),
+        delays_ms=(5000,),
+    )
+    result = run_scenario(
+        rest_only,
+        prices=load_prices(),
+        users=3,
+        spawn_rate=3,
+        run_time_s=20,
+        time_scale=LOAD_SCALE,
+        backend=moto_server.endpoint_url,
+        max_environments=1,
+        say=lambda line: None,
+    )
+    assert result.settings["max_environments"] == 1
+    rest = result.phases[0].figures
+    environments = rest["environments"]
+    assert environments["environment_waits"] >= 1
+    assert environments["cold_starts"] >= 1
+    # Every invocation started in an environment, cold or warm.
+    assert (
+        environments["cold_starts"] + environments["warm_starts"]
+        == rest["usage"]["lambda_requests"]
+        == rest["reports_requested"]
+    )
+    summary = format_summary(result).splitlines()
+    assert any(
+        re.fullmatch(
+            r"  rest +Lambda: \d+ cold start\(s\) \(Init \d+\.\d\d s real each on average\), "
+            r"\d+ warm, \d+ waited for a free execution environment",
+            line,
+        )
+        for line in summary
+    ), summary
+    assert (
+        f"WARNING: {environments['environment_waits']} invocation(s) waited for one of the "
+        "emulator's 1 execution environments (AWS would have started more): the wait is in the "
+        "times to result (and counts against the integration timeout); --max-environments "
+        "raises the cap (each environment is a process)"
+    ) in summary
+
+
+def test_a_running_emulator_keeps_its_own_environment_cap(moto_server):
+    config = stack_config(moto_server.endpoint_url, max_environments=2)
+    with StackThread(config) as stack:
+        with emulator(config.time_scale, "moto", stack.rest_url, None, None, max_environments=2):
+            pass  # the same cap: accepted
+        with (
+            pytest.raises(ScenarioError, match="runs with --max-environments 2"),
+            emulator(config.time_scale, "moto", stack.rest_url, None, None, max_environments=3),
+        ):
+            pass

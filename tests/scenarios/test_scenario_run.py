@@ -68,6 +68,16 @@ def test_reproduction_rest_dies_at_29_s_and_websocket_delivers(moto_server, tmp_
     assert rest["wasted_usd_per_million_reports"] > 0  # 40 s Lambdas ran on after their 504
     assert websocket["wasted_usd_per_million_reports"] == 0
     assert all(check["ok"] for checks in result["cross_check"].values() for check in checks)
+    # Every invocation of a phase started in an execution environment, cold or warm.
+    for label, figures in (("rest", rest), ("websocket", websocket)):
+        environments = figures["environments"]
+        assert environments["cold_starts"] >= 1
+        assert (
+            environments["cold_starts"] + environments["warm_starts"]
+            == figures["usage"]["lambda_requests"]
+        )
+        assert re.search(rf"^  {label} +Lambda: \d+ cold start\(s\)", printed.out, re.MULTILINE)
+    assert result["settings"]["max_environments"] == 64  # timeoutlab up's default
     assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
     # The gateway's precision over the run, as measured at the gateway: figures, no upper bounds.
