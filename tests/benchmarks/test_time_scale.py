@@ -24,6 +24,7 @@ def test_a_tiny_run_measures_the_504s_the_reports_and_the_cpu_of_each_part():
     assert (row["time_scale"], row["users"]) == (LOAD_SCALE, 2)
     rest = row["strategies"]["rest"]
     assert rest["reports"] >= 1
+    assert 0 <= row["rest_504s_over_2pct"] <= row["rest_504s"]
     assert rest["cold_starts"] >= 1
     # The load, the gateway, the handlers and moto all used the CPU during the run.
     assert all(row["cpu_s"][part] > 0 for part in ("runner+emulator", "environments", "locust"))
@@ -49,7 +50,8 @@ def test_the_search_halves_the_interval_on_a_log_scale_and_keeps_the_smallest_wi
 
 def test_rows_read_as_a_table_per_run_and_strategy():
     row = {
-        "time_scale": 0.2, "users": 100, "rest_504_within_2pct": True,
+        "time_scale": 0.2, "users": 100, "rest_504_within_2pct": False,
+        "rest_504s": 40, "rest_504s_over_2pct": 3,
         "gateway_lateness_median_s": 0.01, "gateway_lateness_max_s": 0.05,
         "overhead_median_s": 0.3, "overhead_p95_s": 0.9,
         "strategies": {"rest": {
@@ -62,6 +64,7 @@ def test_rows_read_as_a_table_per_run_and_strategy():
     }  # fmt: skip
     table = format_rows([row])
     assert (
-        "| 0.2 | 100 | rest | 29.10..29.50 | yes | 0.010/0.050 | 0.30/0.90 | 5.20/5.90 |" in table
-    )
+        "| 0.2 | 100 | rest | 29.10..29.50 | NO (3 of 40 late) | 0.010/0.050 | 0.30/0.90 | "
+        "5.20/5.90 |"
+    ) in table
     assert "| 0.2 | 100 | 43 | 1.50 | 10.0, 20.0, 5.0, 8.0 | 50 % |" in table
