@@ -3,6 +3,7 @@ and the execution environments it starts the emulator with."""
 
 import dataclasses
 import re
+import ssl
 
 import pytest
 
@@ -85,3 +86,18 @@ def test_a_running_emulator_keeps_its_own_environment_cap(moto_server):
             emulator(config.time_scale, "moto", stack.rest_url, None, None, max_environments=3),
         ):
             pass
+
+
+def test_reading_the_control_plane_again_makes_no_new_ssl_context(moto_server, monkeypatch):
+    # ``settle`` reads the metrics 20 times a second while a phase's Lambdas run on; a context
+    # per read (httpx's default) was 20 ms of CPU each, on the cores the run measures.
+    with StackThread(stack_config(moto_server.endpoint_url)) as stack:
+        target = Target(stack.rest_url, stack.ws_url)
+        made: list[object] = []
+        original = ssl.create_default_context
+        monkeypatch.setattr(
+            ssl, "create_default_context", lambda *a, **k: made.append(1) or original(*a, **k)
+        )
+        for _ in range(3):
+            assert "rest" in target.get("metrics")
+        assert len(made) <= 1

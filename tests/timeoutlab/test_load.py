@@ -11,13 +11,22 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 
 from emulator.stack import Stack, StackThread
 from scenarios.pricing import load_prices
 from tests.support import LOAD_SCALE, stack_config, warm_up, write_service
-from timeoutlab.load import LoadError, LoadRequest, LoadResult, load_cost, route_loads, run_load
+from timeoutlab.load import (
+    LoadError,
+    LoadRequest,
+    LoadResult,
+    _Control,
+    load_cost,
+    route_loads,
+    run_load,
+)
 
 #: 29 s is 2.9 real s here: room for the unscaled time of a client and of handlers' cold starts
 #: (and their 10 s init limit, 1 s real) on a loaded machine.
@@ -335,3 +344,20 @@ def test_the_cost_is_the_metrics_difference_priced():
     assert cost.usd == pytest.approx(expected)
     assert cost.usd_wasted == pytest.approx(10 * prices.lambda_gb_seconds)
     assert cost.usd_per_million_requests == pytest.approx(expected / 150 * 1e6)
+
+
+def test_reading_the_stack_s_metrics_again_makes_no_new_ssl_context(moto_server, monkeypatch):
+    # run_load settles by reading the metrics 20 times a second: one context per read (httpx's
+    # default) cost 20 ms of CPU each.
+    import ssl
+
+    with StackThread(stack_config(moto_server.endpoint_url)) as stack:
+        control = _Control(SimpleNamespace(control_url=f"{stack.http_url}/_emulator"))
+        made: list[object] = []
+        original = ssl.create_default_context
+        monkeypatch.setattr(
+            ssl, "create_default_context", lambda *a, **k: made.append(1) or original(*a, **k)
+        )
+        for _ in range(3):
+            assert "rest" in control.get("metrics")
+        assert len(made) <= 1
