@@ -33,7 +33,6 @@ one and checks only that something was measured.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -47,6 +46,7 @@ from typing import Any
 import psutil
 
 from emulator.arguments import positive, time_scale
+from emulator.runtime.environment import descendants
 from scenarios import catalog
 from scenarios.pricing import load_prices
 from scenarios.results import GATEWAY_TIMEOUT, failure_kind, percentile
@@ -78,27 +78,33 @@ class CpuSampler:
 
     def __init__(self, interval_s: float = SAMPLE_INTERVAL_S) -> None:
         self.interval_s = interval_s
-        self._me = psutil.Process(os.getpid())
+        me = psutil.Process(os.getpid())
+        self._processes: dict[int, tuple[psutil.Process, str]] = {me.pid: (me, PARTS[0])}
         self._first: dict[int, float] = {}
         self._last: dict[int, tuple[str, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
 
     def _read(self, initial: bool) -> None:
-        processes = [(self._me, "runner+emulator")]
-        with contextlib.suppress(psutil.Error):
-            processes += [(p, "") for p in self._me.children(recursive=True)]
-        for process, part in processes:
+        # The tree from the kernel's own /proc children files (cheap), each process's part
+        # from its command line once, when first seen.
+        for pid in descendants(os.getpid()):
+            if pid not in self._processes:
+                try:
+                    process = psutil.Process(pid)
+                    self._processes[pid] = (process, _part(" ".join(process.cmdline())))
+                except psutil.Error:
+                    continue
+        for pid, (process, part) in list(self._processes.items()):
             try:
                 times = process.cpu_times()
-                if not part:
-                    part = _part(" ".join(process.cmdline()))
             except psutil.Error:
+                del self._processes[pid]  # ended: its last reading stays in _last
                 continue
             used = times.user + times.system
-            if process.pid not in self._first:
-                self._first[process.pid] = used if initial else 0.0
-            self._last[process.pid] = (part, used)
+            if pid not in self._first:
+                self._first[pid] = used if initial else 0.0
+            self._last[pid] = (part, used)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
