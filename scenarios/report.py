@@ -105,6 +105,31 @@ def format_environment_warning(result: ScenarioResult) -> str | None:
     )
 
 
+def format_overhead_parts(result: ScenarioResult) -> str | None:
+    """What besides the gateway's own processing the overhead figure holds, when it holds any:
+    the cold starts' Init (real time, so 1/scale times as long in emulated seconds: a larger
+    ``--time-scale`` shortens it) and the waits for a free execution environment (emulated
+    time another invocation held it: a larger scale does not shorten them)."""
+    figures = [phase.figures.get("environments", {}) for phase in result.phases]
+    cold = sum(f.get("cold_starts", 0) for f in figures)
+    waits = sum(f.get("environment_waits", 0) for f in figures)
+    if not cold and not waits:
+        return None
+    init_s = sum(f.get("init_ms", 0.0) for f in figures) / 1000
+    parts = []
+    if cold:
+        parts.append(
+            f"the Init of {cold} cold start(s) ({init_s / cold:.2f} s real each on average, "
+            "stretched by 1/scale like any processing)"
+        )
+    if waits:
+        parts.append(
+            f"{waits} wait(s) for a free execution environment (not shortened by a larger "
+            "--time-scale; see --max-environments)"
+        )
+    return "  the overhead includes " + " and ".join(parts)
+
+
 def format_summary(result: ScenarioResult) -> str:
     """The table, what it means, the cross-check and the expectations, for the terminal."""
     s = result.settings
@@ -130,6 +155,8 @@ def format_summary(result: ScenarioResult) -> str:
         )
         if warning is not None:
             lines.append(warning)
+            if (parts := format_overhead_parts(result)) is not None:
+                lines.append(parts)
     if (waited := format_environment_warning(result)) is not None:
         lines.append(waited)
     mismatches = result.mismatches

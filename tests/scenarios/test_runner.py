@@ -74,6 +74,19 @@ def test_invocations_waiting_at_the_environment_cap_are_counted_and_warned_about
         "times to result (and counts against the integration timeout); --max-environments "
         "raises the cap (each environment is a process)"
     ) in summary
+    # The waits (seconds of another report's time) put the overhead over 2 % of 29 s, and the
+    # summary says what the overhead holds besides the gateway's own processing.
+    assert any(line.startswith("WARNING: processing overhead p95") for line in summary)
+    assert any(
+        re.fullmatch(
+            r"  the overhead includes the Init of \d+ cold start\(s\) \(\d+\.\d\d s real each "
+            r"on average, stretched by 1/scale like any processing\) and \d+ wait\(s\) for a free "
+            r"execution environment \(not shortened by a larger --time-scale; see "
+            r"--max-environments\)",
+            line,
+        )
+        for line in summary
+    ), summary
 
 
 def test_a_running_emulator_keeps_its_own_environment_cap(moto_server):
