@@ -5,8 +5,9 @@ own while the emulator stays on asyncio in the runner's (``scenarios.phase_proce
 SPEC is a JSON file: ``label``, ``user_classes`` ("module:Class"), ``stages`` (``shapes.Stage``),
 ``stop_timeout_s`` (real s), ``locust_args`` and optionally ``record`` (``"reports"``, the
 default, or ``"all"``). OUT receives every report's outcome (with ``"all"``: every request event
-the users fire, as ``timeoutlab.load`` asks for a user's own routes), the costs the users counted
-at their sockets and the phase's real seconds. Progress goes to stderr once a second.
+the users fire, as ``timeoutlab.load`` asks for a user's own routes) with ``at_s``, the real
+seconds into the phase when it ended, the costs the users counted at their sockets and the
+phase's real seconds. Progress goes to stderr once a second.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def run(spec: dict) -> dict:
                 "name": name,
                 "ms": response_time,
                 "error": None if exception is None else str(exception),
+                "at_s": round(time.monotonic() - started, 3),  # real s into the phase, at its end
             }
         )
 
@@ -83,7 +85,7 @@ def run(spec: dict) -> dict:
     runner = environment.create_local_runner()
     events.init.fire(environment=environment, runner=runner, web_ui=None)
 
-    started = time.monotonic()
+    started = time.monotonic()  # the load starts now: samples count their at_s from here
     total_s = stages[-1].until_s
 
     def progress() -> None:

@@ -25,6 +25,7 @@ def test_a_tiny_run_measures_the_504s_the_reports_and_the_cpu_of_each_part():
     rest = row["strategies"]["rest"]
     assert rest["reports"] >= 1
     assert 0 <= row["rest_504s_over_2pct"] <= row["rest_504s"]
+    assert 0 <= rest["warm_5s_reports"] <= rest["reports"]
     assert rest["cold_starts"] >= 1
     # The load, the gateway, the handlers and moto all used the CPU during the run.
     assert all(row["cpu_s"][part] > 0 for part in ("runner+emulator", "environments", "locust"))
@@ -56,6 +57,7 @@ def test_rows_read_as_a_table_per_run_and_strategy():
         "overhead_median_s": 0.3, "overhead_p95_s": 0.9,
         "strategies": {"rest": {
             "timeout_min_s": 29.1, "timeout_max_s": 29.5, "p50_5s": 5.2, "p95_5s": 5.9,
+            "p50_5s_warm": 5.1, "p95_5s_warm": 5.3, "warm_5s_reports": 12,
             "p50_40s": None, "p95_40s": None, "usd_per_million_reports": 300.0,
             "cold_starts": 60, "environment_waits": 0,
         }},
@@ -65,6 +67,6 @@ def test_rows_read_as_a_table_per_run_and_strategy():
     table = format_rows([row])
     assert (
         "| 0.2 | 100 | rest | 29.10..29.50 | NO (3 of 40 late) | 0.010/0.050 | 0.30/0.90 | "
-        "5.20/5.90 |"
+        "5.20/5.90 | 5.10/5.30 (12) | -/- | 300.00 | 60 | 0 |"
     ) in table
     assert "| 0.2 | 100 | 43 | 1.50 | 10.0, 20.0, 5.0, 8.0 | 50 % |" in table

@@ -59,6 +59,10 @@ def test_invocations_waiting_at_the_environment_cap_are_counted_and_warned_about
         == rest["usage"]["lambda_requests"]
         == rest["reports_requested"]
     )
+    # Each outcome says when it came, in real seconds into the phase, in the order they came.
+    ends = [sample["at_s"] for sample in result.phases[0].samples]
+    assert ends == sorted(ends)
+    assert ends[0] >= 0
     summary = format_summary(result).splitlines()
     assert any(
         re.fullmatch(
