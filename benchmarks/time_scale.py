@@ -52,7 +52,7 @@ from emulator.runtime.environment import descendants
 from scenarios import catalog
 from scenarios.pricing import load_prices
 from scenarios.results import GATEWAY_TIMEOUT, failure_kind, percentile
-from scenarios.runner import ScenarioResult, run_scenario
+from scenarios.runner import ScenarioError, ScenarioResult, run_scenario
 
 #: A 504 reaches the client "within 2 %" when it comes at most this share past the timeout.
 WITHIN_SHARE = 0.02
@@ -359,11 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures), flush=True)
         return figures
 
-    if args.bisect is not None:
-        low, high = sorted(args.bisect)
-        found, rows = bisect(low, high, args.steps, run)
-    else:
-        rows = [run(scale) for scale in args.scales]
+    try:
+        if args.bisect is not None:
+            low, high = sorted(args.bisect)
+            found, rows = bisect(low, high, args.steps, run)
+        else:
+            rows = [run(scale) for scale in args.scales]
+    except ScenarioError as error:  # the rows measured so far were printed as JSON lines
+        print(f"time_scale: error: {error}", file=sys.stderr)
+        return 2
     print()
     print(format_rows(rows))
     if args.bisect is not None:
