@@ -58,6 +58,7 @@ def test_rows_read_as_a_table_per_run_and_strategy():
         "strategies": {"rest": {
             "timeout_min_s": 29.1, "timeout_max_s": 29.5, "p50_5s": 5.2, "p95_5s": 5.9,
             "p50_5s_warm": 5.1, "p95_5s_warm": 5.3, "warm_5s_reports": 12,
+            "gateway_timeouts_5s": 2,
             "p50_40s": None, "p95_40s": None, "usd_per_million_reports": 300.0,
             "cold_starts": 60, "environment_waits": 0,
         }},
@@ -67,6 +68,6 @@ def test_rows_read_as_a_table_per_run_and_strategy():
     table = format_rows([row])
     assert (
         "| 0.2 | 100 | rest | 29.10..29.50 | NO (3 of 40 late) | 0.010/0.050 | 0.30/0.90 | "
-        "5.20/5.90 | 5.10/5.30 (12) | -/- | 300.00 | 60 | 0 |"
+        "5.20/5.90 (2 got a 504) | 5.10/5.30 (12) | -/- | 300.00 | 60 | 0 |"
     ) in table
     assert "| 0.2 | 100 | 43 | 1.50 | 10.0, 20.0, 5.0, 8.0 | 50 % |" in table
