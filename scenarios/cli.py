@@ -76,8 +76,8 @@ def add_parser(commands) -> None:
         type=positive(int),
         metavar="N",
         help="execution environments (processes) the emulator started here keeps alive at once "
-        "(default: timeoutlab up's, 64); past it invocations wait, which AWS would not make them "
-        "do, and the summary counts those waits",
+        "(default: timeoutlab up's, by the memory available); past it invocations wait, which AWS "
+        "would not make them do, and the summary counts those waits",
     )
     add("--prices", type=Path, help="TOML file of AWS rates replacing the bundled ones")
     add("--json", type=Path, metavar="FILE", help="write the results as JSON")
