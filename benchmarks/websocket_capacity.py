@@ -51,7 +51,9 @@ BIN = Path(sys.executable).parent
 LOCUSTFILES = ROOT / "locustfiles"
 HOST = "127.0.0.1"
 TIME_SCALE = 1.0  # real time: latencies and the idle timeout mean what they say
-IDLE_TIMEOUT_S = 600  # AWS's and the emulator's default; no idle close may happen while held
+#: AWS's and the emulator's default idle timeout; no idle close may happen while held
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+IDLE_TIMEOUT_S = 600
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 #: Descriptors each process needs besides its WebSocket connections (moto sockets, the
 #: environments' pipes, the Runtime API, logs): a level is tried only when the hard
