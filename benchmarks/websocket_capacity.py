@@ -84,6 +84,9 @@ class Plan:
     def quick(cls) -> Plan:
         return cls(
             held_levels=(50,),
+            # One handshake at a time: the $connect environment the baseline warmed serves them
+            # all, where 4 at once waited ~9 s for 3 cold starts on 2 busy cores.
+            connect_in_flight=1,
             held_seconds=1.0,
             # Each new idle user's $connect may need an execution environment of its own: 50 cold
             # starts at once did not all finish within 5 s on 2 busy cores (45 and 25 of 50).
@@ -379,8 +382,9 @@ def wait_held(emulator: Emulator, target: int, alive: Child, timeout: float) -> 
     return count
 
 
-def warm_up(emulator: Emulator, connections: int = 20) -> None:
-    """A few connections first, so the baseline has the $connect handlers loaded."""
+def warm_up(emulator: Emulator, connections: int) -> None:
+    """``connections`` opened and closed one after another, so a baseline read next has the
+    $connect and $disconnect handlers loaded."""
     from websockets.sync.client import connect
 
     for _ in range(connections):
@@ -866,7 +870,6 @@ def run(plan: Plan, workdir: Path) -> int:
 
     emulator = started_emulator(workdir, "load")
     try:
-        warm_up(emulator)
         print(
             f"2. Concurrent WebSocket users from one Locust process (IdleWebsocketUser, "
             f"{plan.locust_spawn_rate:g} new per second, each level held "
