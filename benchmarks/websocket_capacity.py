@@ -439,11 +439,12 @@ class HeldResult:
         )
 
 
-def levels_allowed(levels: tuple[int, ...], hard: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(levels tried, levels skipped): each connection is a descriptor in the emulator and one
-    in the client, and each needs ``SPARE_DESCRIPTORS`` more."""
+def levels_allowed(levels: tuple[int, ...], limit: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(levels tried, levels skipped) under the RLIMIT_NOFILE in force (``limit``, the soft
+    one): each connection is a descriptor in the emulator and one in the client, and each
+    process needs ``SPARE_DESCRIPTORS`` more."""
     fits = tuple(
-        n for n in levels if hard == resource.RLIM_INFINITY or n + SPARE_DESCRIPTORS <= hard
+        n for n in levels if limit == resource.RLIM_INFINITY or n + SPARE_DESCRIPTORS <= limit
     )
     return fits, tuple(n for n in levels if n not in fits)
 
@@ -469,7 +470,7 @@ def held_connections(emulator: Emulator, plan: Plan, workdir: Path) -> HeldResul
     warm_up(emulator, 1)
     time.sleep(1.0)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    tried, skipped = levels_allowed(plan.held_levels, hard)
+    tried, skipped = levels_allowed(plan.held_levels, soft)  # raised to hard at start
     result = HeldResult(server_tree(emulator.pid), (soft, hard), skipped=skipped)
     command = [
         sys.executable, "-m", "benchmarks.idle_client", emulator.ws_url,
@@ -518,10 +519,12 @@ def print_held_header(result: HeldResult) -> None:
     soft, hard = result.nofile
     print(f"  RLIMIT_NOFILE of the emulator and the client: soft {soft}, hard {hard}")
     if result.skipped:
+        which = "hard limit" if soft == hard else "soft limit (it could not be raised)"
         print(
-            f"  the hard limit {hard} is too low for {', '.join(map(str, result.skipped))} "
+            f"  the {which} {soft} is too low for {', '.join(map(str, result.skipped))} "
             f"connections (each is a descriptor in the emulator and in the client, plus "
-            f"{SPARE_DESCRIPTORS} spare): those levels are skipped"
+            f"{SPARE_DESCRIPTORS} spare): those levels are skipped; raise the hard limit "
+            "(ulimit -Hn, as root) to try them"
         )
     print(
         f"  {'connections':>11}  {'open at gateway':>15}  {'held':>4}  {'tree RSS MB':>11}  "
@@ -938,6 +941,11 @@ def print_held(held: HeldResult) -> None:
         f"{_mb(tree.emulator_kb)}, moto {_mb(tree.backend_kb)}, {tree.environments} execution "
         f"environments {_mb(tree.environments_kb)})"
     )
+    if held.skipped:
+        print(
+            f"  (not tried: {', '.join(map(str, held.skipped))} connections, over what "
+            f"RLIMIT_NOFILE {held.nofile[0]} allows)"
+        )
     per, how = held.kb_per_connection()
     own, _ = held.kb_per_connection("emulator_kb")
     if per is None or own is None:

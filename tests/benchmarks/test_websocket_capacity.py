@@ -30,8 +30,8 @@ LOCUST_ROW = re.compile(r"^ +(\d+) +(\d+) +(yes|NO) +(\d+\.\d|n/a) +(\d+|n/a) +(
 STEP = re.compile(r"^ +(\d+) +(\d+\.\d) +(\d+|n/a) +(\d+|n/a) +(\d+) +(\d+) ", re.M)
 
 
-def quick_plan():
-    """The benchmark's own ``--quick`` plan, so its levels are not copied here."""
+def benchmark():
+    """The benchmark script as a module (it is run as a script, not imported as a package)."""
     spec = importlib.util.spec_from_file_location("websocket_capacity", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # for its dataclasses
@@ -39,7 +39,20 @@ def quick_plan():
         spec.loader.exec_module(module)
     finally:
         del sys.modules[spec.name]
-    return module.Plan.quick()
+    return module
+
+
+def quick_plan():
+    """The benchmark's own ``--quick`` plan, so its levels are not copied here."""
+    return benchmark().Plan.quick()
+
+
+def test_levels_past_the_open_files_limit_are_skipped():
+    module = benchmark()
+    spare = module.SPARE_DESCRIPTORS
+    tried, skipped = module.levels_allowed((1000, 5000, 15000), 5000 + spare)
+    assert (tried, skipped) == ((1000, 5000), (15000,))
+    assert module.levels_allowed((15000,), module.resource.RLIM_INFINITY) == ((15000,), ())
 
 
 def figure(pattern: str, stdout: str) -> str:
