@@ -60,6 +60,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 #: RLIMIT_NOFILE leaves this much room above it.
 SPARE_DESCRIPTORS = 1024
 GIB_KB = 1024 * 1024
+#: The benchmark's parts, each runnable alone (``--sections``): in this order.
+SECTIONS = ("held", "locust", "ceiling")
 #: Real seconds the held-connections emulator gets to stop cleanly before it is killed.
 SHUTDOWN_GRACE_S = 3.0
 
@@ -79,6 +81,7 @@ class Plan:
     report_delay_ms: int = 0  # the pipeline's own cost, not a report's wait
     report_rows: int = 10
     p95_bound_ms: float = 1000.0
+    sections: tuple[str, ...] = SECTIONS
 
     @classmethod
     def quick(cls) -> Plan:
@@ -859,53 +862,67 @@ def run(plan: Plan, workdir: Path) -> int:
         print("  (no /proc here: memory and CPU figures are unavailable)")
     raise_open_files_limit()
     started = time.monotonic()
-    for name in ("held", "load"):
-        (workdir / name).mkdir()
+    held: HeldResult | None = None
+    users: LocustResult | None = None
+    steps: list[Step] | None = None
 
-    print(
-        f"1. Idle WebSocket connections held (benchmarks/idle_client.py, one asyncio process, at "
-        f"most {plan.connect_in_flight} opening handshakes at once; each level held "
-        f"{plan.held_seconds:g} s; RSS of the emulator's whole tree: the emulator, its moto "
-        f"backend and the execution environments alive)",
-        flush=True,
-    )
-    held = held_connections(started_emulator(workdir, "held"), plan, workdir / "held")
-
-    emulator = started_emulator(workdir, "load")
-    try:
+    if "held" in plan.sections:
         print(
-            f"2. Concurrent WebSocket users from one Locust process (IdleWebsocketUser, "
-            f"{plan.locust_spawn_rate:g} new per second, each level held "
-            f"{plan.locust_hold_seconds:g} s; CPU 100 % = one core)",
+            f"1. Idle WebSocket connections held (benchmarks/idle_client.py, one asyncio process, "
+            f"at most {plan.connect_in_flight} opening handshakes at once; each level held "
+            f"{plan.held_seconds:g} s; RSS of the emulator's whole tree: the emulator, its moto "
+            f"backend and the execution environments alive)",
             flush=True,
         )
-        users = locust_users(emulator, plan, workdir / "load")
-        print(
-            f"\n3. Report round-trip ceiling (closed loop: WebsocketUser with no think time, "
-            f"connect, generateReport, URL pushed; report delay {plan.report_delay_ms} ms, "
-            f"{plan.report_rows} rows; {plan.step_seconds:g} s per step after one unmeasured "
-            f"round trip per user so the execution environments are warm; stepped up until p95 "
-            f"passes {plan.p95_bound_ms:g} ms)",
-            flush=True,
-        )
-        steps = ceiling_steps(emulator, plan, workdir / "load")
-    finally:
-        emulator.stop()
+        (workdir / "held").mkdir()
+        held = held_connections(started_emulator(workdir, "held"), plan, workdir / "held")
+
+    if "locust" in plan.sections or "ceiling" in plan.sections:
+        (workdir / "load").mkdir()
+        emulator = started_emulator(workdir, "load")
+        try:
+            if "locust" in plan.sections:
+                print(
+                    f"2. Concurrent WebSocket users from one Locust process (IdleWebsocketUser, "
+                    f"{plan.locust_spawn_rate:g} new per second, each level held "
+                    f"{plan.locust_hold_seconds:g} s; CPU 100 % = one core)",
+                    flush=True,
+                )
+                users = locust_users(emulator, plan, workdir / "load")
+            if "ceiling" in plan.sections:
+                print(
+                    f"\n3. Report round-trip ceiling (closed loop: WebsocketUser with no think "
+                    f"time, connect, generateReport, URL pushed; report delay "
+                    f"{plan.report_delay_ms} ms, {plan.report_rows} rows; {plan.step_seconds:g} s "
+                    f"per step after one unmeasured round trip per user so the execution "
+                    f"environments are warm; stepped up until p95 passes {plan.p95_bound_ms:g} ms)",
+                    flush=True,
+                )
+                steps = ceiling_steps(emulator, plan, workdir / "load")
+        finally:
+            emulator.stop()
 
     print(f"\nFigures ({cpus} CPUs, {time.monotonic() - started:.0f} s run):")
-    print_ceiling(steps, plan)
-    print_held(held)
+    if steps is not None:
+        print_ceiling(steps, plan)
+    if held is not None:
+        print_held(held)
+    if users is not None:
+        print_users(users)
+    return 0
+
+
+def print_users(users: LocustResult) -> None:
     level = users.held
     if level is None:
         print("  concurrent WebSocket users from one Locust process: 0 (no level held)")
-    else:
-        print(
-            f"  concurrent WebSocket users from one Locust process: {level.users} idle users "
-            f"held (Locust RSS {_mb(level.locust_rss_kb)} MB, CPU {_ms(level.spawn_cpu)} % "
-            f"opening, {_ms(level.hold_cpu)} % holding"
-            f"{'' if level is users.levels[-1] else '; the next level did not hold'})"
-        )
-    return 0
+        return
+    print(
+        f"  concurrent WebSocket users from one Locust process: {level.users} idle users "
+        f"held (Locust RSS {_mb(level.locust_rss_kb)} MB, CPU {_ms(level.spawn_cpu)} % "
+        f"opening, {_ms(level.hold_cpu)} % holding"
+        f"{'' if level is users.levels[-1] else '; the next level did not hold'})"
+    )
 
 
 def print_ceiling(steps: list[Step], plan: Plan) -> None:
@@ -992,8 +1009,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--in-flight", type=int, help="opening handshakes at once for the held connections"
     )
+    parser.add_argument(
+        "--sections",
+        type=_sections,
+        help=f"which parts to run (default {','.join(SECTIONS)})",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
+    if args.sections:
+        plan.sections = args.sections
     if args.users:
         plan.ceiling_users = args.users
     if args.held:
@@ -1021,6 +1045,14 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in SECTIONS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"some of {','.join(SECTIONS)}: {text!r}")
+    return names
 
 
 def _joined(values: tuple[int, ...]) -> str:
