@@ -70,6 +70,11 @@ SERVERS: dict[str, type[Server]] = {
 }
 REFERENCE = "timeoutlab"
 REPORT_DEFINITION = {"delay": 0, "amountOfRows": 10}
+#: Round trips each worker makes before a measurement, however long they take. One was not
+#: enough: at 20 report clients the first round trips start some 80 environments at once
+#: ($connect, generateReport, the async report, $disconnect), whose cold starts outlast a
+#: 1 s warm-up on 2 cores and then ran into the measured seconds.
+WARMUP_ROUND_TRIPS = 3
 REQUEST_TIMEOUT_S = 30.0  # real seconds; one round trip past it counts as a failure
 RSS_INTERVAL_S = 0.2
 
@@ -86,7 +91,7 @@ class Plan:
     concurrency: tuple[int, ...] = (1, 20)
     repeats: int = 3
     seconds: float = 2.0  # real seconds per measurement
-    #: unmeasured real seconds of the same load before each measurement (at least one round trip
+    #: unmeasured real seconds of the same load before each measurement (at least WARMUP_ROUND_TRIPS
     #: per worker), so environments are warm: cold starts are not the subject
     warmup_seconds: float = 1.0
 
@@ -332,8 +337,8 @@ async def measure(
     warmup_seconds: float = 0.0,
 ) -> Sample:
     """``concurrency`` workers run ``workload`` in a closed loop for ``seconds`` real seconds,
-    after ``warmup_seconds`` (and at least one round trip each) unmeasured; the server tree's CPU
-    is read before and after the measured part."""
+    after ``warmup_seconds`` (and at least ``WARMUP_ROUND_TRIPS`` round trips each) unmeasured;
+    the server tree's CPU is read before and after the measured part."""
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -345,8 +350,8 @@ async def measure(
         async def loop(worker: Worker, until: float, record: bool) -> None:
             nonlocal failed
             round_trip = worker.round_trip(workload)
-            tries = 0  # a warm-up makes at least one round trip, whatever the time
-            while (not record and tries == 0) or time.perf_counter() < until:
+            tries = 0  # a warm-up makes WARMUP_ROUND_TRIPS round trips, whatever the time
+            while (not record and tries < WARMUP_ROUND_TRIPS) or time.perf_counter() < until:
                 tries += 1
                 began = time.perf_counter()
                 try:

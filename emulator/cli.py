@@ -30,7 +30,13 @@ from emulator.core.deadlines import validate_timeout
 from emulator.core.origins import parse_allowed_host, parse_allowed_origin
 from emulator.core.sigv4 import CREDENTIALS_VARIABLE, Credentials
 from emulator.demo import DEMO_TIME_SCALE, run_demo
-from emulator.runtime.process import DEFAULT_ENVIRONMENT_IDLE_S, DEFAULT_MAX_ENVIRONMENTS
+from emulator.runtime.process import (
+    DEFAULT_ENVIRONMENT_IDLE_S,
+    MAX_ENVIRONMENTS_CEILING,
+    MAX_ENVIRONMENTS_FLOOR,
+    MEMORY_PER_ENVIRONMENT_BYTES,
+    default_max_environments,
+)
 from emulator.service import ServiceError, default_service_path
 from emulator.stack import LAMBDA_MODES, Stack, StackConfig
 from emulator.supervised import ParentWatch, write_ready_file
@@ -207,10 +213,12 @@ def _add_stack_options(
     add(
         "--max-environments",
         type=positive(int),
-        default=DEFAULT_MAX_ENVIRONMENTS,
+        default=None,
         metavar="N",
-        help="execution environments (processes) alive at once on this machine; past it an "
-        "invocation waits for a free one (default: %(default)s)",
+        help="execution environments (processes) alive at once on this machine; past it the "
+        "longest-idle one is replaced, or an invocation waits for a free one (default: one per "
+        f"{MEMORY_PER_ENVIRONMENT_BYTES // 2**20} MB of memory available at start, "
+        f"{MAX_ENVIRONMENTS_FLOOR} to {MAX_ENVIRONMENTS_CEILING})",
     )
     add(
         "--environment-idle",
@@ -330,7 +338,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         integration_timeout=args.integration_timeout,
         time_scale=args.time_scale,
         lambda_concurrency=args.lambda_concurrency,
-        max_environments=args.max_environments,
+        max_environments=args.max_environments or default_max_environments(),
         environment_idle=args.environment_idle,
         prewarm=args.prewarm,
         websocket_limits=WebSocketLimits(

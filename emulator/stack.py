@@ -79,8 +79,8 @@ from emulator.runtime.async_invoker import AsyncInvoker
 from emulator.runtime.invocation import Runtime
 from emulator.runtime.process import (
     DEFAULT_ENVIRONMENT_IDLE_S,
-    DEFAULT_MAX_ENVIRONMENTS,
     ProcessRuntime,
+    default_max_environments,
 )
 from emulator.runtime.remote import RemoteRuntime
 from emulator.service import ServiceSpec, default_service_path, load_service
@@ -102,7 +102,8 @@ class StackConfig:
     integration_timeout: float | None = None  # None: serverless.yml's, else AWS's 29 s
     time_scale: float = 1.0
     lambda_concurrency: int = 1000  # AWS's default account concurrency
-    max_environments: int = DEFAULT_MAX_ENVIRONMENTS  # execution environments alive at once
+    # execution environments alive at once (default: by the memory available at start)
+    max_environments: int = field(default_factory=default_max_environments)
     environment_idle: float = DEFAULT_ENVIRONMENT_IDLE_S  # emulated s before a warm one is reaped
     # Initialise one execution environment per function at start (provisioned concurrency).
     prewarm: bool = False

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import psutil
+
 from emulator.clock import Clock
 from emulator.core.invocations import InvocationRecord, Outcome
 from emulator.metrics import Metrics
@@ -32,10 +34,29 @@ log = logging.getLogger("timeoutlab.lambda")
 #: configured function timeout" (lambda-runtime-environment.html). Real seconds = emulated ones:
 #: Init runs at its real duration whatever the time scale.
 INIT_LIMIT_S = 10.0
-DEFAULT_MAX_ENVIRONMENTS = 64
+#: The default machine cap on execution environments: one per ``MEMORY_PER_ENVIRONMENT_BYTES``
+#: of memory available when the emulator starts, between these bounds. A Python environment that
+#: has imported boto3 holds about 44 MB of its own (USS); the WebSocket report round trip at 20
+#: clients keeps 77 environments busy or warm ($connect, generateReport, the async report,
+#: $disconnect), and a cap of 64 made it replace one every ten round trips, each a cold start.
+MAX_ENVIRONMENTS_CEILING = 128
+MAX_ENVIRONMENTS_FLOOR = 8
+MEMORY_PER_ENVIRONMENT_BYTES = 64 * 2**20
 #: Idle environments are reaped after this many emulated seconds. AWS does not publish how long
 #: it keeps an idle environment; observed lifetimes are 5 to 15 minutes.
 DEFAULT_ENVIRONMENT_IDLE_S = 600.0
+
+
+def default_max_environments(available_bytes: int | None = None) -> int:
+    """The machine cap to use when none is given: ``available_bytes`` (default: the memory
+    available now, from psutil) over ``MEMORY_PER_ENVIRONMENT_BYTES``, clamped to
+    [``MAX_ENVIRONMENTS_FLOOR``, ``MAX_ENVIRONMENTS_CEILING``]. Ours, not AWS's: AWS has no such
+    cap, only the account's concurrency
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html)."""
+    if available_bytes is None:
+        available_bytes = psutil.virtual_memory().available
+    by_memory = available_bytes // MEMORY_PER_ENVIRONMENT_BYTES
+    return int(max(MAX_ENVIRONMENTS_FLOOR, min(MAX_ENVIRONMENTS_CEILING, by_memory)))
 
 
 class ProcessRuntime(Runtime):
@@ -48,10 +69,12 @@ class ProcessRuntime(Runtime):
         metrics: Metrics,
         environment: dict[str, str],
         concurrency: int = 1000,
-        max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
+        max_environments: int | None = None,
         idle_seconds: float = DEFAULT_ENVIRONMENT_IDLE_S,
     ) -> None:
         super().__init__(service, clock, metrics, environment, concurrency)
+        if max_environments is None:
+            max_environments = default_max_environments()
         if max_environments < 1:
             raise ValueError(f"--max-environments must be at least 1, got {max_environments}")
         if idle_seconds <= 0:

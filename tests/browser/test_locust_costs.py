@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.backends.moto_server import free_port
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TYPED_DELAYS = "5000,40000"
 #: One user per strategy of mixed.py.
 USERS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -11,7 +11,13 @@ import pytest
 
 from emulator.clock import ScaledClock
 from emulator.metrics import Metrics
-from emulator.runtime.process import ProcessRuntime
+from emulator.runtime.process import (
+    MAX_ENVIRONMENTS_CEILING,
+    MAX_ENVIRONMENTS_FLOOR,
+    MEMORY_PER_ENVIRONMENT_BYTES,
+    ProcessRuntime,
+    default_max_environments,
+)
 from emulator.service import load_service
 from emulator.stack import StackConfig, StackThread
 from tests.support import stack_config, write_service
@@ -317,3 +323,10 @@ def test_a_handlers_traceback_is_logged_a_line_at_a_time_with_its_request_id(sta
     (error,) = [line for line in lines if "[ERROR] ValueError: kaboom" in line]
     request_id = error.split("\t")[0]
     assert any(line.startswith(f"{request_id}\tTraceback") for line in lines), lines
+
+
+def test_the_default_machine_cap_follows_the_memory_available_within_its_bounds():
+    assert default_max_environments(2**30) == 2**30 // MEMORY_PER_ENVIRONMENT_BYTES
+    assert default_max_environments(100 * 2**30) == MAX_ENVIRONMENTS_CEILING
+    assert default_max_environments(100 * 2**20) == MAX_ENVIRONMENTS_FLOOR
+    assert MAX_ENVIRONMENTS_FLOOR <= default_max_environments() <= MAX_ENVIRONMENTS_CEILING
