@@ -152,6 +152,8 @@ class ExecutionEnvironment:
         self._exited: asyncio.Task[int] | None = None
         self._pumps: list[asyncio.Task] = []
         self._function_log = logging.getLogger(f"timeoutlab.lambda.{spec.name}")
+        #: ``Lambda-Runtime-Invoked-Function-Arn`` of every invocation (made once).
+        self.function_arn = f"arn:aws:lambda:{service.region}:{ACCOUNT_ID}:function:{spec.name}"
 
     @property
     def provisioned(self) -> bool:
@@ -239,9 +241,7 @@ class ExecutionEnvironment:
             request_id=request_id,
             event=json.dumps(event).encode(),
             deadline_ms=int((time.time() + timeout_real) * 1000),
-            function_arn=(
-                f"arn:aws:lambda:{self.service.region}:{ACCOUNT_ID}:function:{self.spec.name}"
-            ),
+            function_arn=self.function_arn,
             trace_id=f"Root=1-{int(time.time()):08x}-{new_request_id().replace('-', '')[:24]};"
             "Sampled=0",
         )
@@ -277,11 +277,12 @@ class ExecutionEnvironment:
         posts an error and then exits (Node.js on an uncaught exception) is never reused."""
         assert self.api is not None
         assert self._exited is not None
-        waiting = asyncio.get_running_loop().create_task(self.api.waiting.wait())
+        asked = self.api.next_asked()
         try:
-            await asyncio.wait({waiting, self._exited}, return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {asked, self._exited}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiting.cancel()
+            asked.cancel()
         return self.alive and self.api.waiting.is_set()
 
     def _exit_error(self, returncode: int) -> dict:
@@ -294,8 +295,12 @@ class ExecutionEnvironment:
     async def _watch_memory(self) -> None:
         """Returns once the process tree is over ``memorySize``."""
         interval = MEMORY_POLL_S
-        while not self._over_memory():  # memory is polled: nothing signals it
+        while True:  # memory is polled: nothing signals it
+            # The first read waits one interval too: the figure is a peak, which never falls,
+            # so nothing is missed, and the reply is checked once more before it counts.
             await asyncio.sleep(interval)
+            if self._over_memory():
+                return
             interval = min(2 * interval, MEMORY_POLL_MAX_S)
 
     async def kill(self) -> None:

@@ -1,39 +1,54 @@
 """One execution environment's Runtime API over HTTP: a loopback port of its own.
 
-A thin aiohttp layer over ``emulator.core.runtime_api``: it parks the runtime's
-``GET /invocation/next`` until the environment hands it an invocation, and turns the runtime's
-``/response``, ``/error`` and ``/init/error`` requests into results. Every status it answers
-comes from the core's rules (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
+A thin layer over ``emulator.core.runtime_api``: h11 frames the HTTP/1.1 messages inside an
+``asyncio.Protocol`` (no HTTP framework, no task per request), a ``GET /invocation/next`` is
+parked until the environment hands it an invocation, and the runtime's ``/response``,
+``/error`` and ``/init/error`` requests become results. Which request is allowed when, and
+every status answered, comes from the core's rules
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import socket
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+import h11
 
+from emulator.core.log_text import printable
 from emulator.core.runtime_api import (
-    API_PREFIX,
     ERROR_TYPE_HEADER,
+    MAX_RESPONSE_BYTES,
     RESPONSE_MODE_HEADER,
     STREAMING_MODE,
     ApiError,
     Assignment,
+    Endpoint,
     EnvironmentApi,
+    Route,
+    route,
     runtime_error,
     split_prelude,
 )
-from emulator.gateway.wire import OneLineClientErrors
+
+log = logging.getLogger("timeoutlab.lambda.runtime_api")
 
 #: The content type of a streamed response that opens with an HTTP integration's metadata.
-HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
-#: How long closing waits for requests in progress (real seconds): the process is gone by then.
-SHUTDOWN_S = 0.5
+HTTP_INTEGRATION_CONTENT_TYPE = b"application/vnd.awslambda.http-integration-response"
+#: h11's bound on one request's head (bytes).
+_MAX_HEAD = 64 * 1024
+_JSON = (b"Content-Type", b"application/json")
+#: The request headers read, as h11 gives their names (lower-cased).
+_MODE = RESPONSE_MODE_HEADER.lower().encode()
+_ERROR_TYPE = ERROR_TYPE_HEADER.lower().encode()
+_STREAMING = STREAMING_MODE.encode()
+#: AWS's StatusResponse body of a 202 (runtimes-api.html).
+_ACCEPTED_BODY = b'{"status": "OK"}'
 
 
 @dataclass
@@ -50,6 +65,218 @@ class Reply:
 ChunkSink = Callable[[Any], object]
 
 
+@dataclass
+class _Request:
+    """One request being received: its route (or the refusal its head already earned), and
+    its body: kept up to ``keep`` bytes (what a larger body is refused with needs only its
+    size), or passed to a stream's sink as it comes."""
+
+    route: Route | None
+    refusal: ApiError | None = None
+    error_type: str | None = None
+    keep: int = MAX_RESPONSE_BYTES
+    size: int = 0
+    chunks: list[bytes] = field(default_factory=list)
+    stream: _StreamFeed | None = None
+
+    def data(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.stream is not None:
+            self.stream.feed(data)
+        elif self.size <= self.keep:
+            self.chunks.append(data)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class _StreamFeed:
+    """A streamed response's body into the sink as it arrives; an HTTP integration's prelude
+    (metadata JSON, 8 NUL bytes) becomes the metadata dict first, else ``{"statusCode": 200}``
+    (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming)."""
+
+    def __init__(self, sink: ChunkSink | None, prelude: bool) -> None:
+        self.sink = sink
+        self.prelude = prelude
+        self.pending = b""
+        self.started = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.sink is None:
+            return
+        if self.prelude and not self.started:
+            self.pending += chunk
+            try:
+                split = split_prelude(self.pending)
+            except ValueError:
+                split = ({"statusCode": 500}, b"")
+            if split is None:
+                return
+            metadata, chunk = split
+            self.sink(metadata)
+            self.started = True
+        elif not self.started:
+            self.sink({"statusCode": 200})
+            self.started = True
+        if chunk:
+            self.sink(chunk)
+
+    def end(self) -> None:
+        """The stream is complete: a sink that got nothing yet gets its metadata."""
+        if self.sink is not None and not self.started:
+            self.sink({"statusCode": 200})
+            self.started = True
+
+
+class _RuntimeConnection(asyncio.Protocol):
+    """One HTTP/1.1 connection of the runtime: h11 parses what arrives and frames what leaves;
+    each complete request is handled as it ends, synchronously, except ``next``, which is
+    answered when work comes (``RuntimeApiServer.invoke``)."""
+
+    def __init__(self, api: RuntimeApiServer) -> None:
+        self.api = api
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
+        self.transport: asyncio.Transport | None = None
+        self.request: _Request | None = None
+        self._driving = False
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.api._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.http.receive_data(data)
+        self._drive()
+
+    def eof_received(self) -> bool | None:
+        self.http.receive_data(b"")
+        self._drive()
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.api._connections.discard(self)
+        self.api._gone(self)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _drive(self) -> None:
+        """Handle every event h11 has complete; stop when it needs more bytes, or while a
+        ``next`` waits for its answer (h11 pauses until the response is sent)."""
+        self._driving = True
+        try:
+            while self.transport is not None:
+                event = self.http.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    return
+                if isinstance(event, h11.Request):
+                    self._begin(event)
+                elif isinstance(event, h11.Data):
+                    if self.request is not None:
+                        self.request.data(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    request, self.request = self.request, None
+                    if request is not None:
+                        self._end(request)
+                elif isinstance(event, h11.ConnectionClosed):
+                    self.transport.close()
+                    return
+        except h11.RemoteProtocolError as exc:
+            log.info("malformed request to a Runtime API: %s", printable(exc))
+            if self.http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                refusal = ApiError(exc.error_status_hint, "BadRequest", str(exc))
+                with contextlib.suppress(h11.LocalProtocolError):
+                    self._write(_refusal_events(refusal))
+            if self.transport is not None:
+                self.transport.close()
+        finally:
+            self._driving = False
+
+    def _begin(self, head: h11.Request) -> None:
+        if self.http.they_are_waiting_for_100_continue:
+            self._write([h11.InformationalResponse(status_code=100, headers=[])])
+        try:
+            found = route(head.method.decode("latin-1"), head.target.decode("latin-1"))
+        except ApiError as exc:
+            self.request = _Request(None, refusal=exc)
+            return
+        request = _Request(found)
+        self.request = request
+        if found.endpoint is Endpoint.RESPONSE or found.endpoint is Endpoint.ERROR:
+            mode, content_type = b"", b""
+            for name, value in head.headers:  # h11 gives the names lower-cased
+                if name == _MODE:
+                    mode = value
+                elif name == b"content-type":
+                    content_type = value
+                elif name == _ERROR_TYPE:
+                    request.error_type = value.decode("latin-1")
+            if found.endpoint is Endpoint.RESPONSE and mode.lower() == _STREAMING:
+                try:
+                    self.api.state.may_answer(found.request_id)
+                except ApiError as exc:
+                    request.refusal = exc
+                    request.keep = 0  # the body is only drained
+                    return
+                media_type = content_type.split(b";")[0].strip().lower()
+                prelude = media_type == HTTP_INTEGRATION_CONTENT_TYPE
+                request.stream = _StreamFeed(self.api._sink, prelude)
+        elif found.endpoint is Endpoint.INIT_ERROR:
+            for name, value in head.headers:
+                if name == _ERROR_TYPE:
+                    request.error_type = value.decode("latin-1")
+
+    def _end(self, request: _Request) -> None:
+        if request.refusal is not None:
+            self._refuse(request.refusal)
+            return
+        assert request.route is not None
+        if request.route.endpoint is Endpoint.NEXT:
+            self.api._next(self)
+        else:
+            try:
+                self.api._answer(request)
+            except ApiError as exc:
+                self._refuse(exc)
+                return
+            self._write(_ACCEPTED_EVENTS)
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def hand_out(self, assignment: Assignment) -> None:
+        """Answer this connection's parked ``next`` with ``assignment``."""
+        headers = [(k.encode(), v.encode()) for k, v in assignment.headers().items()]
+        headers.append((b"Content-Length", str(len(assignment.event)).encode()))
+        self._write(
+            [
+                h11.Response(status_code=200, headers=headers),
+                h11.Data(data=assignment.event),
+                h11.EndOfMessage(),
+            ]
+        )
+
+    def _refuse(self, error: ApiError) -> None:
+        self._write(_refusal_events(error))
+
+    def _write(self, events: list[Any]) -> None:
+        """Send ``events`` in one write; after a whole response, the next request cycle
+        starts (or the connection closes when either side asked for it)."""
+        if self.transport is None:
+            return
+        self.transport.write(b"".join(self.http.send(event) or b"" for event in events))
+        if self.http.our_state is h11.MUST_CLOSE:
+            self.transport.close()
+        elif self.http.our_state is h11.DONE and self.http.their_state is h11.DONE:
+            self.http.start_next_cycle()
+            if not self._driving and self.http.trailing_data[0]:
+                # A request already received behind this one (pipelined) is handled now.
+                asyncio.get_running_loop().call_soon(self._drive)
+
+
 class RuntimeApiServer:
     """Serves the Runtime API of one environment on ``host`` (a free port)."""
 
@@ -57,16 +284,19 @@ class RuntimeApiServer:
         self.host = host
         self.port: int | None = None
         self.state = EnvironmentApi()
+        loop = asyncio.get_running_loop()
         #: Resolved when the Init phase ends: None once the runtime asks for work, or the error
         #: it posted to ``/init/error``.
-        self.initialised: asyncio.Future[dict | None] = asyncio.get_running_loop().create_future()
-        self._work: asyncio.Queue[Assignment] = asyncio.Queue(maxsize=1)
-        self._reply: asyncio.Future[Reply] | None = None
-        self._sink: ChunkSink | None = None
-        self._runner: web.AppRunner | None = None
-        self._parked: set[asyncio.Task] = set()  # handlers of ``next`` waiting for work
+        self.initialised: asyncio.Future[dict | None] = loop.create_future()
         #: Set while the runtime waits in ``next``: it has finished its invocation (if any).
         self.waiting = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._connections: set[_RuntimeConnection] = set()
+        self._parked: _RuntimeConnection | None = None  # the connection waiting in ``next``
+        self._pending: Assignment | None = None  # handed to the runtime's next ``next``
+        self._reply: asyncio.Future[Reply] | None = None
+        self._sink: ChunkSink | None = None
+        self._asked: asyncio.Future[None] | None = None  # resolved by the next ``next``
 
     @property
     def address(self) -> str:
@@ -74,135 +304,110 @@ class RuntimeApiServer:
         return f"{self.host}:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_get(f"{API_PREFIX}/invocation/next", self._next)
-        app.router.add_post(f"{API_PREFIX}/invocation/{{id}}/response", self._response)
-        app.router.add_post(f"{API_PREFIX}/invocation/{{id}}/error", self._error)
-        app.router.add_post(f"{API_PREFIX}/init/error", self._init_error)
-        self._runner = web.AppRunner(
-            app,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=SHUTDOWN_S,
-            logger=OneLineClientErrors(),  # a malformed request: one line, not a traceback
+        """Listen on ``host`` and a free port (``address`` names it)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _RuntimeConnection(self), self.host, 0, reuse_address=True
         )
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
-        """Stop serving; a ``next`` still parked (a warm environment's) is ended."""
-        for parked in list(self._parked):
-            parked.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        """Stop serving; every connection, a ``next`` still parked (a warm environment's)
+        included, is closed."""
+        if self._server is None:
+            return
+        self._server.close()
+        for connection in list(self._connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        self._connections.clear()
+        self._parked = None
+        self.waiting.clear()
+        await self._server.wait_closed()
+        self._server = None
 
     def invoke(self, assignment: Assignment, sink: ChunkSink | None) -> asyncio.Future[Reply]:
         """Hand ``assignment`` to the runtime's (next) ``next``; the future is its reply."""
         self._reply = asyncio.get_running_loop().create_future()
         self._sink = sink
-        self._work.put_nowait(assignment)
+        self._pending = assignment
+        if self._parked is not None:
+            self._hand_out(self._parked)
         return self._reply
 
-    # -- handlers ----------------------------------------------------------------------------
+    def next_asked(self) -> asyncio.Future[None]:
+        """Resolved once the runtime waits in ``next`` (at once if it does now)."""
+        future = asyncio.get_running_loop().create_future()
+        if self.waiting.is_set():
+            future.set_result(None)
+        else:
+            self._asked = future
+        return future
 
-    async def _next(self, _: web.Request) -> web.StreamResponse:
+    # -- what the connections report ---------------------------------------------------------
+
+    def _next(self, connection: _RuntimeConnection) -> None:
+        """A ``next`` arrived: refused, or parked until work comes (handed out now if some
+        waits)."""
         try:
             init_done = self.state.next_requested()
         except ApiError as exc:
-            return _refusal(exc)
+            connection._refuse(exc)
+            return
         if init_done and not self.initialised.done():
             self.initialised.set_result(None)
-        task = asyncio.current_task()
-        assert task is not None
-        self._parked.add(task)
+        self._parked = connection
         self.waiting.set()
-        try:
-            assignment = await self._work.get()
-        finally:
-            self.waiting.clear()
-            self._parked.discard(task)
+        if self._asked is not None:
+            if not self._asked.done():
+                self._asked.set_result(None)
+            self._asked = None
+        if self._pending is not None:
+            self._hand_out(connection)
+
+    def _hand_out(self, connection: _RuntimeConnection) -> None:
+        assignment, self._pending = self._pending, None
+        assert assignment is not None
+        self._parked = None
+        self.waiting.clear()
         self.state.handed_out(assignment.request_id)
-        return web.Response(body=assignment.event, headers=assignment.headers())
+        connection.hand_out(assignment)
 
-    async def _response(self, request: web.Request) -> web.StreamResponse:
-        request_id = request.match_info["id"]
-        if request.headers.get(RESPONSE_MODE_HEADER, "").lower() == STREAMING_MODE:
-            return await self._stream(request, request_id)
-        body = await request.read()
-        try:
-            self.state.answer(request_id, len(body))
-        except ApiError as exc:
-            if exc.status == 413:
-                self._settle(Reply(error=exc.body()))
-            return _refusal(exc)
-        self._settle(Reply(payload=_decoded(body)))
-        return _accepted()
+    def _gone(self, connection: _RuntimeConnection) -> None:
+        """A connection closed; if it was waiting in ``next``, the runtime no longer waits."""
+        if self._parked is connection:
+            self._parked = None
+            self.waiting.clear()
 
-    async def _stream(self, request: web.Request, request_id: str) -> web.StreamResponse:
-        """A streamed response: each chunk goes to the sink as it arrives; an HTTP
-        integration's prelude (metadata JSON, 8 NUL bytes) becomes the metadata dict first."""
-        try:
-            self.state.may_answer(request_id)
-        except ApiError as exc:
-            return _refusal(exc)
-        sink = self._sink
-        prelude = request.content_type == HTTP_INTEGRATION_CONTENT_TYPE
-        pending, size, started = b"", 0, False
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if sink is None:
-                continue
-            if prelude and not started:
-                pending += chunk
-                try:
-                    split = split_prelude(pending)
-                except ValueError:
-                    split = ({"statusCode": 500}, b"")
-                if split is None:
-                    continue
-                metadata, chunk = split
-                sink(metadata)
-                started = True
-            elif not started:
-                sink({"statusCode": 200})
-                started = True
-            if chunk:
-                sink(chunk)
-        try:
-            self.state.answer(request_id, size, streamed=True)
-        except ApiError as exc:
-            self._settle(Reply(error=exc.body()))
-            return _refusal(exc)
-        if sink is not None and not started:
-            sink({"statusCode": 200})
-        self._settle(Reply(streamed=True))
-        return _accepted()
-
-    async def _error(self, request: web.Request) -> web.StreamResponse:
-        request_id = request.match_info["id"]
-        body = await request.read()
-        try:
-            self.state.answer(request_id, len(body))
-        except ApiError as exc:
-            return _refusal(exc)
-        self._settle(Reply(error=runtime_error(body, request.headers.get(ERROR_TYPE_HEADER))))
-        return _accepted()
-
-    async def _init_error(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        try:
+    def _answer(self, request: _Request) -> None:
+        """A complete ``/response``, ``/error`` or ``/init/error``: the state moves and the
+        result settles, or ApiError says what to answer instead of 202."""
+        assert request.route is not None
+        endpoint, request_id = request.route.endpoint, request.route.request_id
+        if endpoint is Endpoint.INIT_ERROR:
             self.state.init_error()
+            if not self.initialised.done():
+                self.initialised.set_result(runtime_error(request.body, request.error_type))
+            return
+        if request.stream is not None:
+            try:
+                self.state.answer(request_id, request.size, streamed=True)
+            except ApiError as exc:
+                self._settle(Reply(error=exc.body()))
+                raise
+            request.stream.end()
+            self._settle(Reply(streamed=True))
+            return
+        try:
+            self.state.answer(request_id, request.size)
         except ApiError as exc:
-            return _refusal(exc)
-        if not self.initialised.done():
-            error = runtime_error(body, request.headers.get(ERROR_TYPE_HEADER))
-            self.initialised.set_result(error)
-        return _accepted()
+            if exc.status == 413 and endpoint is Endpoint.RESPONSE:
+                self._settle(Reply(error=exc.body()))
+            raise
+        if endpoint is Endpoint.RESPONSE:
+            self._settle(Reply(payload=_decoded(request.body)))
+        else:
+            self._settle(Reply(error=runtime_error(request.body, request.error_type)))
 
     def _settle(self, reply: Reply) -> None:
         if self._reply is not None and not self._reply.done():
@@ -220,10 +425,25 @@ def _decoded(body: bytes) -> Any:
         return body.decode(errors="replace")
 
 
-def _accepted() -> web.Response:
-    """202 Accepted, with AWS's StatusResponse body (runtimes-api.html)."""
-    return web.json_response({"status": "OK"}, status=202)
+#: 202 Accepted, with AWS's StatusResponse body (runtimes-api.html).
+_ACCEPTED_EVENTS: list[Any] = [
+    h11.Response(
+        status_code=202,
+        headers=[_JSON, (b"Content-Length", str(len(_ACCEPTED_BODY)).encode())],
+    ),
+    h11.Data(data=_ACCEPTED_BODY),
+    h11.EndOfMessage(),
+]
 
 
-def _refusal(error: ApiError) -> web.Response:
-    return web.json_response(error.body(), status=error.status)
+def _refusal_events(error: ApiError) -> list[Any]:
+    """A refusal: its status and AWS's ErrorResponse body (runtimes-api.html)."""
+    body = json.dumps(error.body()).encode()
+    return [
+        h11.Response(
+            status_code=error.status,
+            headers=[_JSON, (b"Content-Length", str(len(body)).encode())],
+        ),
+        h11.Data(data=body),
+        h11.EndOfMessage(),
+    ]
