@@ -95,14 +95,37 @@ def descendants(pid: int) -> list[int]:
         return []  # gone
     found: list[int] = []
     for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                listed = children.read().split()
-        except OSError:
+        listed = _read_proc(f"/proc/{pid}/task/{task}/children")
+        if listed is None:
             continue  # the thread ended meanwhile
-        for child in listed:
+        for child in listed.split():
             found += [int(child), *descendants(int(child))]
     return found
+
+
+def _read_proc(path: str) -> bytes | None:
+    """A small /proc file's bytes (one read, no buffered file object: this runs several times
+    per invocation), or None when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _PROC_READ)
+        while len(data) % _PROC_READ == 0 and data:  # a full read: there may be more
+            more = os.read(fd, _PROC_READ)
+            if not more:
+                break
+            data += more
+        return data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+#: Bytes read of a /proc file: ``status`` is about 1.5 KB, a ``children`` list a few bytes.
+_PROC_READ = 16 * 1024
 
 
 #: Whether this kernel lists each thread's children in /proc (Linux with CONFIG_PROC_CHILDREN).
@@ -117,14 +140,17 @@ def _psutil_descendants(pid: int) -> list[int]:
 
 
 def _peak_rss(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
+    """The process's peak resident set (``VmHWM`` in /proc/<pid>/status, kB), in bytes."""
+    status = _read_proc(f"/proc/{pid}/status")
+    if status is None:
         return None
-    return None
+    at = status.find(b"\nVmHWM:")
+    if at < 0:
+        return None
+    try:
+        return int(status[at + 7 : status.index(b"\n", at + 1)].split()[0]) * 1024
+    except (ValueError, IndexError):
+        return None
 
 
 class ExecutionEnvironment:
