@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,16 +273,16 @@ class ExecutionEnvironment:
             "Sampled=0",
         )
         reply = self.api.invoke(assignment, sink)
-        watcher = asyncio.get_running_loop().create_task(self._watch_memory())
+        watcher = _MemoryWatch(self._over_memory)
         try:
-            waits: set[asyncio.Future[Any]] = {reply, self._exited, watcher}
+            waits: set[asyncio.Future[Any]] = {reply, self._exited, watcher.over}
             done, _ = await asyncio.wait(
                 waits,
                 timeout=timeout_real,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            watcher.cancel()
+            watcher.stop()
         if reply in done and not self._over_memory():
             answer: Reply = reply.result()
             if answer.streamed and sink is None:
@@ -290,7 +291,7 @@ class ExecutionEnvironment:
         if self._exited in done:
             await self.kill()
             return Result(error=self._exit_error(self._exited.result()), alive=False)
-        if watcher in done or reply in done:  # over memorySize: killed, as Lambda does
+        if watcher.over in done or reply in done:  # over memorySize: killed, as Lambda does
             await self.kill()
             return Result(error=exit_error(request_id, -9, "Runtime.OutOfMemory"), alive=False)
         await self.kill()
@@ -317,17 +318,6 @@ class ExecutionEnvironment:
     def _over_memory(self) -> bool:
         pid = self.pid
         return pid is not None and tree_memory_bytes(pid) > self.spec.memory_mb * 1024 * 1024
-
-    async def _watch_memory(self) -> None:
-        """Returns once the process tree is over ``memorySize``."""
-        interval = MEMORY_POLL_S
-        while True:  # memory is polled: nothing signals it
-            # The first read waits one interval too: the figure is a peak, which never falls,
-            # so nothing is missed, and the reply is checked once more before it counts.
-            await asyncio.sleep(interval)
-            if self._over_memory():
-                return
-            interval = min(2 * interval, MEMORY_POLL_MAX_S)
 
     async def kill(self) -> None:
         """End the process group (SIGKILL), the log pumps and the Runtime API."""
@@ -359,6 +349,34 @@ class ExecutionEnvironment:
             # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
             for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):
                 self._function_log.info("%s\t%s", self.request_id, text)
+
+
+class _MemoryWatch:
+    """Reads the tree's memory during one invocation with timer callbacks (no task): first
+    after ``MEMORY_POLL_S``, then at twice the previous interval, up to ``MEMORY_POLL_MAX_S``
+    (memory is polled: nothing signals it). ``over`` resolves once ``over_memory`` says so.
+
+    The first read waits one interval too: the figure is a peak, which never falls, so nothing
+    is missed, and the reply is checked once more before it counts."""
+
+    def __init__(self, over_memory: Callable[[], bool]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._over_memory = over_memory
+        self.over: asyncio.Future[None] = self._loop.create_future()
+        self._interval = MEMORY_POLL_S
+        self._timer = self._loop.call_later(self._interval, self._read)
+
+    def _read(self) -> None:
+        if self._over_memory():
+            if not self.over.done():
+                self.over.set_result(None)
+            return
+        self._interval = min(2 * self._interval, MEMORY_POLL_MAX_S)
+        self._timer = self._loop.call_later(self._interval, self._read)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        self.over.cancel()
 
 
 def _marshal_error() -> dict:
