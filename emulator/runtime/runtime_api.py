@@ -259,6 +259,11 @@ class _RuntimeConnection(asyncio.Protocol):
             ]
         )
 
+    def drop(self) -> None:
+        """Close the connection (a parked ``next`` replaced by another)."""
+        if self.transport is not None:
+            self.transport.close()
+
     def _refuse(self, error: ApiError) -> None:
         self._write(_refusal_events(error))
 
@@ -356,6 +361,10 @@ class RuntimeApiServer:
             return
         if init_done and not self.initialised.done():
             self.initialised.set_result(None)
+        if self._parked is not None and self._parked is not connection:
+            # One runtime, one invocation at a time: a ``next`` on another connection replaces
+            # the one parked before, whose connection is closed rather than left waiting.
+            self._parked.drop()
         self._parked = connection
         self.waiting.set()
         if self._asked is not None:

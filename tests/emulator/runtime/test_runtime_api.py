@@ -278,3 +278,26 @@ def test_a_next_whose_connection_closes_no_longer_waits_and_close_ends_a_parked_
         second.close()
 
     asyncio.run(main())
+
+
+def test_a_next_on_a_second_connection_replaces_the_parked_one():
+    async def main():
+        server = RuntimeApiServer()
+        await server.start()
+        first, second = await RawClient.open(server), await RawClient.open(server)
+        try:
+            first.send(get("/invocation/next"))
+            await asyncio.wait_for(server.next_asked(), 30)
+            second.send(get("/invocation/next"))
+            assert await asyncio.wait_for(first.reader.read(), 30) == b""  # closed, not left
+            reply = server.invoke(Assignment("r1", b"[1]", 1, "arn:f", "t"), None)
+            assert await second.response() == (200, b"[1]")
+            second.send(post("/invocation/r1/response", b"2"))
+            assert (await second.response())[0] == 202
+            assert (await reply).payload == 2
+        finally:
+            first.close()
+            second.close()
+            await server.close()
+
+    asyncio.run(main())
