@@ -1,7 +1,8 @@
 """One execution environment's Runtime API over HTTP: a loopback port of its own.
 
-A thin layer over ``emulator.core.runtime_api``: h11 frames the HTTP/1.1 messages inside an
-``asyncio.Protocol`` (no HTTP framework, no task per request), a ``GET /invocation/next`` is
+A thin layer over ``emulator.core.runtime_api``: httptools (llhttp's C parser) reads the
+HTTP/1.1 requests inside an ``asyncio.Protocol`` (no HTTP framework, no task per request, each
+answer one write), a ``GET /invocation/next`` is
 parked until the environment hands it an invocation, and the runtime's ``/response``,
 ``/error`` and ``/init/error`` requests become results. Which request is allowed when, and
 every status answered, comes from the core's rules
@@ -11,14 +12,14 @@ every status answered, comes from the core's rules
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
-import h11
+import httptools
 
 from emulator.core.log_text import printable
 from emulator.core.runtime_api import (
@@ -40,15 +41,11 @@ log = logging.getLogger("timeoutlab.lambda.runtime_api")
 
 #: The content type of a streamed response that opens with an HTTP integration's metadata.
 HTTP_INTEGRATION_CONTENT_TYPE = b"application/vnd.awslambda.http-integration-response"
-#: h11's bound on one request's head (bytes).
-_MAX_HEAD = 64 * 1024
-_JSON = (b"Content-Type", b"application/json")
-#: The request headers read, as h11 gives their names (lower-cased).
+_JSON = "Content-Type: application/json"
+#: The request headers read, their names lower-cased.
 _MODE = RESPONSE_MODE_HEADER.lower().encode()
 _ERROR_TYPE = ERROR_TYPE_HEADER.lower().encode()
 _STREAMING = STREAMING_MODE.encode()
-#: AWS's StatusResponse body of a 202 (runtimes-api.html).
-_ACCEPTED_BODY = b'{"status": "OK"}'
 
 
 @dataclass
@@ -130,16 +127,21 @@ class _StreamFeed:
 
 
 class _RuntimeConnection(asyncio.Protocol):
-    """One HTTP/1.1 connection of the runtime: h11 parses what arrives and frames what leaves;
-    each complete request is handled as it ends, synchronously, except ``next``, which is
-    answered when work comes (``RuntimeApiServer.invoke``)."""
+    """One HTTP/1.1 connection of the runtime: httptools (llhttp, in C) parses what arrives,
+    each complete request is handled as it ends, synchronously, and answered in one write;
+    ``next`` is answered when work comes (``RuntimeApiServer.invoke``). A runtime waits for
+    each answer before it sends its next request: a request that arrives on a connection whose
+    ``next`` is still parked closes that connection rather than be answered out of order."""
 
     def __init__(self, api: RuntimeApiServer) -> None:
         self.api = api
-        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
+        self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.request: _Request | None = None
-        self._driving = False
+        self.parked = False  # this connection's ``next`` waits for work
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._keep_alive = True
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -149,86 +151,71 @@ class _RuntimeConnection(asyncio.Protocol):
         self.api._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.http.receive_data(data)
-        self._drive()
-
-    def eof_received(self) -> bool | None:
-        self.http.receive_data(b"")
-        self._drive()
-        return None  # the transport closes itself
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._malformed(str(exc) or type(exc).__name__)
+        except httptools.HttpParserUpgrade:
+            self._malformed("protocol upgrades are not part of the Runtime API")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.api._connections.discard(self)
         self.api._gone(self)
 
+    # -- httptools' callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.parked:
+            log.info("a request behind a parked next on one Runtime API connection: closed")
+            self.drop()
+        self._url, self._headers = b"", []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self._keep_alive = self.parser.should_keep_alive()
+        headers = dict(self._headers)
+        if headers.get(b"expect", b"").lower() == b"100-continue":
+            self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.request = self._begin(self.parser.get_method().decode("latin-1"), headers)
+
+    def on_body(self, body: bytes) -> None:
+        if self.request is not None:
+            self.request.data(body)
+
+    def on_message_complete(self) -> None:
+        request, self.request = self.request, None
+        if request is not None and self.transport is not None and not self.transport.is_closing():
+            self._end(request)
+
     # -- requests ----------------------------------------------------------------------------
 
-    def _drive(self) -> None:
-        """Handle every event h11 has complete; stop when it needs more bytes, or while a
-        ``next`` waits for its answer (h11 pauses until the response is sent)."""
-        self._driving = True
+    def _begin(self, method: str, headers: dict[bytes, bytes]) -> _Request:
         try:
-            while self.transport is not None:
-                event = self.http.next_event()
-                if event is h11.NEED_DATA or event is h11.PAUSED:
-                    return
-                if isinstance(event, h11.Request):
-                    self._begin(event)
-                elif isinstance(event, h11.Data):
-                    if self.request is not None:
-                        self.request.data(event.data)
-                elif isinstance(event, h11.EndOfMessage):
-                    request, self.request = self.request, None
-                    if request is not None:
-                        self._end(request)
-                elif isinstance(event, h11.ConnectionClosed):
-                    self.transport.close()
-                    return
-        except h11.RemoteProtocolError as exc:
-            log.info("malformed request to a Runtime API: %s", printable(exc))
-            if self.http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                refusal = ApiError(exc.error_status_hint, "BadRequest", str(exc))
-                with contextlib.suppress(h11.LocalProtocolError):
-                    self._write(_refusal_events(refusal))
-            if self.transport is not None:
-                self.transport.close()
-        finally:
-            self._driving = False
-
-    def _begin(self, head: h11.Request) -> None:
-        if self.http.they_are_waiting_for_100_continue:
-            self._write([h11.InformationalResponse(status_code=100, headers=[])])
-        try:
-            found = route(head.method.decode("latin-1"), head.target.decode("latin-1"))
+            found = route(method, self._url.decode("latin-1"))
         except ApiError as exc:
-            self.request = _Request(None, refusal=exc)
-            return
+            return _Request(None, refusal=exc)
         request = _Request(found)
-        self.request = request
-        if found.endpoint is Endpoint.RESPONSE or found.endpoint is Endpoint.ERROR:
-            mode, content_type = b"", b""
-            for name, value in head.headers:  # h11 gives the names lower-cased
-                if name == _MODE:
-                    mode = value
-                elif name == b"content-type":
-                    content_type = value
-                elif name == _ERROR_TYPE:
-                    request.error_type = value.decode("latin-1")
-            if found.endpoint is Endpoint.RESPONSE and mode.lower() == _STREAMING:
-                try:
-                    self.api.state.may_answer(found.request_id)
-                except ApiError as exc:
-                    request.refusal = exc
-                    request.keep = 0  # the body is only drained
-                    return
-                media_type = content_type.split(b";")[0].strip().lower()
-                prelude = media_type == HTTP_INTEGRATION_CONTENT_TYPE
-                request.stream = _StreamFeed(self.api._sink, prelude)
-        elif found.endpoint is Endpoint.INIT_ERROR:
-            for name, value in head.headers:
-                if name == _ERROR_TYPE:
-                    request.error_type = value.decode("latin-1")
+        if found.endpoint is Endpoint.NEXT:
+            return request
+        request.error_type = _text(headers.get(_ERROR_TYPE))
+        mode = headers.get(_MODE, b"").lower()
+        if found.endpoint is Endpoint.RESPONSE and mode == _STREAMING:
+            try:
+                self.api.state.may_answer(found.request_id)
+            except ApiError as exc:
+                request.refusal = exc
+                request.keep = 0  # the body is only drained
+                return request
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            prelude = media_type == HTTP_INTEGRATION_CONTENT_TYPE
+            request.stream = _StreamFeed(self.api._sink, prelude)
+        return request
 
     def _end(self, request: _Request) -> None:
         if request.refusal is not None:
@@ -243,43 +230,41 @@ class _RuntimeConnection(asyncio.Protocol):
             except ApiError as exc:
                 self._refuse(exc)
                 return
-            self._write(_ACCEPTED_EVENTS)
+            self._answer(_ACCEPTED)
+
+    def _malformed(self, why: str) -> None:
+        """Not HTTP/1.1: one log line, 400 (AWS's ErrorResponse shape), then close."""
+        log.info("malformed request to a Runtime API: %s", printable(why))
+        self._keep_alive = False
+        self._refuse(ApiError(400, "BadRequest", why))
 
     # -- responses ---------------------------------------------------------------------------
 
     def hand_out(self, assignment: Assignment) -> None:
         """Answer this connection's parked ``next`` with ``assignment``."""
-        headers = [(k.encode(), v.encode()) for k, v in assignment.headers().items()]
-        headers.append((b"Content-Length", str(len(assignment.event)).encode()))
-        self._write(
-            [
-                h11.Response(status_code=200, headers=headers),
-                h11.Data(data=assignment.event),
-                h11.EndOfMessage(),
-            ]
-        )
+        self.parked = False
+        head = [f"{name}: {value}" for name, value in assignment.headers().items()]
+        self._answer(_response(200, head, assignment.event))
 
     def drop(self) -> None:
         """Close the connection (a parked ``next`` replaced by another)."""
+        self.parked = False
         if self.transport is not None:
             self.transport.close()
 
     def _refuse(self, error: ApiError) -> None:
-        self._write(_refusal_events(error))
+        self._answer(_response(error.status, [_JSON], json.dumps(error.body()).encode()))
 
-    def _write(self, events: list[Any]) -> None:
-        """Send ``events`` in one write; after a whole response, the next request cycle
-        starts (or the connection closes when either side asked for it)."""
-        if self.transport is None:
-            return
-        self.transport.write(b"".join(self.http.send(event) or b"" for event in events))
-        if self.http.our_state is h11.MUST_CLOSE:
+    def _answer(self, response: bytes) -> None:
+        """Send one whole response; the connection closes after it when the request asked
+        for that (``Connection: close``, HTTP/1.0) or could not be parsed."""
+        self._send(response)
+        if not self._keep_alive and self.transport is not None:
             self.transport.close()
-        elif self.http.our_state is h11.DONE and self.http.their_state is h11.DONE:
-            self.http.start_next_cycle()
-            if not self._driving and self.http.trailing_data[0]:
-                # A request already received behind this one (pipelined) is handled now.
-                asyncio.get_running_loop().call_soon(self._drive)
+
+    def _send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
 
 class RuntimeApiServer:
@@ -366,6 +351,7 @@ class RuntimeApiServer:
             # the one parked before, whose connection is closed rather than left waiting.
             self._parked.drop()
         self._parked = connection
+        connection.parked = True
         self.waiting.set()
         if self._asked is not None:
             if not self._asked.done():
@@ -434,25 +420,17 @@ def _decoded(body: bytes) -> Any:
         return body.decode(errors="replace")
 
 
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def _response(status: int, headers: list[str], body: bytes) -> bytes:
+    """A whole HTTP/1.1 response: status line, ``headers`` ("Name: value"), Content-Length,
+    then ``body``."""
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", *headers]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
 #: 202 Accepted, with AWS's StatusResponse body (runtimes-api.html).
-_ACCEPTED_EVENTS: list[Any] = [
-    h11.Response(
-        status_code=202,
-        headers=[_JSON, (b"Content-Length", str(len(_ACCEPTED_BODY)).encode())],
-    ),
-    h11.Data(data=_ACCEPTED_BODY),
-    h11.EndOfMessage(),
-]
-
-
-def _refusal_events(error: ApiError) -> list[Any]:
-    """A refusal: its status and AWS's ErrorResponse body (runtimes-api.html)."""
-    body = json.dumps(error.body()).encode()
-    return [
-        h11.Response(
-            status_code=error.status,
-            headers=[_JSON, (b"Content-Length", str(len(body)).encode())],
-        ),
-        h11.Data(data=body),
-        h11.EndOfMessage(),
-    ]
+_ACCEPTED = _response(202, ["Content-Type: application/json"], b'{"status": "OK"}')
