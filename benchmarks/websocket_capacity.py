@@ -174,16 +174,22 @@ def proc_rss_kb(pid: int) -> int | None:
     return None
 
 
-def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
+def proc_cpu_s(pid: int, reaped: bool = False) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc, ``utime`` + ``stime``); with
+    ``reaped``, also what the children it has waited for used (``cutime`` + ``cstime``)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLK_TCK
 
 
 def cpu_sample(pids: dict[str, list[int]]) -> tuple[float, dict[str, float | None]]:
+    """(monotonic real seconds, CPU seconds so far per named group of processes: None when one
+    of them could not be read)."""
     totals: dict[str, float | None] = {}
     for name, group in pids.items():
         values = [proc_cpu_s(pid) for pid in group]
@@ -254,8 +260,17 @@ class Emulator(Child):
             time.sleep(0.25)
         print(f"  (the emulator was still busy after {timeout:.0f} s; going on)")
 
-    def cpu_pids(self) -> dict[str, list[int]]:
-        return {"emulator": [self.pid], "backend": descendants(self.pid)}
+    def cpu_parts(self) -> dict[str, float | None]:
+        """CPU seconds so far of the emulator process and of its backend: moto and the
+        execution environments, the live ones read now and the ended ones through the
+        emulator's reaped-children times, so an environment that ends between two reads moves
+        its time from one term to the other instead of spoiling the figure."""
+        own = proc_cpu_s(self.pid)
+        with_reaped = proc_cpu_s(self.pid, reaped=True)
+        if own is None or with_reaped is None:
+            return {"emulator": None, "backend": None}
+        live = sum(proc_cpu_s(pid, reaped=True) or 0.0 for pid in descendants(self.pid))
+        return {"emulator": own, "backend": live + with_reaped - own}
 
 
 # -- Locust --------------------------------------------------------------------------------------
@@ -744,11 +759,17 @@ def ceiling_step(emulator: Emulator, users: int, plan: Plan, workdir: Path) -> S
     cpu: dict[str, float | None] = {}
     try:
         if wait_for_line(locust, "All users spawned", 60):
-            pids = {**emulator.cpu_pids(), "locust": [locust.pid]}
+
+            def sample() -> tuple[float, dict[str, float | None]]:
+                return time.monotonic(), {
+                    **emulator.cpu_parts(),
+                    "locust": proc_cpu_s(locust.pid),
+                }
+
             time.sleep(0.5)
-            before = cpu_sample(pids)
+            before = sample()
             time.sleep(max(0.5, plan.step_seconds - 0.5))
-            cpu = cpu_percent(before, cpu_sample(pids))
+            cpu = cpu_percent(before, sample())
         locust.wait(run_s + 60)
     finally:
         locust.stop()
