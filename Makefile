@@ -96,7 +96,7 @@ screenshots: $(BIN)/timeoutlab browser
 load: $(BIN)/timeoutlab
 	$(BIN)/pytest -m load -p no:cacheprovider tests/emulator/gateway/test_load.py
 
-# WebSocket capacity of one Locust process and the emulator on this machine (~2 min; see benchmarks/).
+# WebSocket capacity of the emulator and one Locust process on this machine (~8 min; see benchmarks/).
 bench: $(BIN)/timeoutlab
 	$(BIN)/python benchmarks/websocket_capacity.py
 

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import unquote
 
 #: Every path of the API starts with its version (runtimes-api.html, "To create an API request
 #: URL, runtimes get the API endpoint from the AWS_LAMBDA_RUNTIME_API environment variable, add
@@ -40,6 +41,33 @@ PRELUDE_SEPARATOR = b"\x00" * 8
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 #: Streamed responses may be up to 20 MB (same page, "Response streaming").
 MAX_STREAMED_BYTES = 20 * 1024 * 1024
+
+
+class Endpoint(StrEnum):
+    """The four requests of the API (runtimes-api.html: "Next invocation", "Invocation
+    response", "Invocation error", "Initialization error")."""
+
+    NEXT = "next"
+    RESPONSE = "response"
+    ERROR = "error"
+    INIT_ERROR = "init/error"
+
+
+#: The method each endpoint is called with (runtimes-api.html: ``GET`` for next, ``POST`` else).
+ENDPOINT_METHODS = {
+    Endpoint.NEXT: "GET",
+    Endpoint.RESPONSE: "POST",
+    Endpoint.ERROR: "POST",
+    Endpoint.INIT_ERROR: "POST",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """A request's endpoint, and for ``/response`` and ``/error`` the invocation it answers."""
+
+    endpoint: Endpoint
+    request_id: str = ""
 
 
 class Phase(StrEnum):
@@ -144,6 +172,33 @@ class EnvironmentApi:
         if self.phase is not Phase.INIT:
             raise ApiError(403, "InvalidStateTransition", "init error after the Init phase")
         self.phase = Phase.FAILED
+
+
+def route(method: str, target: str) -> Route:
+    """The endpoint of a request line (``target`` as sent, a query string ignored): raises
+    ApiError 404 for a path the API does not have, 405 for a method its path does not take.
+
+    Paths from runtimes-api.html: ``/2018-06-01/runtime/invocation/next``,
+    ``/invocation/{AwsRequestId}/response``, ``/invocation/{AwsRequestId}/error`` and
+    ``/init/error``; the request id is percent-decoded."""
+    path = target.partition("?")[0]
+    found: Route | None = None
+    if path.startswith(API_PREFIX + "/"):
+        parts = path[len(API_PREFIX) + 1 :].split("/")
+        if parts == ["invocation", "next"]:
+            found = Route(Endpoint.NEXT)
+        elif parts == ["init", "error"]:
+            found = Route(Endpoint.INIT_ERROR)
+        elif len(parts) == 3 and parts[0] == "invocation" and parts[1] and parts[2] in _ANSWERS:
+            found = Route(_ANSWERS[parts[2]], unquote(parts[1]))
+    if found is None:
+        raise ApiError(404, "NotFound", f"no such resource: {path}")
+    if method != ENDPOINT_METHODS[found.endpoint]:
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+    return found
+
+
+_ANSWERS = {"response": Endpoint.RESPONSE, "error": Endpoint.ERROR}
 
 
 def runtime_error(body: bytes, error_type: str | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,14 +96,37 @@ def descendants(pid: int) -> list[int]:
         return []  # gone
     found: list[int] = []
     for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                listed = children.read().split()
-        except OSError:
+        listed = _read_proc(f"/proc/{pid}/task/{task}/children")
+        if listed is None:
             continue  # the thread ended meanwhile
-        for child in listed:
+        for child in listed.split():
             found += [int(child), *descendants(int(child))]
     return found
+
+
+def _read_proc(path: str) -> bytes | None:
+    """A small /proc file's bytes (one read, no buffered file object: this runs several times
+    per invocation), or None when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _PROC_READ)
+        while len(data) % _PROC_READ == 0 and data:  # a full read: there may be more
+            more = os.read(fd, _PROC_READ)
+            if not more:
+                break
+            data += more
+        return data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+#: Bytes read of a /proc file: ``status`` is about 1.5 KB, a ``children`` list a few bytes.
+_PROC_READ = 16 * 1024
 
 
 #: Whether this kernel lists each thread's children in /proc (Linux with CONFIG_PROC_CHILDREN).
@@ -117,14 +141,17 @@ def _psutil_descendants(pid: int) -> list[int]:
 
 
 def _peak_rss(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
+    """The process's peak resident set (``VmHWM`` in /proc/<pid>/status, kB), in bytes."""
+    status = _read_proc(f"/proc/{pid}/status")
+    if status is None:
         return None
-    return None
+    at = status.find(b"\nVmHWM:")
+    if at < 0:
+        return None
+    try:
+        return int(status[at + 7 : status.index(b"\n", at + 1)].split()[0]) * 1024
+    except (ValueError, IndexError):
+        return None
 
 
 class ExecutionEnvironment:
@@ -152,6 +179,8 @@ class ExecutionEnvironment:
         self._exited: asyncio.Task[int] | None = None
         self._pumps: list[asyncio.Task] = []
         self._function_log = logging.getLogger(f"timeoutlab.lambda.{spec.name}")
+        #: ``Lambda-Runtime-Invoked-Function-Arn`` of every invocation (made once).
+        self.function_arn = f"arn:aws:lambda:{service.region}:{ACCOUNT_ID}:function:{spec.name}"
 
     @property
     def provisioned(self) -> bool:
@@ -239,23 +268,21 @@ class ExecutionEnvironment:
             request_id=request_id,
             event=json.dumps(event).encode(),
             deadline_ms=int((time.time() + timeout_real) * 1000),
-            function_arn=(
-                f"arn:aws:lambda:{self.service.region}:{ACCOUNT_ID}:function:{self.spec.name}"
-            ),
+            function_arn=self.function_arn,
             trace_id=f"Root=1-{int(time.time()):08x}-{new_request_id().replace('-', '')[:24]};"
             "Sampled=0",
         )
         reply = self.api.invoke(assignment, sink)
-        watcher = asyncio.get_running_loop().create_task(self._watch_memory())
+        watcher = _MemoryWatch(self._over_memory)
         try:
-            waits: set[asyncio.Future[Any]] = {reply, self._exited, watcher}
+            waits: set[asyncio.Future[Any]] = {reply, self._exited, watcher.over}
             done, _ = await asyncio.wait(
                 waits,
                 timeout=timeout_real,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            watcher.cancel()
+            watcher.stop()
         if reply in done and not self._over_memory():
             answer: Reply = reply.result()
             if answer.streamed and sink is None:
@@ -264,7 +291,7 @@ class ExecutionEnvironment:
         if self._exited in done:
             await self.kill()
             return Result(error=self._exit_error(self._exited.result()), alive=False)
-        if watcher in done or reply in done:  # over memorySize: killed, as Lambda does
+        if watcher.over in done or reply in done:  # over memorySize: killed, as Lambda does
             await self.kill()
             return Result(error=exit_error(request_id, -9, "Runtime.OutOfMemory"), alive=False)
         await self.kill()
@@ -277,11 +304,12 @@ class ExecutionEnvironment:
         posts an error and then exits (Node.js on an uncaught exception) is never reused."""
         assert self.api is not None
         assert self._exited is not None
-        waiting = asyncio.get_running_loop().create_task(self.api.waiting.wait())
+        asked = self.api.next_asked()
         try:
-            await asyncio.wait({waiting, self._exited}, return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {asked, self._exited}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiting.cancel()
+            asked.cancel()
         return self.alive and self.api.waiting.is_set()
 
     def _exit_error(self, returncode: int) -> dict:
@@ -290,13 +318,6 @@ class ExecutionEnvironment:
     def _over_memory(self) -> bool:
         pid = self.pid
         return pid is not None and tree_memory_bytes(pid) > self.spec.memory_mb * 1024 * 1024
-
-    async def _watch_memory(self) -> None:
-        """Returns once the process tree is over ``memorySize``."""
-        interval = MEMORY_POLL_S
-        while not self._over_memory():  # memory is polled: nothing signals it
-            await asyncio.sleep(interval)
-            interval = min(2 * interval, MEMORY_POLL_MAX_S)
 
     async def kill(self) -> None:
         """End the process group (SIGKILL), the log pumps and the Runtime API."""
@@ -328,6 +349,34 @@ class ExecutionEnvironment:
             # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
             for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):
                 self._function_log.info("%s\t%s", self.request_id, text)
+
+
+class _MemoryWatch:
+    """Reads the tree's memory during one invocation with timer callbacks (no task): first
+    after ``MEMORY_POLL_S``, then at twice the previous interval, up to ``MEMORY_POLL_MAX_S``
+    (memory is polled: nothing signals it). ``over`` resolves once ``over_memory`` says so.
+
+    The first read waits one interval too: the figure is a peak, which never falls, so nothing
+    is missed, and the reply is checked once more before it counts."""
+
+    def __init__(self, over_memory: Callable[[], bool]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._over_memory = over_memory
+        self.over: asyncio.Future[None] = self._loop.create_future()
+        self._interval = MEMORY_POLL_S
+        self._timer = self._loop.call_later(self._interval, self._read)
+
+    def _read(self) -> None:
+        if self._over_memory():
+            if not self.over.done():
+                self.over.set_result(None)
+            return
+        self._interval = min(2 * self._interval, MEMORY_POLL_MAX_S)
+        self._timer = self._loop.call_later(self._interval, self._read)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        self.over.cancel()
 
 
 def _marshal_error() -> dict:

@@ -82,10 +82,11 @@ class Invocation:
             if left <= 0 and not self.record.initialising:
                 return None
             wait = min(left, INIT_POLL_S) if self.record.initialising else left
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), max(wait, 0.0))
-            except TimeoutError:
-                continue
+            if not future.done():
+                # asyncio.wait never cancels ``future``: no shield, no task around it.
+                await asyncio.wait((future,), timeout=max(wait, 0.0))
+            if future.done():
+                return future.result()
 
 
 class Runtime:

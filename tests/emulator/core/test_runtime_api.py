@@ -6,9 +6,12 @@ from emulator.core.runtime_api import (
     MAX_RESPONSE_BYTES,
     ApiError,
     Assignment,
+    Endpoint,
     EnvironmentApi,
     Phase,
+    Route,
     exit_error,
+    route,
     runtime_error,
     split_prelude,
 )
@@ -93,3 +96,35 @@ def test_the_streaming_prelude_is_metadata_then_eight_nuls():
         {"statusCode": 201},
         b"body",
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "expected"),
+    [
+        ("GET", "/2018-06-01/runtime/invocation/next", Route(Endpoint.NEXT)),
+        ("GET", "/2018-06-01/runtime/invocation/next?x=1", Route(Endpoint.NEXT)),
+        ("POST", "/2018-06-01/runtime/invocation/r-1/response", Route(Endpoint.RESPONSE, "r-1")),
+        ("POST", "/2018-06-01/runtime/invocation/a%20b/error", Route(Endpoint.ERROR, "a b")),
+        ("POST", "/2018-06-01/runtime/init/error", Route(Endpoint.INIT_ERROR)),
+    ],
+)
+def test_each_documented_path_routes_to_its_endpoint(method, target, expected):
+    assert route(method, target) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "status"),
+    [
+        ("GET", "/2018-06-01/runtime/invocation/next/more", 404),
+        ("GET", "/2020-01-01/runtime/invocation/next", 404),
+        ("POST", "/2018-06-01/runtime/invocation//response", 404),
+        ("POST", "/2018-06-01/runtime/invocation/r1/result", 404),
+        ("POST", "/2018-06-01/runtime/invocation/next", 405),
+        ("GET", "/2018-06-01/runtime/invocation/r1/response", 405),
+        ("PUT", "/2018-06-01/runtime/init/error", 405),
+    ],
+)
+def test_other_paths_and_methods_are_refused(method, target, status):
+    with pytest.raises(ApiError) as refused:
+        route(method, target)
+    assert refused.value.status == status
