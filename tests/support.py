@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import textwrap
 from pathlib import Path
 
@@ -130,3 +131,17 @@ def warm_up(stack, strategies: tuple[str, ...] = (*STRATEGIES, "sse-streaming"))
                 break
         else:
             raise AssertionError(f"warm-up: no {strategy} report arrived: {results}")
+
+
+def count_ssl_contexts(monkeypatch) -> list[object]:
+    """A list that grows by one each time ``ssl.create_default_context`` makes a context, for
+    the rest of the test (``monkeypatch``: pytest's fixture)."""
+    made: list[object] = []
+    original = ssl.create_default_context
+
+    def counted(*args, **kwargs) -> ssl.SSLContext:
+        made.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    return made

@@ -3,7 +3,6 @@ and the execution environments it starts the emulator with."""
 
 import dataclasses
 import re
-import ssl
 
 import pytest
 
@@ -12,7 +11,7 @@ from scenarios import catalog
 from scenarios.pricing import load_prices
 from scenarios.report import format_summary
 from scenarios.runner import ScenarioError, Target, emulator, run_scenario
-from tests.support import LOAD_SCALE, stack_config
+from tests.support import LOAD_SCALE, count_ssl_contexts, stack_config
 
 
 def test_a_token_protected_emulator_is_read_with_the_token_from_the_environment(
@@ -110,11 +109,7 @@ def test_reading_the_control_plane_again_makes_no_new_ssl_context(moto_server, m
     # per read (httpx's default) was 20 ms of CPU each, on the cores the run measures.
     with StackThread(stack_config(moto_server.endpoint_url)) as stack:
         target = Target(stack.rest_url, stack.ws_url)
-        made: list[object] = []
-        original = ssl.create_default_context
-        monkeypatch.setattr(
-            ssl, "create_default_context", lambda *a, **k: made.append(1) or original(*a, **k)
-        )
+        made = count_ssl_contexts(monkeypatch)
         for _ in range(3):
             assert "rest" in target.get("metrics")
         assert len(made) <= 1

@@ -17,7 +17,7 @@ import pytest
 
 from emulator.stack import Stack, StackThread
 from scenarios.pricing import load_prices
-from tests.support import LOAD_SCALE, stack_config, warm_up, write_service
+from tests.support import LOAD_SCALE, count_ssl_contexts, stack_config, warm_up, write_service
 from timeoutlab.load import (
     LoadError,
     LoadRequest,
@@ -349,15 +349,9 @@ def test_the_cost_is_the_metrics_difference_priced():
 def test_reading_the_stack_s_metrics_again_makes_no_new_ssl_context(moto_server, monkeypatch):
     # run_load settles by reading the metrics 20 times a second: one context per read (httpx's
     # default) cost 20 ms of CPU each.
-    import ssl
-
     with StackThread(stack_config(moto_server.endpoint_url)) as stack:
         control = _Control(SimpleNamespace(control_url=f"{stack.http_url}/_emulator"))
-        made: list[object] = []
-        original = ssl.create_default_context
-        monkeypatch.setattr(
-            ssl, "create_default_context", lambda *a, **k: made.append(1) or original(*a, **k)
-        )
+        made = count_ssl_contexts(monkeypatch)
         for _ in range(3):
             assert "rest" in control.get("metrics")
         assert len(made) <= 1

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import h11
@@ -165,96 +166,91 @@ def post(path: str, body: bytes, *headers: str) -> bytes:
     ).encode() + body
 
 
-def test_one_kept_alive_connection_serves_pipelined_requests_and_expect_100_continue():
-    async def main():
+def run_with_client(scenario: Callable[[RuntimeApiServer, RawClient], Awaitable[None]]) -> None:
+    """Run ``scenario`` with a started server and one raw connection to it, both closed after."""
+
+    async def main() -> None:
         server = RuntimeApiServer()
         await server.start()
         client = await RawClient.open(server)
         try:
-            client.send(get("/invocation/next"))
-            assert await server.initialised is None
-            reply = server.invoke(Assignment("r1", b'{"n": 1}', 1, "arn:f", "t"), None)
-            assert await client.response() == (200, b'{"n": 1}')
-            # The answer and the next ``next`` in one write: both are served, in order.
-            client.send(post("/invocation/r1/response", b'"done"') + get("/invocation/next"))
-            assert (await client.response())[0] == 202
-            assert (await reply).payload == "done"
-            asked = server.next_asked()
-            await asyncio.wait_for(asked, 30)
-            assert server.waiting.is_set()
-            reply = server.invoke(Assignment("r2", b"{}", 1, "arn:f", "t"), None)
-            assert await client.response() == (200, b"{}")
-            assert not server.waiting.is_set()
-            # curl's Expect: 100-continue gets its interim answer before the body is sent.
-            body = json.dumps({"errorMessage": "no", "errorType": "E"}).encode()
-            head, _, _ = post("/invocation/r2/error", body, "Expect: 100-continue").partition(
-                b"\r\n\r\n"
-            )
-            client.send(head + b"\r\n\r\n")
-            assert await client.interim() == 100
-            client.send(body)
-            assert (await client.response())[0] == 202
-            assert (await reply).error == {"errorMessage": "no", "errorType": "E", "stackTrace": []}
+            await scenario(server, client)
         finally:
             client.close()
             await server.close()
 
     asyncio.run(main())
+
+
+def test_one_kept_alive_connection_serves_pipelined_requests_and_expect_100_continue():
+    async def scenario(server: RuntimeApiServer, client: RawClient) -> None:
+        client.send(get("/invocation/next"))
+        assert await server.initialised is None
+        reply = server.invoke(Assignment("r1", b'{"n": 1}', 1, "arn:f", "t"), None)
+        assert await client.response() == (200, b'{"n": 1}')
+        # The answer and the next ``next`` in one write: both are served, in order.
+        client.send(post("/invocation/r1/response", b'"done"') + get("/invocation/next"))
+        assert (await client.response())[0] == 202
+        assert (await reply).payload == "done"
+        asked = server.next_asked()
+        await asyncio.wait_for(asked, 30)
+        assert server.waiting.is_set()
+        reply = server.invoke(Assignment("r2", b"{}", 1, "arn:f", "t"), None)
+        assert await client.response() == (200, b"{}")
+        assert not server.waiting.is_set()
+        # curl's Expect: 100-continue gets its interim answer before the body is sent.
+        body = json.dumps({"errorMessage": "no", "errorType": "E"}).encode()
+        head, _, _ = post("/invocation/r2/error", body, "Expect: 100-continue").partition(
+            b"\r\n\r\n"
+        )
+        client.send(head + b"\r\n\r\n")
+        assert await client.interim() == 100
+        client.send(body)
+        assert (await client.response())[0] == 202
+        assert (await reply).error == {"errorMessage": "no", "errorType": "E", "stackTrace": []}
+
+    run_with_client(scenario)
 
 
 def test_an_oversized_response_is_refused_with_413_and_fails_the_invocation():
-    async def main():
-        server = RuntimeApiServer()
-        await server.start()
-        client = await RawClient.open(server)
-        try:
-            client.send(get("/invocation/next"))
-            reply = server.invoke(Assignment("r1", b"{}", 1, "arn:f", "t"), None)
-            await client.response()
-            client.send(post("/invocation/r1/response", b"x" * (MAX_RESPONSE_BYTES + 1)))
-            status, body = await client.response()
-            assert status == 413
-            assert json.loads(body)["errorType"] == "RequestEntityTooLarge"
-            assert (await reply).error["errorType"] == "RequestEntityTooLarge"
-            # The connection is still usable: the runtime asks for the next invocation.
-            client.send(get("/invocation/next"))
-            await asyncio.wait_for(server.next_asked(), 30)
-        finally:
-            client.close()
-            await server.close()
+    async def scenario(server: RuntimeApiServer, client: RawClient) -> None:
+        client.send(get("/invocation/next"))
+        reply = server.invoke(Assignment("r1", b"{}", 1, "arn:f", "t"), None)
+        await client.response()
+        client.send(post("/invocation/r1/response", b"x" * (MAX_RESPONSE_BYTES + 1)))
+        status, body = await client.response()
+        assert status == 413
+        assert json.loads(body)["errorType"] == "RequestEntityTooLarge"
+        assert (await reply).error["errorType"] == "RequestEntityTooLarge"
+        # The connection is still usable: the runtime asks for the next invocation.
+        client.send(get("/invocation/next"))
+        await asyncio.wait_for(server.next_asked(), 30)
 
-    asyncio.run(main())
+    run_with_client(scenario)
 
 
 def test_unknown_paths_bad_methods_malformed_requests_and_early_streams_are_refused():
-    async def main():
-        server = RuntimeApiServer()
-        await server.start()
-        client = await RawClient.open(server)
-        try:
-            client.send(get("/invocation/r1/response"))
-            assert (await client.response())[0] == 405
-            client.send(get("/nothing"))
-            status, body = await client.response()
-            assert (status, json.loads(body)["errorType"]) == (404, "NotFound")
-            # A stream for an invocation nobody handed out: 403, its body read and dropped.
-            client.send(
-                b"POST " + BASE.encode() + b"/invocation/r9/response HTTP/1.1\r\nHost: rt\r\n"
-                b"Lambda-Runtime-Function-Response-Mode: streaming\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-            )
-            status, body = await client.response()
-            assert (status, json.loads(body)["errorType"]) == (403, "InvalidStateTransition")
-            assert not server.initialised.done()  # nothing above ended Init
-            broken = await RawClient.open(server)
-            broken.send(b"NOT HTTP AT ALL\r\n\r\n")
-            assert (await broken.response())[0] == 400
-            assert await asyncio.wait_for(broken.reader.read(), 30) == b""  # then closed
-        finally:
-            client.close()
-            await server.close()
+    async def scenario(server: RuntimeApiServer, client: RawClient) -> None:
+        client.send(get("/invocation/r1/response"))
+        assert (await client.response())[0] == 405
+        client.send(get("/nothing"))
+        status, body = await client.response()
+        assert (status, json.loads(body)["errorType"]) == (404, "NotFound")
+        # A stream for an invocation nobody handed out: 403, its body read and dropped.
+        client.send(
+            b"POST " + BASE.encode() + b"/invocation/r9/response HTTP/1.1\r\nHost: rt\r\n"
+            b"Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        )
+        status, body = await client.response()
+        assert (status, json.loads(body)["errorType"]) == (403, "InvalidStateTransition")
+        assert not server.initialised.done()  # nothing above ended Init
+        broken = await RawClient.open(server)
+        broken.send(b"NOT HTTP AT ALL\r\n\r\n")
+        assert (await broken.response())[0] == 400
+        assert await asyncio.wait_for(broken.reader.read(), 30) == b""  # then closed
 
-    asyncio.run(main())
+    run_with_client(scenario)
 
 
 def test_a_next_whose_connection_closes_no_longer_waits_and_close_ends_a_parked_one():
