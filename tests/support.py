@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import textwrap
 from pathlib import Path
@@ -11,6 +12,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from emulator.stack import StackConfig
 from reportclient import STRATEGIES, Endpoints, fetch_report
@@ -145,3 +148,26 @@ def count_ssl_contexts(monkeypatch) -> list[object]:
 
     monkeypatch.setattr(ssl, "create_default_context", counted)
     return made
+
+
+def warm_connects(stack, count: int) -> None:
+    """Open ``count`` WebSocket connections at once and close them, until one round opens them
+    all: ``count`` ``$connect`` (and ``$disconnect``) environments are then warm, so that many
+    clients connecting together are not held by cold starts (real seconds; see ``warm_up``)."""
+
+    async def one() -> bool:
+        try:
+            async with connect(stack.ws_url, open_timeout=60):
+                return True
+        except (OSError, TimeoutError, WebSocketException):
+            return False
+
+    async def together() -> list[bool]:
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+    rounds = []
+    for _ in range(WARM_UP_ATTEMPTS):
+        rounds.append(asyncio.run(together()))
+        if all(rounds[-1]):
+            return
+    raise AssertionError(f"warm-up: {count} connections did not all open at once: {rounds}")

@@ -14,7 +14,7 @@ from emulator.core.connection_limits import WebSocketLimits
 from emulator.stack import StackThread
 from scenarios.results import IDLE_CLOSE
 from tests.locustfiles import cli
-from tests.support import TEST_SCALE, stack_config, warm_up
+from tests.support import TEST_SCALE, stack_config, warm_connects, warm_up
 
 IDLE_TIMEOUT_S = 40.0
 USERS = 3
@@ -28,6 +28,7 @@ def stack(moto_server):
     config = stack_config(moto_server.endpoint_url, websocket_limits=limits, prewarm=True)
     with StackThread(config) as running:
         warm_up(running, ("websocket",))  # $connect and $disconnect loaded
+        warm_connects(running, USERS)  # the users connect together: as many warm $connects
         yield running
 
 
