@@ -101,11 +101,13 @@ bench: $(BIN)/timeoutlab
 	$(BIN)/python benchmarks/websocket_capacity.py
 
 # timeoutlab, MiniStack and serverless-offline side by side: one client, interleaved, 3 repeats
-# (~10 min; see benchmarks/README.md). Installs serverless-offline into benchmarks/peers first.
+# (about 8 minutes of measuring; see benchmarks/README.md). Installs serverless-offline into
+# benchmarks/peers first.
 bench-peers: $(BIN)/timeoutlab ministack peers-packages
 	$(BIN)/python -m benchmarks.peers --json benchmarks/results/peers.json
 
-# The test suite (no linters) 10 times in a row under 2 CPU hogs (~30 min; see benchmarks/).
+# The test suite (no linters) 10 times in a row under 2 CPU hogs, then the timing set 10 times
+# (about an hour and a half; see benchmarks/).
 stress: $(BIN)/timeoutlab ministack
 	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2 -- $(PYTEST_WORKERS) -m "not timing"
 	$(BIN)/python benchmarks/stress_suite.py --runs 10 --hogs 2 -- -m timing

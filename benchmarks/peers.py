@@ -53,6 +53,7 @@ from benchmarks.peer_servers import (
     ServerlessOffline,
     Timeoutlab,
 )
+from emulator.arguments import positive, positive_ints
 
 #: workload -> (app, the API it needs, what one round trip is)
 WORKLOADS: dict[str, tuple[str, str, str]] = {
@@ -611,9 +612,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="timeoutlab only, in seconds")
     parser.add_argument("--servers", help=f"comma-separated, of {', '.join(SERVERS)}")
     parser.add_argument("--workloads", help=f"comma-separated, of {', '.join(WORKLOADS)}")
-    parser.add_argument("--concurrency", help="comma-separated client counts (default 1,20)")
-    parser.add_argument("--repeats", type=int, help="measurements per cell (default 3)")
-    parser.add_argument("--seconds", type=float, help="real seconds per measurement (default 2)")
+    parser.add_argument(
+        "--concurrency", type=positive_ints, help="comma-separated client counts (default 1,20)"
+    )
+    parser.add_argument("--repeats", type=positive(int), help="measurements per cell (default 3)")
+    parser.add_argument(
+        "--seconds", type=positive(float), help="real seconds per measurement (default 2)"
+    )
     parser.add_argument(
         "--warmup", type=float, help="unmeasured real seconds before each measurement (default 1)"
     )
@@ -637,7 +642,7 @@ def plan_from(arguments: argparse.Namespace) -> Plan:
     if arguments.workloads:
         plan.workloads = _known_names(arguments.workloads, WORKLOADS, "workloads")
     if arguments.concurrency:
-        plan.concurrency = tuple(int(n) for n in arguments.concurrency.split(","))
+        plan.concurrency = arguments.concurrency
     if arguments.repeats:
         plan.repeats = arguments.repeats
     if arguments.seconds:

@@ -42,6 +42,7 @@ from pathlib import Path
 import psutil
 import websockets
 
+from emulator.arguments import positive, positive_ints
 from emulator.backends.moto_server import free_ports
 
 HOST = "127.0.0.1"
@@ -272,15 +273,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--code", action="append", type=Path, help="checkout to run (repeatable; default: .)"
     )
-    parser.add_argument("--clients", default="1,20", help="client levels (default: 1,20)")
-    parser.add_argument("--round-trips", type=int, default=200, help="per level (default: 200)")
-    parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats (default: 1)")
+    parser.add_argument(
+        "--clients", type=positive_ints, default=(1, 20), help="client levels (default: 1,20)"
+    )
+    parser.add_argument(
+        "--round-trips", type=positive(int), default=200, help="per level (default: 200)"
+    )
+    parser.add_argument(
+        "--repeats", type=positive(int), default=1, help="interleaved repeats (default: 1)"
+    )
     parser.add_argument("--profile", type=Path, help="record each batch with py-spy into DIR")
     args = parser.parse_args(argv)
     codes = [c.resolve() for c in (args.code or [Path(".")])]
+    for code in codes:
+        if not (code / "emulator" / "cli.py").is_file():
+            parser.error(f"--code {code}: not a timeoutlab checkout (no emulator/cli.py)")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    levels = [int(c) for c in args.clients.split(",")]
+    levels = list(args.clients)
     everything: list[Measurement] = []
     for _ in range(args.repeats):
         for code in codes:

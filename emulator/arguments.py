@@ -23,6 +23,12 @@ def positive(kind: type) -> Callable[[str], float]:
     return parse
 
 
+def positive_ints(text: str) -> tuple[int, ...]:
+    """Comma-separated whole numbers above zero (``1,20``), or argparse's one-line refusal."""
+    parse = positive(int)
+    return tuple(int(parse(part.strip())) for part in text.split(","))
+
+
 def time_scale(text: str) -> float:
     try:
         return validate_scale(float(text))
