@@ -35,7 +35,6 @@ from emulator.runtime.process import (
     MAX_ENVIRONMENTS_CEILING,
     MAX_ENVIRONMENTS_FLOOR,
     MEMORY_PER_ENVIRONMENT_BYTES,
-    default_max_environments,
 )
 from emulator.service import ServiceError, default_service_path
 from emulator.stack import LAMBDA_MODES, Stack, StackConfig
@@ -338,7 +337,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         integration_timeout=args.integration_timeout,
         time_scale=args.time_scale,
         lambda_concurrency=args.lambda_concurrency,
-        max_environments=args.max_environments or default_max_environments(),
+        max_environments=args.max_environments,
         environment_idle=args.environment_idle,
         prewarm=args.prewarm,
         websocket_limits=WebSocketLimits(

@@ -102,8 +102,8 @@ class StackConfig:
     integration_timeout: float | None = None  # None: serverless.yml's, else AWS's 29 s
     time_scale: float = 1.0
     lambda_concurrency: int = 1000  # AWS's default account concurrency
-    # execution environments alive at once (default: by the memory available at start)
-    max_environments: int = field(default_factory=default_max_environments)
+    # execution environments alive at once; None: by the memory available at start
+    max_environments: int | None = None
     environment_idle: float = DEFAULT_ENVIRONMENT_IDLE_S  # emulated s before a warm one is reaped
     # Initialise one execution environment per function at start (provisioned concurrency).
     prewarm: bool = False
@@ -146,6 +146,10 @@ class StackConfig:
     control_token: str | None = None
     # Refuse WebSocket handshakes from foreign origins (AWS does not check Origin).
     ws_check_origin: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_environments is None:  # the one place the default is decided
+            self.max_environments = default_max_environments()
 
 
 LAMBDA_MODES = ("local", "remote")

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from emulator.core.control_access import bearer_headers
-from emulator.runtime.process import default_max_environments
 from emulator.stack import StackConfig, StackThread
 from reportclient.wire import verify_context
 from scenarios import results
@@ -123,7 +122,7 @@ def emulator(
             backend=backend,
             time_scale=time_scale,
             lambda_mode=lambda_mode,
-            max_environments=max_environments or default_max_environments(),
+            max_environments=max_environments,
         )
         with StackThread(config) as stack:
             yield Target(stack.rest_url, stack.ws_url)

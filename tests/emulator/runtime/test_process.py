@@ -330,3 +330,6 @@ def test_the_default_machine_cap_follows_the_memory_available_within_its_bounds(
     assert default_max_environments(100 * 2**30) == MAX_ENVIRONMENTS_CEILING
     assert default_max_environments(100 * 2**20) == MAX_ENVIRONMENTS_FLOOR
     assert MAX_ENVIRONMENTS_FLOOR <= default_max_environments() <= MAX_ENVIRONMENTS_CEILING
+    # a stack left without one takes this default; one given is kept
+    assert MAX_ENVIRONMENTS_FLOOR <= StackConfig().max_environments <= MAX_ENVIRONMENTS_CEILING
+    assert StackConfig(max_environments=5).max_environments == 5
