@@ -433,4 +433,4 @@ def _response(status: int, headers: list[str], body: bytes) -> bytes:
 
 
 #: 202 Accepted, with AWS's StatusResponse body (runtimes-api.html).
-_ACCEPTED = _response(202, ["Content-Type: application/json"], b'{"status": "OK"}')
+_ACCEPTED = _response(202, [_JSON], b'{"status": "OK"}')
