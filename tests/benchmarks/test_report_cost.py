@@ -2,12 +2,10 @@
 summary reads py-spy's raw output. Figures are printed, never compared with a goal."""
 
 import importlib.util
-import json
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+from tests.benchmarks import ROOT, first_json_line
+
 SCRIPT = ROOT / "benchmarks" / "report_cost.py"
 
 
@@ -22,21 +20,15 @@ def _module():
 
 
 def test_a_short_run_measures_round_trips_and_the_server_cpu_they_cost():
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--code", str(ROOT), "--clients", "1", "--round-trips", "3"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    figures, output = first_json_line(
+        str(SCRIPT), "--code", str(ROOT), "--clients", "1", "--round-trips", "3"
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    figures = json.loads(done.stdout.splitlines()[0])
     assert (figures["clients"], figures["round_trips"]) == (1, 3)
     assert figures["round_trips_per_s"] > 0
     # Every part worked: the gateway, the handlers' environments and moto.
     assert all(figures["cpu_ms_by_part"][part] > 0 for part in ("emulator", "backend"))
     assert figures["cpu_ms_per_round_trip"] >= sum(figures["cpu_ms_by_part"].values()) - 0.5
-    assert "medians:" in done.stdout
+    assert "medians:" in output
 
 
 def test_the_flame_summary_shares_samples_by_part_and_frame(tmp_path):

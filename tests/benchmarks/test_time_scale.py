@@ -2,25 +2,16 @@
 part, and the search halves its interval on a log scale. Figures are printed, never compared
 with a goal."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 from benchmarks.time_scale import bisect, format_rows
+from tests.benchmarks import first_json_line
 from tests.support import LOAD_SCALE
-
-ROOT = Path(__file__).parents[2]
 
 
 def test_a_tiny_run_measures_the_504s_the_reports_and_the_cpu_of_each_part():
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.time_scale", "--users", "2", "--spawn-rate", "2",
-         "--scales", str(LOAD_SCALE), "--run-time", "60", "--strategies", "rest"],
-        capture_output=True, text=True, timeout=600, check=False, cwd=ROOT,
+    row, output = first_json_line(
+        "-m", "benchmarks.time_scale", "--users", "2", "--spawn-rate", "2",
+        "--scales", str(LOAD_SCALE), "--run-time", "60", "--strategies", "rest",
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    row = json.loads(done.stdout.splitlines()[0])
     assert (row["time_scale"], row["users"]) == (LOAD_SCALE, 2)
     rest = row["strategies"]["rest"]
     assert rest["reports"] >= 1
@@ -30,7 +21,7 @@ def test_a_tiny_run_measures_the_504s_the_reports_and_the_cpu_of_each_part():
     # The load, the gateway, the handlers and moto all used the CPU during the run.
     assert all(row["cpu_s"][part] > 0 for part in ("runner+emulator", "environments", "locust"))
     assert row["cpu_share_of_cores"] > 0
-    assert f"| {LOAD_SCALE:g} | 2 | rest |" in done.stdout
+    assert f"| {LOAD_SCALE:g} | 2 | rest |" in output
 
 
 def test_the_search_halves_the_interval_on_a_log_scale_and_keeps_the_smallest_within():
