@@ -278,11 +278,14 @@ class MiniStack(Server):
 
     def start(self) -> None:
         (port,) = free_ports(1)
+        self._tmp = Path(tempfile.mkdtemp(prefix="ministack-tmp-", dir=self.workdir))
         environment = child_environment(
             GATEWAY_PORT=str(port),
             BIND_HOST=HOST,
             IOT_MTLS_ENABLED="0",  # no MQTT listener on 0.0.0.0:8883
             LOG_LEVEL="WARNING",
+            # the folder it leaves per function it ran: in one of ours, removed at stop
+            TMPDIR=str(self._tmp),
         )
         self._spawn([str(MINISTACK_BINARY)], self.workdir, environment)
         endpoint = f"http://{HOST}:{port}"
@@ -298,6 +301,11 @@ class MiniStack(Server):
             if deployed.ws_id
             else None,
         )
+
+    def _stop_extras(self) -> None:
+        tmp = getattr(self, "_tmp", None)  # None: stopped before it started
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _deploy(service: ServiceSpec, backend: Backend) -> _Deployed:

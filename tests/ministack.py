@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -28,6 +29,9 @@ class MiniStack:
         self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="ministack-", suffix=".log")  # noqa: SIM115
+        # MiniStack leaves a folder per function it ran in the temporary folder: a private one,
+        # removed at close, so that test runs do not pile them up in /tmp.
+        self.tmp = tempfile.mkdtemp(prefix="ministack-tmp-")
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> MiniStack:
@@ -37,6 +41,7 @@ class MiniStack:
             "BIND_HOST": "127.0.0.1",
             "IOT_MTLS_ENABLED": "0",  # no MQTT listener on 0.0.0.0:8883
             "SERVICES": self.services,
+            "TMPDIR": self.tmp,
         }
         self._process = subprocess.Popen(
             [str(BINARY)], env=environment, stdout=self._log, stderr=subprocess.STDOUT
@@ -65,3 +70,4 @@ class MiniStack:
                 self._process.wait()
         self._process = None
         self._log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -78,6 +79,10 @@ def test_rest_delivers_a_5_s_report_written_to_the_backends_s3(stack, ministack)
     assert csv.status_code == 200
     assert csv.text.splitlines()[0] == "id,customer,amount,created_at"
     assert len(csv.text.splitlines()) == 5
+
+    # MiniStack's folder for the function it ran is in the test's private temporary folder, which
+    # closing MiniStack removes (test runs leave nothing of MiniStack's in /tmp)
+    assert list(Path(ministack.tmp).glob(f"ministack-lambda-{REPORT_FUNCTION}-*"))
 
 
 def test_rest_is_cut_at_29_s_while_the_remote_function_runs_on(stack):
