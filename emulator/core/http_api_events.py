@@ -63,7 +63,7 @@ def http_api_event_v2(
     lowered = [(name.lower(), value) for name, value in request.headers]
     headers = _joined([(name, value) for name, value in lowered if name != "cookie"])
     query = _joined(parse_qsl(request.query_string, keep_blank_values=True))
-    body, is_base64 = body_field(request.body, binary=not _is_utf8(request.body))
+    body, is_base64 = _text_or_base64(request.body)
     event: dict = {
         "version": "2.0",
         "routeKey": match.route.key,
@@ -152,9 +152,12 @@ def http_api_event(
     return build(request, match, api, request_id=request_id, epoch=epoch)
 
 
-def _is_utf8(body: bytes) -> bool:
+def _text_or_base64(body: bytes) -> tuple[str | None, bool]:
+    """The 2.0 event's ``body`` and ``isBase64Encoded``: UTF-8 text as it is, anything else
+    base64-encoded (decoded once: the check is the decoding)."""
+    if not body:
+        return None, False
     try:
-        body.decode("utf-8")
+        return body.decode("utf-8"), False
     except UnicodeDecodeError:
-        return False
-    return True
+        return body_field(body, binary=True)
