@@ -7,26 +7,51 @@ route's "accepted" answer) opens a job; a message to that client with the same `
 jobs never answered are the ones a client waits for in vain. This is the emulator's own
 bookkeeping of its service's messages, not an AWS figure: API Gateway knows nothing of jobs.
 
+Its memory is bounded for runs of any length: a job still open is kept by id until answered;
+an answered one is counted, and its id remembered among the last ``remembered`` answered (so a
+later status message for it does not open it again, and an answer that came before its
+acceptance still counts when the acceptance comes).
+
 Pure: it is told the messages sent; it reads no clock and touches no socket.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from enum import Enum
 
 #: The fields a message carries for the ledger: the job's id, and what answers it.
 JOB_ID = "jobId"
-ANSWERS = ("url", "error")
+#: Answered job ids remembered (about 200 bytes each): 100,000 is about 20 MB at most.
+REMEMBERED_ANSWERS = 100_000
+
+
+class Answer(Enum):
+    """What answered a job: a ``url`` (its result) or an ``error``."""
+
+    URL = "url"
+    ERROR = "error"
+
+
+@dataclass
+class _Answered:
+    answer: Answer
+    counted: bool  # whether the job's acceptance was seen (so it is in the counts)
 
 
 @dataclass
 class JobLedger:
-    """Job ids accepted and answered, from the messages sent to WebSocket clients."""
+    """Counts of WebSocket jobs accepted, answered with a url or an error, and unanswered, from
+    the messages sent to WebSocket clients. A job answered with an error and later with a url
+    counts as answered with a url."""
 
-    accepted: set[str] = field(default_factory=set)
-    answered_with_url: set[str] = field(default_factory=set)
-    answered_with_error: set[str] = field(default_factory=set)
+    remembered: int = REMEMBERED_ANSWERS
+    _open: set[str] = field(default_factory=set)
+    _answered: OrderedDict[str, _Answered] = field(default_factory=OrderedDict)
+    _accepted: int = 0
+    _with: dict[Answer, int] = field(default_factory=lambda: dict.fromkeys(Answer, 0))
 
     def message_sent(self, text: str | bytes) -> None:
         """Take note of one message sent to a client (anything but a JSON object with a string
@@ -43,24 +68,53 @@ class JobLedger:
             return
         job_id = message[JOB_ID]
         if "url" in message:
-            self.answered_with_url.add(job_id)
+            self._answer(job_id, Answer.URL)
         elif "error" in message:
-            self.answered_with_error.add(job_id)
+            self._answer(job_id, Answer.ERROR)
         else:
-            self.accepted.add(job_id)
+            self._accept(job_id)
+
+    def _accept(self, job_id: str) -> None:
+        if job_id in self._open:
+            return
+        answered = self._answered.get(job_id)
+        if answered is None:
+            self._open.add(job_id)
+            self._accepted += 1
+        elif not answered.counted:  # its answer came first
+            answered.counted = True
+            self._accepted += 1
+            self._with[answered.answer] += 1
+        # else: a status message for a job already answered
+
+    def _answer(self, job_id: str, answer: Answer) -> None:
+        answered = self._answered.pop(job_id, None)
+        if job_id in self._open:
+            self._open.discard(job_id)
+            answered = _Answered(answer, counted=True)
+            self._with[answer] += 1
+        elif answered is None:
+            answered = _Answered(answer, counted=False)
+        elif answered.answer is Answer.ERROR and answer is Answer.URL:
+            if answered.counted:
+                self._with[Answer.ERROR] -= 1
+                self._with[Answer.URL] += 1
+            answered.answer = Answer.URL
+        self._answered[job_id] = answered  # the newest last
+        while len(self._answered) > self.remembered:
+            self._answered.popitem(last=False)
 
     @property
     def unanswered(self) -> set[str]:
         """Jobs accepted and answered neither with a url nor with an error."""
-        return self.accepted - self.answered_with_url - self.answered_with_error
+        return set(self._open)
 
     def snapshot(self) -> dict:
         """``{"accepted", "answered_url", "answered_error", "unanswered"}``: counts of jobs
         accepted, answered (of those) with a url or an error, and still unanswered."""
-        with_url = self.accepted & self.answered_with_url
         return {
-            "accepted": len(self.accepted),
-            "answered_url": len(with_url),
-            "answered_error": len((self.accepted & self.answered_with_error) - with_url),
-            "unanswered": len(self.unanswered),
+            "accepted": self._accepted,
+            "answered_url": self._with[Answer.URL],
+            "answered_error": self._with[Answer.ERROR],
+            "unanswered": len(self._open),
         }

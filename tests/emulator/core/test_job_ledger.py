@@ -46,3 +46,49 @@ def test_a_status_reply_for_an_answered_job_does_not_reopen_it():
     sent(ledger, jobId="a", url="u")
     sent(ledger, jobId="a", status="succeeded", progress=100)  # getReport after a reconnect
     assert ledger.unanswered == set()
+
+
+def test_an_answer_sent_before_the_acceptance_counts_once_the_acceptance_comes():
+    ledger = JobLedger()
+    sent(ledger, jobId="fast", url="u")  # pushed through @connections before the route answered
+    assert ledger.snapshot()["accepted"] == 0
+    sent(ledger, jobId="fast", status="accepted")
+    assert ledger.snapshot() == {
+        "accepted": 1,
+        "answered_url": 1,
+        "answered_error": 0,
+        "unanswered": 0,
+    }
+
+
+def test_a_url_after_an_error_counts_the_job_as_answered_with_the_url():
+    ledger = JobLedger()
+    sent(ledger, jobId="a", status="accepted")
+    sent(ledger, jobId="a", error="first attempt failed")
+    sent(ledger, jobId="a", url="u")
+    sent(ledger, jobId="a", error="again")  # an error after the url does not take it back
+    assert ledger.snapshot() == {
+        "accepted": 1,
+        "answered_url": 1,
+        "answered_error": 0,
+        "unanswered": 0,
+    }
+
+
+def test_memory_is_bounded_by_the_answers_remembered_and_the_counts_stay_exact():
+    ledger = JobLedger(remembered=10)
+    for n in range(1000):
+        sent(ledger, jobId=f"job-{n}", status="accepted")
+        sent(ledger, jobId=f"job-{n}", **({"url": "u"} if n % 4 else {"error": "e"}))
+    sent(ledger, jobId="open", status="accepted")
+    assert len(ledger._answered) == 10
+    assert ledger.unanswered == {"open"}
+    assert ledger.snapshot() == {
+        "accepted": 1001,
+        "answered_url": 750,
+        "answered_error": 250,
+        "unanswered": 1,
+    }
+    # a status message for a job answered among the last ten does not open it again
+    sent(ledger, jobId="job-999", status="succeeded")
+    assert ledger.unanswered == {"open"}
