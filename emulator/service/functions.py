@@ -15,6 +15,11 @@ from emulator.core.destinations import (
 )
 from emulator.core.lambda_api import function_arn, function_name
 from emulator.service import deploy_rules
+from emulator.service.environment import (
+    DeclaredEnvironment,
+    declared_environment,
+    function_environment,
+)
 from emulator.service.spec import (
     DEFAULT_FUNCTION_TIMEOUT,
     DEFAULT_MEMORY_MB,
@@ -37,9 +42,12 @@ def parse_function(
     stage: str,
     directory: Path,
     where: str,
+    provider_environment: DeclaredEnvironment | None = None,
 ) -> FunctionSpec:
     """One function of ``functions:``, with Serverless's defaults and Lambda's limits; raises
-    ServiceError naming ``where`` (``<file>: functions.<key>``) for what Lambda would refuse."""
+    ServiceError naming ``where`` (``<file>: functions.<key>``) for what Lambda would refuse.
+    ``provider_environment``: ``provider.environment`` already read (else read here); the
+    function's variables are its own over those, as strings, nulls left out (``environment``)."""
     if not spec.get("handler"):
         raise ServiceError(f"{where}: `handler` is missing")
     runtime = str(spec.get("runtime") or provider.get("runtime") or DEFAULT_RUNTIME)
@@ -58,8 +66,13 @@ def parse_function(
     memory = _number(spec, provider, "memorySize", DEFAULT_MEMORY_MB, where)
     if memory != int(memory) or not 128 <= memory <= 10240:
         raise ServiceError(f"{where}: memorySize must be an integer 128..10240 MB, got {memory:g}")
-    environment = {**(provider.get("environment") or {}), **(spec.get("environment") or {})}
-    environment = {str(k): str(v) for k, v in environment.items()}
+    if provider_environment is None:
+        provider_environment = declared_environment(
+            provider.get("environment"), "provider.environment"
+        )
+    environment = function_environment(
+        provider_environment, declared_environment(spec.get("environment"), f"{where}.environment")
+    )
     broken = deploy_rules.environment_rule(environment)
     if broken:
         raise ServiceError(f"{where}.environment: {broken}")

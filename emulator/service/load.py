@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +26,11 @@ from emulator.core.websocket_routes import (
 )
 from emulator.service import deploy_rules
 from emulator.service.authorizers import rest_authorizer, websocket_authorizer
+from emulator.service.environment import (
+    DeclaredEnvironment,
+    declared_environment,
+    function_environment,
+)
 from emulator.service.functions import parse_destinations, parse_function
 from emulator.service.http_api import http_api_route, payload_version
 from emulator.service.keys import unmodelled_keys
@@ -44,15 +50,23 @@ from emulator.service.websocket_api import websocket_route
 #: api/API_CreateStage.html)
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
+_NONE = DeclaredEnvironment({})
+
 
 def load_service(
-    path: str | Path, *, stage: str | None = None, region: str | None = None
+    path: str | Path,
+    *,
+    stage: str | None = None,
+    region: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> ServiceSpec:
     """Read and resolve ``serverless.yml`` into what the emulator needs. ``stage`` and ``region``
-    override the file's, as ``serverless --stage``/``--region`` do. Raises ServiceError, naming
-    the key path and the rule, for a file that cannot be read or that AWS would refuse."""
+    override the file's, as ``serverless --stage``/``--region`` do; ``params`` (name -> value)
+    are ``${param:NAME}``'s first source, as ``serverless --param NAME=value``. Raises
+    ServiceError, naming the key path and the rule, for a file that cannot be read or that AWS
+    would refuse."""
     path = Path(path)
-    config = read_config(path, stage=stage, region=region)
+    config = read_config(path, stage=stage, region=region, params=params)
     try:
         return _build(config, path.parent.resolve(), str(path), stage)
     except InvalidTimeout as exc:
@@ -92,10 +106,13 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     region = str(provider.get("region") or "us-east-1")
     buckets, tables, queues = parse_resources(config, service, stage, region, where)
 
-    environment = {str(k): str(v) for k, v in (provider.get("environment") or {}).items()}
-    broken = deploy_rules.environment_rule(environment)
+    provider_environment = declared_environment(
+        provider.get("environment"), f"{where}: provider.environment"
+    )
+    broken = deploy_rules.environment_rule(function_environment(provider_environment, _NONE))
     if broken:
         raise ServiceError(f"{where}: provider.environment: {broken}")
+    intrinsic = [f"provider.environment.{name}" for name in provider_environment.intrinsic]
     declared = config.get("functions") or {}
     if not isinstance(declared, dict):
         raise ServiceError(f"{where}: functions must be a mapping of function names")
@@ -103,9 +120,12 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     for key, spec in declared.items():
         if not isinstance(spec, dict):
             raise ServiceError(f"{where}: functions.{key}: `handler` is missing")
+        fwhere = f"{where}: functions.{key}"
         functions[str(key)] = parse_function(
-            str(key), spec, provider, service, stage, directory, f"{where}: functions.{key}"
+            str(key), spec, provider, service, stage, directory, fwhere, provider_environment
         )
+        own = declared_environment(spec.get("environment"), f"{fwhere}.environment").intrinsic
+        intrinsic += [f"functions.{key}.environment.{name}" for name in own]
     apis = _events(declared, functions, provider, where)
     destinations_not_modelled: list[str] = []
     for key, function in list(functions.items()):
@@ -164,7 +184,9 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         route_timeouts=_route_timeouts(custom, apis, where),
         streaming_routes=_streaming_routes(custom, apis, where),
         unmodelled=tuple(
-            dict.fromkeys(unmodelled_keys(config) + apis.not_modelled + destinations_not_modelled)
+            dict.fromkeys(
+                unmodelled_keys(config) + apis.not_modelled + destinations_not_modelled + intrinsic
+            )
         ),
         api_keys=parse_api_keys(api_gateway, where),
         binary_media_types=parse_binary_media_types(api_gateway, where),

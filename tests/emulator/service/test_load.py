@@ -112,11 +112,15 @@ def test_variables_fallbacks_env_and_typed_values(tmp_path, monkeypatch):
         ("f:\n  handler: app.handler\n  runtime: nodejs20.x", "", r"app\.js or .*app\.mjs or"),
         ("f:\n  handler: ../app.handler", "", "outside the service folder"),
         ("f:\n  handler: app.handler\n  events:\n    - http: FETCH /x", "", "http method"),
-        ("f:\n  handler: app.handler\n  environment:\n    VA: ${self:custom.none}", "", "no value"),
+        (
+            "f:\n  handler: app.handler\n  environment:\n    VA: ${self:custom.none}",
+            "",
+            r"functions\.f\.environment\.VA: variable \$\{self:custom\.none\} has no value",
+        ),
         (
             "f:\n  handler: app.handler\n  environment:\n    VA: ${ssm:/x}",
             "",
-            "unsupported variable",
+            r"functions\.f\.environment\.VA: \$\{ssm:/x\}: ssm variables read .* on AWS",
         ),
         (
             "f:\n  handler: app.handler",
