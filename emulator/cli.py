@@ -36,7 +36,7 @@ from emulator.runtime.process import (
     MAX_ENVIRONMENTS_FLOOR,
     MEMORY_PER_ENVIRONMENT_BYTES,
 )
-from emulator.service import ServiceError, default_service_path
+from emulator.service import ServiceError, default_service_path, param_option
 from emulator.stack import LAMBDA_MODES, Stack, StackConfig
 from emulator.supervised import ParentWatch, write_ready_file
 from scenarios import cli as scenarios_cli
@@ -319,6 +319,14 @@ def _add_stack_options(
     )
     add("--stage", help="stage name (default: serverless.yml's provider.stage, else dev)")
     add(
+        "--param",
+        action="append",
+        type=param_option,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a ${param:NAME} value, as serverless --param gives it (repeatable)",
+    )
+    add(
         "--log-level",
         default=log_level,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -349,6 +357,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         ),
         service_path=args.service,
         stage=args.stage,
+        params=dict(args.param),
         tls=args.tls,
         lambda_mode=args.lambda_mode,
         callback_host=args.callback_host,

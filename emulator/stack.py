@@ -112,6 +112,7 @@ class StackConfig:
     stream_limits: StreamLimits = field(default_factory=StreamLimits)
     service_path: Path = field(default_factory=default_service_path)
     stage: str | None = None
+    params: dict[str, str] = field(default_factory=dict)  # --param NAME=value: ${param:NAME}
     tls: bool = False  # serve https:// and wss:// with a self-signed certificate made at start
     # "local": handlers run in execution environments (child processes); "remote": deployed to
     # the backend's Lambda and invoked through its Invoke API.
@@ -278,7 +279,7 @@ class Stack:
         runtime_factory: RuntimeFactory | None = None,
     ) -> None:
         self.config = config
-        self.service = load_service(config.service_path, stage=config.stage)
+        self.service = load_service(config.service_path, stage=config.stage, params=config.params)
         for key_path in self.service.unmodelled:
             print(warning_line(key_path), file=sys.stderr)
         self.clock: Clock = clock or ScaledClock(config.time_scale)

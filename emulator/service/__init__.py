@@ -24,6 +24,7 @@ from emulator.service.spec import (
     ServiceSpec,
     TableSpec,
 )
+from emulator.service.variables import param_option
 
 __all__ = [
     "EventInvokeConfig",
@@ -35,6 +36,7 @@ __all__ = [
     "default_service_path",
     "handler_file",
     "load_service",
+    "param_option",
 ]
 
 

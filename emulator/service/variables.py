@@ -14,6 +14,7 @@ the variable.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -79,6 +80,16 @@ def read_config(
     options = {k: v for k, v in {"stage": stage, "region": region}.items() if v}
     resolver = _Resolver(raw, options, dict(params or {}), path)
     return resolver.resolve(raw, ())
+
+
+def param_option(text: str) -> tuple[str, str]:
+    """``NAME=value`` of ``--param`` (Serverless v3: ``--param="<key>=<value>"``,
+    https://www.serverless.com/framework/docs/guides/parameters) as ``(NAME, value)``; the value
+    may hold ``=``. Raises argparse.ArgumentTypeError without a name and ``=``."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=value")
+    return name.strip(), value
 
 
 class _CfnLoader(yaml.SafeLoader):

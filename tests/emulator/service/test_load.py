@@ -531,3 +531,61 @@ def test_a_reserved_variable_in_provider_environment_is_named_there(tmp_path):
     )
     with pytest.raises(ServiceError, match=r"provider\.environment: _HANDLER is reserved"):
         load_service(path)
+
+
+def test_a_service_using_params_files_cloud_fallbacks_and_typed_environment(tmp_path):
+    (tmp_path / "config.json").write_text('{"key": "v", "limits": {"rows": 100}}')
+    path = write_service(
+        tmp_path,
+        HANDLER,
+        """
+        envdump:
+          handler: app.handler
+          environment:
+            ROWS: ${file(./config.json):limits.rows}
+            OVERRIDDEN: ~
+            TABLE: !Ref Data
+        """,
+        provider="""
+        environment:
+          PORT: 8080
+          DEBUG: true
+          RATIO: 1.50
+          NULLV: ~
+          FROMENV: ${env:SURELY_UNSET_XYZ, null}
+          OVERRIDDEN: provider
+          DOMAIN: ${param:domain}
+          KEY: ${file(./config.json):key}
+          SECRET: ${ssm:/my/param, 'fallback'}
+          STACK: ${cf:other-stack.Url, 'http://127.0.0.1'}
+        """,
+        extra="""
+        params:
+          default:
+            domain: ${sls:stage}.example.com
+          prod:
+            domain: example.com
+        """,
+    )
+    service = load_service(path)
+    assert service.functions["envdump"].environment == {
+        "PORT": "8080",
+        "DEBUG": "true",
+        "RATIO": "1.5",
+        "DOMAIN": "dev.example.com",
+        "KEY": "v",
+        "SECRET": "fallback",
+        "STACK": "http://127.0.0.1",
+        "ROWS": "100",
+    }
+    assert "functions.envdump.environment.TABLE" in service.unmodelled
+    prod = load_service(path, stage="prod", params={"domain": "cli.example.com"})
+    assert prod.functions["envdump"].environment["DOMAIN"] == "cli.example.com"
+
+
+def test_a_nested_environment_value_is_refused_naming_its_key(tmp_path):
+    path = write_service(
+        tmp_path, HANDLER, "f:\n  handler: app.handler", provider="environment:\n  CONF: {a: 1}"
+    )
+    with pytest.raises(ServiceError, match=r"serverless\.yml: provider\.environment\.CONF: "):
+        load_service(path)
