@@ -57,7 +57,7 @@ KEYS: dict[str, Kind] = {
     "unresolvedVariablesNotificationMode": N,
     "plugins": N,
     "package": N,
-    "params": N,
+    "params": M,  # ${param:NAME}: see variables.py
     "layers": N,  # layer definitions; a function that uses layers is warned
     "resources.Outputs": N,
     "resources.Conditions": N,

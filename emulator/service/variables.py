@@ -227,7 +227,7 @@ class _Resolver:
             if unreachable is not None and variable not in self._warned:
                 self._warned.add(variable)
                 log.warning(
-                    "timeoutlab: warning: %s: %s: %s; used the fallback %s",
+                    "warning: %s: %s: %s; used the fallback %s",
                     self._where(path),
                     variable,
                     unreachable,
