@@ -5,7 +5,8 @@ runs what AWS would run; refuses at start what AWS would refuse at deploy (``Ser
 naming the key path and the rule); lists the keys it does not model (``ServiceSpec.unmodelled``).
 Emulator-only settings live under ``custom.timeoutlab``, which Serverless ignores.
 
-One module per part of the file: ``variables`` (reading and resolving), ``functions``,
+One module per part of the file: ``variables`` (reading and resolving), ``environment`` (the
+variables a function gets), ``js_text`` (scalars written as Serverless writes them), ``functions``,
 ``rest_api``, ``http_api``, ``websocket_api``, ``authorizers``, ``resources``, ``keys`` (what is
 modelled), ``deploy_rules`` (what AWS refuses), ``spec`` (the result), ``load`` (the whole).
 """
