@@ -85,11 +85,13 @@ def read_config(
 def param_option(text: str) -> tuple[str, str]:
     """``NAME=value`` of ``--param`` (Serverless v3: ``--param="<key>=<value>"``,
     https://www.serverless.com/framework/docs/guides/parameters) as ``(NAME, value)``; the value
-    may hold ``=``. Raises argparse.ArgumentTypeError without a name and ``=``."""
+    may hold ``=``, its trailing blanks are dropped. Raises argparse.ArgumentTypeError without a
+    name, ``=`` and a value, as Serverless refuses it ("Encountered invalid "--param" CLI option
+    value", lib/configuration/variables/sources/instance-dependent/param.js)."""
     name, equals, value = text.partition("=")
-    if not equals or not name.strip():
+    if not equals or not name or not value:
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=value")
-    return name.strip(), value
+    return name, value.rstrip()
 
 
 class _CfnLoader(yaml.SafeLoader):

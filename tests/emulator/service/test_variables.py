@@ -1,3 +1,4 @@
+import argparse
 import json
 import logging
 import textwrap
@@ -5,7 +6,7 @@ import textwrap
 import pytest
 
 from emulator.service import ServiceError
-from emulator.service.variables import read_config
+from emulator.service.variables import param_option, read_config
 
 
 def config(tmp_path, yml: str, **options):
@@ -192,3 +193,10 @@ def test_errors_name_the_key_holding_the_variable(tmp_path):
         config(tmp_path, yml)
     with pytest.raises(ServiceError, match=r"functions\.f\.events\[0\]\.http\.path: variable"):
         config(tmp_path, yml.replace("${self:custom.nothere}", "ok"))
+
+
+def test_param_option_takes_name_equals_value():
+    assert param_option("domain=a=b ") == ("domain", "a=b")
+    for bad in ("novalue", "=x", "name="):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not NAME=value"):
+            param_option(bad)
