@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from emulator.clock import validate_scale
 
@@ -34,3 +35,33 @@ def time_scale(text: str) -> float:
         return validate_scale(float(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+#: The service files ``--service DIR`` looks for in DIR, in this order: the Serverless
+#: Framework's static formats (it also reads serverless.js and serverless.ts, which need Node.js
+#: to evaluate and timeoutlab does not run; https://www.serverless.com/framework/docs/
+#: providers/aws/guide/services). JSON is read as YAML.
+SERVICE_FILE_NAMES = ("serverless.yml", "serverless.yaml", "serverless.json")
+_UNREADABLE_SERVICE_FILES = ("serverless.js", "serverless.ts")
+
+
+def service_file(text: str) -> Path:
+    """``--service PATH``: a service file, or a directory standing for the first of
+    ``SERVICE_FILE_NAMES`` in it. A directory with none of them is argparse's one-line refusal
+    naming the directory and the names looked for. A path that is not a directory is returned
+    as given (the loader reports a missing or unreadable file)."""
+    path = Path(text)
+    if not path.is_dir():
+        return path
+    for name in SERVICE_FILE_NAMES:
+        if (path / name).is_file():
+            return path / name
+    found = [name for name in _UNREADABLE_SERVICE_FILES if (path / name).is_file()]
+    hint = (
+        f" (it has {', '.join(found)}: timeoutlab reads YAML or JSON service files only)"
+        if found
+        else ""
+    )
+    raise argparse.ArgumentTypeError(
+        f"directory {text} has no {', '.join(SERVICE_FILE_NAMES)}{hint}"
+    )

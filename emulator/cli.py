@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from emulator.arguments import positive, time_scale
+from emulator.arguments import positive, service_file, time_scale
 from emulator.backends.endpoint import BackendError
 from emulator.backends.localstack_container import LOCALSTACK_IMAGE
 from emulator.backends.moto_server import DEFAULT_PORT
@@ -29,7 +29,7 @@ from emulator.core.control_access import CONTROL_TOKEN_VARIABLE
 from emulator.core.deadlines import validate_timeout
 from emulator.core.origins import parse_allowed_host, parse_allowed_origin
 from emulator.core.sigv4 import CREDENTIALS_VARIABLE, Credentials
-from emulator.demo import DEMO_TIME_SCALE, run_demo
+from emulator.demo import DEMO_TIME_SCALE, DemoServiceError, run_demo
 from emulator.runtime.process import (
     DEFAULT_ENVIRONMENT_IDLE_S,
     MAX_ENVIRONMENTS_CEILING,
@@ -313,9 +313,11 @@ def _add_stack_options(
     )
     add(
         "--service",
-        type=Path,
+        type=service_file,
         default=default_service_path(),
-        help="serverless.yml to run (default: the bundled report app)",
+        metavar="PATH",
+        help="serverless.yml to run, or a directory holding one (serverless.yml, .yaml or "
+        ".json) (default: the bundled report app)",
     )
     add("--stage", help="stage name (default: serverless.yml's provider.stage, else dev)")
     add(
@@ -334,7 +336,21 @@ def _add_stack_options(
     )
 
 
+def _check_websocket_sizes(args: argparse.Namespace) -> None:
+    """Refuses a frame limit above the message limit, naming the options (a frame is a part of
+    a message: API Gateway's limits are 32 KB frames in 128 KB messages,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/
+    apigateway-execution-service-websocket-limits-table.html). Raises ValueError."""
+    if args.ws_max_frame > args.ws_max_message:
+        raise ValueError(
+            f"--ws-max-frame ({args.ws_max_frame} bytes) must be at most --ws-max-message "
+            f"({args.ws_max_message} bytes): a frame is a part of a message; raise "
+            "--ws-max-message with it"
+        )
+
+
 def _config(args: argparse.Namespace) -> StackConfig:
+    _check_websocket_sizes(args)
     return StackConfig(
         host=args.host,
         http_port=args.http_port,
@@ -586,8 +602,8 @@ def main(argv: list[str] | None = None) -> int:
                 _up(config, ready_file=args.ready_file, exit_with_parent=args.exit_with_parent)
             )
         else:
-            run_demo(config, rows=args.rows)
-    except (ServiceError, BackendError) as exc:
+            return 0 if run_demo(config, rows=args.rows).ok else 1
+    except (ServiceError, BackendError, DemoServiceError) as exc:
         print(f"timeoutlab: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from emulator.metrics import format_overhead_warning, format_precision
+from emulator.service import ServiceSpec, load_service
 from emulator.stack import Stack, StackConfig, StackThread
 from reportclient import Endpoints, ReportResult, fetch_report
 
@@ -31,6 +34,56 @@ DEMO_RUNS: tuple[tuple[str, str, dict], ...] = (
     ("sse (streaming)", "sse", {"sse_streaming": True}),
     ("websocket", "websocket", {}),
 )
+#: The strategies that hold one request open for the whole report: the integration timeout cuts
+#: them when the report takes longer.
+HELD_REQUEST_LABELS = frozenset({"rest", "sse (buffered)"})
+#: What the demo's strategies call (``reportclient``): the report app's REST routes (path
+#: parameters by position; their names are the service's own) and its WebSocket route, chosen by
+#: the ``action`` field of the message.
+DEMO_REST_ROUTES = (
+    "POST /reports",
+    "POST /reports/jobs",
+    "GET /reports/jobs/{jobId}",
+    "GET /reports/jobs/{jobId}/events",
+    "GET /reports/jobs/{jobId}/events/stream",
+)
+DEMO_WEBSOCKET_ROUTE = "generateReport"
+DEMO_SELECTION_EXPRESSION = "$request.body.action"
+_PARAMETER = re.compile(r"\{[^}/]*\}")
+
+
+class DemoServiceError(Exception):
+    """The service given to ``timeoutlab demo`` lacks what the demo calls; the message is one
+    line naming what is missing and what to run instead."""
+
+
+def missing_demo_routes(service: ServiceSpec) -> list[str]:
+    """The routes of ``DEMO_REST_ROUTES`` and ``DEMO_WEBSOCKET_ROUTE`` that ``service`` lacks
+    (``[]`` when it has them all), as route keys; a WebSocket API whose route selection
+    expression is not ``$request.body.action`` lacks the WebSocket route. Path parameters
+    match whatever their names."""
+    rest = {_PARAMETER.sub("{}", route.key) for route in service.rest_routes}
+    missing = [key for key in DEMO_REST_ROUTES if _PARAMETER.sub("{}", key) not in rest]
+    websocket = {route.key for route in service.websocket_routes}
+    if (
+        DEMO_WEBSOCKET_ROUTE not in websocket
+        or service.websocket_selection_expression != DEMO_SELECTION_EXPRESSION
+    ):
+        missing.append(f"WebSocket route {DEMO_WEBSOCKET_ROUTE} ({DEMO_SELECTION_EXPRESSION})")
+    return missing
+
+
+def check_demo_service(path: Path, stage: str | None = None) -> None:
+    """Refuses, before anything starts, a service the demo cannot run: raises DemoServiceError
+    naming the missing routes; ServiceError when the file cannot be loaded."""
+    missing = missing_demo_routes(load_service(path, stage=stage))
+    if missing:
+        raise DemoServiceError(
+            f"the demo runs the report app's experiment and {path} lacks its routes: "
+            f"{', '.join(missing)}. Run your own service with `timeoutlab up --service "
+            f"{path}`; test and load it from pytest with the timeoutlab plugin and "
+            "timeoutlab.load (README: Using it from your own tests)."
+        )
 
 
 @dataclass
@@ -41,6 +94,38 @@ class Row:
     csv_rows: int | None
     lambda_billed_ms: int
     lambda_wasted_ms: int
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """What ``run_demo`` measured: its rows, the integration timeout they ran against (emulated
+    s) and the rows whose outcome was not the expected one (see ``expected_outcome``)."""
+
+    rows: list[Row]
+    integration_timeout_s: float
+    unexpected: list[Row]
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexpected
+
+
+def expected_outcome(label: str, delay_s: float, integration_timeout_s: float) -> str:
+    """The outcome the article predicts for a row, as ``_outcome`` prints it: a strategy that
+    holds one request for the whole report gets the gateway timeout when the report outlasts
+    the integration timeout; every other row is delivered."""
+    if label in HELD_REQUEST_LABELS and delay_s >= integration_timeout_s:
+        return "gateway timeout"
+    return "delivered"
+
+
+def unexpected_rows(rows: list[Row], integration_timeout_s: float) -> list[Row]:
+    """The rows whose outcome differs from ``expected_outcome``."""
+    return [
+        row
+        for row in rows
+        if _outcome(row.result) != expected_outcome(row.label, row.delay_s, integration_timeout_s)
+    ]
 
 
 def _lambda_totals(stack: Stack) -> tuple[int, int]:
@@ -131,8 +216,15 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(config: StackConfig, rows: int = 1000) -> list[Row]:
+def run_demo(config: StackConfig, rows: int = 1000) -> DemoReport:
+    """Runs the experiment on a stack of ``config`` and prints its table. Raises
+    DemoServiceError (before starting anything) when the service lacks the report app's
+    routes. The closing conclusion is printed only when every row came out as the article
+    predicts; otherwise the unexpected rows are named on stderr and ``DemoReport.ok`` is
+    False."""
+    check_demo_service(config.service_path, config.stage)
     with StackThread(config) as stack:
+        timeout_s = stack.timeouts.default
         print(
             f"timeoutlab demo: API Gateway (REST and WebSocket) with a {stack.timeouts.default:g} s"
             f" integration timeout, {stack.backend.kind if stack.backend else '?'} backend, "
@@ -156,10 +248,23 @@ def run_demo(config: StackConfig, rows: int = 1000) -> list[Row]:
     print(format_precision(precision))
     if warning is not None:
         print(warning)
+    report = DemoReport(results, timeout_s, unexpected_rows(results, timeout_s))
+    if not report.ok:
+        print(
+            f"timeoutlab demo: error: {len(report.unexpected)} of {len(results)} reports did "
+            "not come out as the article predicts, so no conclusion is drawn: "
+            + "; ".join(
+                f"{row.label}, {row.delay_s:g} s report: {_outcome(row.result)}, expected "
+                f"{expected_outcome(row.label, row.delay_s, timeout_s)}"
+                for row in report.unexpected
+            ),
+            file=sys.stderr,
+        )
+        return report
     print(
         "\nREST and buffered SSE hold one request open for the whole report, so API Gateway cuts"
-        " them at 29 s while their Lambdas run on, billed and wasted. The others answer at once"
-        " with a job and deliver the URL later: by polling, by a streamed response, or pushed"
-        " over the WebSocket."
+        f" them at {timeout_s:g} s while their Lambdas run on, billed and wasted. The others"
+        " answer at once with a job and deliver the URL later: by polling, by a streamed"
+        " response, or pushed over the WebSocket."
     )
-    return results
+    return report

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from httpx_sse import SSEError, connect_sse
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 from websockets.sync.client import ClientConnection, connect
@@ -368,6 +368,19 @@ def websocket(run: _Run, definition: dict) -> ReportResult:
                 return run.finish(failure=Failure("timed_out", "no result before the deadline"))
         except TimeoutError:
             return run.finish(failure=Failure("timed_out", "no result before the deadline"))
+        except InvalidStatus as exc:
+            # The gateway refused the opening handshake with an HTTP status: a $connect
+            # authorizer's 401/403, or a failed $connect route. "If authorization fails on
+            # $connect, the connection will not be established, and the client will receive a
+            # 401 or 403 response." (https://docs.aws.amazon.com/apigateway/latest/
+            # developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html).
+            # Its status is the cause, not a lost connection; retrying would be refused alike.
+            status = exc.response.status_code
+            return run.finish(
+                failure=Failure(
+                    "http_error", f"WebSocket handshake refused with HTTP {status}", status
+                )
+            )
         except (ConnectionClosed, WebSocketException, OSError):
             if job_id is None:
                 return run.finish(

@@ -52,6 +52,9 @@ MARKER = "timeoutlab"
 MARKER_KEYS = ("time_scale", "integration_timeout", "routes")
 STACK_FIXTURE = "timeoutlab_stack"
 ISOLATED_FIXTURE = "timeoutlab_isolated_stack"
+# looptime's pytest plugin (its ``pytest11`` entry point name) and pytest-asyncio's plugin name.
+LOOPTIME_PLUGIN = "looptime_plugin"
+ASYNCIO_PLUGIN = "asyncio"
 
 _SERVICE = pytest.StashKey[tuple[Path, str]]()
 _SCALE = pytest.StashKey[float]()
@@ -104,7 +107,33 @@ def _parse_scale(text: str, source: str) -> float:
     return scale
 
 
+def block_looptime_without_asyncio(config: pytest.Config) -> bool:
+    """Blocks looptime's pytest plugin when pytest-asyncio is not registered; returns whether it
+    blocked it. Nothing changes where pytest-asyncio is installed (looptime then works) or where
+    looptime is not installed.
+
+    Why: looptime (0.9, a dependency of timeoutlab's ``test`` extra) registers a ``pytest11``
+    plugin, ``looptime_plugin``, whose ``pytest_fixture_setup`` wrapper looks up
+    ``pluginmanager.getplugin("asyncio")`` for EVERY fixture and reads its ``__name__``: without
+    pytest-asyncio that is ``None`` and every fixture setup of the run errors with
+    ``AttributeError: 'NoneType' object has no attribute '__name__'`` (looptime/_internal/
+    plugin.py, ``_should_patch``). Its plugin does nothing without pytest-asyncio anyway (it only
+    patches pytest-asyncio's event loops), so blocking it loses nothing. ``set_blocked`` is what
+    ``-p no:looptime_plugin`` does, only later: it unregisters the plugin, hooks and fixtures
+    included (https://pluggy.readthedocs.io/en/latest/api_reference.html#pluggy.PluginManager.set_blocked).
+    Called from ``pytest_configure``: entry-point plugins and the rootdir's conftest
+    ``pytest_plugins`` are registered by then, and no fixture is set up before the collection."""
+    manager = config.pluginmanager
+    if manager.getplugin(ASYNCIO_PLUGIN) is not None:
+        return False
+    if manager.getplugin(LOOPTIME_PLUGIN) is None:
+        return False
+    manager.set_blocked(LOOPTIME_PLUGIN)
+    return True
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    block_looptime_without_asyncio(config)
     config.addinivalue_line(
         "markers",
         f"{MARKER}(time_scale=None, integration_timeout=None, routes=None): integration "

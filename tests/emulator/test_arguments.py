@@ -25,3 +25,18 @@ def test_the_benchmarks_refuse_a_bad_level_before_starting_anything():
     with pytest.raises(SystemExit) as refused:
         report_cost.main(["--round-trips", "0"])
     assert refused.value.code == 2
+
+
+def test_a_service_directory_stands_for_its_service_file(tmp_path):
+    from emulator.arguments import service_file
+
+    assert service_file(str(tmp_path / "a.yml")) == tmp_path / "a.yml"  # a file, as given
+    (tmp_path / "serverless.yaml").write_text("service: x\n")
+    assert service_file(str(tmp_path)) == tmp_path / "serverless.yaml"
+    (tmp_path / "serverless.yml").write_text("service: x\n")
+    assert service_file(str(tmp_path)) == tmp_path / "serverless.yml"  # .yml first
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        service_file(str(empty))
+    assert f"directory {empty} has no serverless.yml, serverless.yaml" in str(refused.value)

@@ -96,6 +96,8 @@ def test_demo_shows_every_strategy_with_rest_and_buffered_sse_failing_at_29_s():
     assert 0 <= float(late_median) <= float(late_max)  # never early at the gateway
     assert 0 <= float(added_median) <= float(added_p95)
     assert int(requests_measured) >= 1
+    # Every row came out as the article predicts: its conclusion follows.
+    assert "so API Gateway cuts them at 29 s while their Lambdas run on" in result.stdout
 
 
 @contextmanager
@@ -320,3 +322,92 @@ def test_an_http_api_route_timeout_over_30_s_exits_2(tmp_path):
     refused = run("up", "--service", str(path), "--http-port", "0", "--ws-port", "0")
     assert refused.returncode == 2
     assert "httpApiRouteTimeouts.GET /a must be between 0.05 and 30 seconds" in refused.stderr
+
+
+# -- first-run edges: a directory as --service, option names in refusals, the demo's service ------
+
+USER_HANDLERS = """
+import json
+
+
+def hello(event, context):
+    return {"statusCode": 200, "body": json.dumps({"hello": "world"})}
+"""
+USER_FUNCTIONS = "hello:\n  handler: app.hello\n  events: [{http: GET hello}]"
+
+
+def test_up_takes_a_directory_as_its_serverless_yml(tmp_path):
+    write_service(tmp_path / "svc", USER_HANDLERS, USER_FUNCTIONS)
+    with up("--service", str(tmp_path / "svc"), "--backend-port", "0") as (banner, _):
+        assert "timeoutlab is up: service inline" in banner, banner
+        hello = re.search(r"GET (http://127\.0\.0\.1:\d+/dev/hello)", banner)
+        assert hello, banner
+        assert httpx.get(hello.group(1)).json() == {"hello": "world"}
+
+
+def test_a_directory_without_a_service_file_and_a_frame_over_the_message_size_exit_2(tmp_path):
+    (tmp_path / "serverless.ts").write_text("export default {}\n")
+    empty = run("up", "--service", str(tmp_path))
+    assert empty.returncode == 2
+    assert f"argument --service: directory {tmp_path} has no serverless.yml" in empty.stderr
+    assert "it has serverless.ts" in empty.stderr
+    assert "Is a directory" not in empty.stderr
+    frame = run("up", "--ws-max-frame", "200000")
+    assert frame.returncode == 2
+    assert (
+        "--ws-max-frame (200000 bytes) must be at most --ws-max-message (131072 bytes)"
+        in frame.stderr
+    )
+    assert "max_frame_bytes" not in frame.stderr
+    # Raised together, they are accepted (the demo then refuses the service, before any start).
+    service = write_service(tmp_path / "svc", USER_HANDLERS, USER_FUNCTIONS)
+    both = run("demo", "--ws-max-frame", "200000", "--ws-max-message", "200000",
+               "--service", str(service))  # fmt: skip
+    assert both.returncode == 2
+    assert "--ws-max-frame" not in both.stderr
+
+
+def test_the_demo_refuses_a_service_without_the_report_routes_in_one_line(tmp_path):
+    write_service(tmp_path, USER_HANDLERS, USER_FUNCTIONS)
+    refused = run("demo", "--service", str(tmp_path))
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1, refused.stderr
+    assert lines[0].startswith("timeoutlab: error: the demo runs the report app's experiment")
+    assert "lacks its routes: POST /reports, POST /reports/jobs" in lines[0]
+    assert "WebSocket route generateReport" in lines[0]
+    assert f"timeoutlab up --service {tmp_path / 'serverless.yml'}" in lines[0]
+    assert refused.stdout == ""  # nothing started, no table
+
+
+BROKEN_HANDLERS = """
+def broken(event, context):
+    raise RuntimeError("this service answers nothing")
+"""
+# The report app's routes (parameters named otherwise), every one on a handler that fails.
+BROKEN_FUNCTIONS = """
+broken:
+  handler: app.broken
+  events:
+    - http: POST reports
+    - http: POST reports/jobs
+    - http: GET reports/jobs/{id}
+    - http: GET reports/jobs/{id}/events
+    - http: GET reports/jobs/{id}/events/stream
+    - websocket: generateReport
+"""
+
+
+def test_demo_rows_that_fail_leave_out_the_conclusion_and_exit_1(tmp_path):
+    service = write_service(tmp_path, BROKEN_HANDLERS, BROKEN_FUNCTIONS)
+    result = run("demo", "--service", str(service), "--time-scale", str(HANDLER_SCALE),
+                 "--rows", "1", "--no-prewarm")  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = demo_rows(result.stdout)
+    assert len(rows) == 12, result.stdout
+    assert all(cells[0] != "delivered" for cells in rows.values()), result.stdout
+    assert "hold one request open" not in result.stdout  # no conclusion the rows do not show
+    assert "timeoutlab demo: error: 12 of 12 reports did not come out as the article" in (
+        result.stderr
+    )
+    assert "rest, 5 s report: http error 502, expected delivered;" in result.stderr

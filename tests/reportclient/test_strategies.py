@@ -12,7 +12,7 @@ from httpx_sse import connect_sse
 
 from emulator.stack import StackThread
 from reportclient import STRATEGIES, Endpoints, fetch_report
-from tests.support import HANDLER_SCALE, aws_client, stack_config
+from tests.support import HANDLER_SCALE, aws_client, stack_config, write_service
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +274,52 @@ def test_the_job_api_refuses_bad_definitions_with_400(stack, body, message):
     assert bad_wait.status_code == 400
     assert "waitSeconds must be a whole number" in bad_wait.json()["message"]
     assert httpx.get(f"{stack.rest_url}/reports/jobs/unknown-job").status_code == 404
+
+
+AUTH_HANDLERS = """
+def auth(event, context):
+    allowed = (event.get("headers") or {}).get("Auth") == "good"
+    return {
+        "principalId": "user",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke",
+                           "Effect": "Allow" if allowed else "Deny",
+                           "Resource": event["methodArn"]}],
+        },
+    }
+
+
+def connect(event, context):
+    return {"statusCode": 200}
+"""
+
+AUTH_FUNCTIONS = """
+auth:
+  handler: app.auth
+connect:
+  handler: app.connect
+  events:
+    - websocket:
+        route: $connect
+        authorizer: {name: auth, identitySource: [route.request.header.Auth]}
+"""
+
+
+def test_a_refused_websocket_handshake_is_reported_with_its_status(moto_server, tmp_path):
+    # No Auth header: API Gateway refuses the $connect handshake with 401 before any route runs;
+    # the client must say so, not report a connection lost before the job was accepted.
+    service = write_service(tmp_path, AUTH_HANDLERS, AUTH_FUNCTIONS)
+    config = stack_config(moto_server.endpoint_url, service_path=service)
+    with StackThread(config) as refusing:
+        result = fetch_report(
+            "websocket",
+            Endpoints(refusing.rest_url, refusing.ws_url),
+            {"delay": 1000, "amountOfRows": 1},
+            time_scale=config.time_scale,
+        )
+    assert not result.ok
+    assert result.failure is not None
+    assert (result.failure.kind, result.failure.status) == ("http_error", 401), result.failure
+    assert "handshake refused with HTTP 401" in result.failure.detail
+    assert result.costs.reconnects == 0

@@ -225,3 +225,63 @@ def test_the_entry_point_is_declared_and_installed() -> None:
         "the timeoutlab pytest11 entry point is not installed: run the README's set-up "
         "(pip install -e '.[test]')"
     )
+
+
+LOOPTIME_USER = """
+import httpx
+
+
+def test_the_stack_answers(timeoutlab_stack, tmp_path):
+    assert httpx.get(f"{timeoutlab_stack.rest_url}/fast").status_code == 200
+
+
+def test_looptime_plugin_is_blocked(request):
+    assert request.config.pluginmanager.is_blocked("looptime_plugin")
+"""
+
+
+def _looptime_installed() -> bool:
+    return any(point.name == "looptime_plugin" for point in entry_points(group="pytest11"))
+
+
+def test_a_user_project_runs_with_looptime_installed_and_no_pytest_asyncio(
+    pytester: pytest.Pytester,
+) -> None:
+    # The user's own ini (pytester's), without this repository's `-p no:looptime_plugin`: before
+    # the fix every fixture setup errored in looptime's plugin (getplugin("asyncio") is None).
+    assert _looptime_installed(), "looptime (the test extra) should be installed here"
+    _project(pytester, LOOPTIME_USER)
+    result = pytester.runpytest_subprocess(
+        *_plugin_args(), "-p", "no:cacheprovider",
+        timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    result.assert_outcomes(passed=2)
+    assert "AttributeError" not in result.stdout.str()
+
+
+ASYNCIO_STUB_CONFTEST = """
+import types
+
+
+def pytest_addoption(parser, pluginmanager):
+    # Stands for pytest-asyncio, registered under its plugin name before pytest_configure.
+    pluginmanager.register(types.ModuleType("asyncio_stub"), "asyncio")
+"""
+
+LOOPTIME_KEPT = """
+def test_looptime_plugin_is_kept(request, tmp_path):
+    manager = request.config.pluginmanager
+    assert not manager.is_blocked("looptime_plugin")
+    assert manager.getplugin("looptime_plugin") is not None
+"""
+
+
+def test_looptime_plugin_is_kept_where_pytest_asyncio_is_registered(
+    pytester: pytest.Pytester,
+) -> None:
+    assert _looptime_installed(), "looptime (the test extra) should be installed here"
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(ASYNCIO_STUB_CONFTEST)
+    pytester.makepyfile(test_user=LOOPTIME_KEPT)
+    result = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
