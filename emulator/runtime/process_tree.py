@@ -1,10 +1,11 @@
 """An execution environment's process tree: reading it, keeping it whole, ending all of it.
 
-On AWS an execution environment is a microVM: when it ends (shutdown, a timeout, a crash), every
-process in it ends too, whatever the function started, daemons included
-(https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "Shutdown phase":
-"Lambda shuts down the runtime ... and then removes the environment"). Here an environment is a
-process, so timeoutlab keeps what it starts together and ends it as one:
+On AWS an execution environment is a microVM (Firecracker) whose processes are the runtime, the
+extensions and what they start; when it ends (shutdown, or a reset after a crash or a timeout),
+every process in it ends too, daemons included
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "Shutdown phase"
+and "Failures during the invoke phase"). Here an environment is a process, so timeoutlab keeps
+what it starts together and ends it as one:
 
 - the environment's runtime process is a *child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``,
   https://man7.org/linux/man-pages/man2/PR_SET_CHILD_SUBREAPER.2const.html): a process its handler
