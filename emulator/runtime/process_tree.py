@@ -12,7 +12,7 @@ what it starts together and ends it as one:
   starts that detaches (``setsid``, ``start_new_session=True``) or is double-forked is reparented
   to the runtime, not to init, so it stays one of the runtime's descendants. The Python runtime
   sets it itself (``bootstraps/python``); Node.js cannot call prctl, so its command starts with
-  ``SUBREAPER_SHIM``, which sets it and execs ``node`` (the attribute survives execve; about 10 ms
+  ``SUBREAPER_SHIM``, which sets it and execs ``node`` (the attribute survives execve; a few ms
   more per cold start, no process more);
 - ``Members`` remembers every descendant seen (the memory watch reads the tree during each
   invocation), so those seen are ended even when the runtime itself died first and they were
