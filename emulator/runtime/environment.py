@@ -129,6 +129,7 @@ class ExecutionEnvironment:
         self._exited: asyncio.Task[int] | None = None
         #: Every process seen in its tree, ended with it even if reparented away meanwhile.
         self.members = Members()
+        self._on_exit: Callable[[int], object] | None = None
         self._pumps: list[asyncio.Task] = []
         self._function_log = logging.getLogger(f"timeoutlab.lambda.{spec.name}")
         #: ``Lambda-Runtime-Invoked-Function-Arn`` of every invocation (made once).
@@ -162,14 +163,18 @@ class ExecutionEnvironment:
         )
 
     def on_exit(self, callback: Callable[[int], object]) -> None:
-        """Call ``callback(returncode)`` once its process ends (at once if it has)."""
+        """Call ``callback(returncode)`` when its process ends (soon after, if it has): one
+        callback at a time, a later call replaces it (so an environment reused a million times
+        holds one)."""
         assert self._exited is not None
+        first = self._on_exit is None
+        self._on_exit = callback
+        if first:
+            self._exited.add_done_callback(self._exit_seen)
 
-        def done(task: asyncio.Task[int]) -> None:
-            if not task.cancelled():
-                callback(task.result())
-
-        self._exited.add_done_callback(done)
+    def _exit_seen(self, task: asyncio.Task[int]) -> None:
+        if self._on_exit is not None and not task.cancelled():
+            self._on_exit(task.result())
 
     @property
     def pid(self) -> int | None:

@@ -57,6 +57,8 @@ SUBREAPER_SHIM = (
 END_TREE_LIMIT_S = 2.0
 #: The pause between two rounds of ``end_tree`` that found killed members still running.
 END_TREE_ROUND_S = 0.002
+#: How many remembered members make ``Members.note`` forget those that have ended.
+MEMBERS_PRUNE_AT = 64
 
 
 def subreaper_command(command: list[str]) -> list[str]:
@@ -139,13 +141,23 @@ class Members:
 
     def __init__(self) -> None:
         self._seen: dict[int, psutil.Process] = {}
+        self._prune_at = MEMBERS_PRUNE_AT
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def note(self, pids: list[int]) -> None:
-        """Remember ``pids`` (descendants just read); ids already known cost a dict lookup."""
+        """Remember ``pids`` (descendants just read); ids already known cost a dict lookup.
+        Members that have ended are forgotten once there are ``MEMBERS_PRUNE_AT`` (or twice as
+        many as the last pruning kept), so a handler that runs a command per invocation does
+        not grow the list for ever."""
         for pid in pids:
             if pid not in self._seen:
                 with contextlib.suppress(psutil.Error):
                     self._seen[pid] = psutil.Process(pid)
+        if len(self._seen) >= self._prune_at:
+            self._seen = {pid: p for pid, p in self._seen.items() if _alive(p)}
+            self._prune_at = max(MEMBERS_PRUNE_AT, 2 * len(self._seen))
 
     def kill(self) -> int:
         """SIGKILL every remembered member still running (not one whose id was reused): how
@@ -158,6 +170,14 @@ class Members:
                     killed += 1
         self._seen.clear()
         return killed
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Still the process first seen (not a reused id) and not ended."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def end_tree(leader: int, members: Members | None = None) -> list[int]:

@@ -11,6 +11,7 @@ import time
 import psutil
 import pytest
 
+from emulator.runtime import process_tree
 from emulator.runtime.process_tree import (
     SUBREAPER_SUPPORTED,
     Members,
@@ -103,3 +104,22 @@ def test_an_unknown_member_is_not_remembered_and_an_exited_runtime_is_no_error()
     finally:
         stranger.kill()
         stranger.wait(timeout=30)
+
+
+def test_members_that_ended_are_forgotten_past_the_pruning_size(monkeypatch):
+    monkeypatch.setattr(process_tree, "MEMBERS_PRUNE_AT", 3)
+    lasting = subprocess.Popen(["sleep", "30"])
+    brief = [subprocess.Popen(["true"]) for _ in range(2)]
+    try:
+        for process in brief:  # ended, not yet reaped: still there to be noted
+            wait_until(lambda process=process: not running(process.pid))
+        members = Members()
+        members.note([lasting.pid, *(process.pid for process in brief)])
+        assert len(members) == 1  # the two that ended were forgotten
+        assert members.kill() == 1
+        assert lasting.wait(timeout=30) == -9
+    finally:
+        for process in [lasting, *brief]:
+            with contextlib.suppress(OSError):
+                process.kill()
+            process.wait(timeout=30)
