@@ -6,8 +6,9 @@ non-inheritable, and children get only the read end, through ``pass_fds``), and 
 it. Each child gets the read end's number in ``TIMEOUTLAB_LIFELINE_FD`` and, first thing, starts a
 thread blocked reading it (``hold``). The kernel closes the write end when the emulator's process
 ends for any reason, SIGKILL and a crash included; every child's read then returns end-of-file,
-and the child SIGKILLs itself, or its whole process group when it leads one (an execution
-environment does, so what a handler started goes with it).
+and the child SIGKILLs itself, or its whole process group when it leads one. An execution
+environment's runtime holds the line with its own copy of ``hold`` and ends its whole tree, what
+its handler started included, detached or double-forked (``emulator/runtime/process_tree.py``).
 
 Why a pipe and not ``prctl(PR_SET_PDEATHSIG)``: the death signal fires when the *thread* that forked
 the child ends, not the process

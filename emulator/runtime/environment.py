@@ -2,12 +2,13 @@
 
 Its lifecycle follows AWS's (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html):
 Init once (from spawn to the runtime's first ``next``, measured as the Init Duration), then one
-invocation at a time. The process runs in a process group of its own, so a timeout, a crash or
-memory over ``memorySize`` ends it and everything it started (SIGKILL to the group), and nothing
-it does reaches the emulator; it holds the emulator's lifeline (``emulator.lifeline``), so it
-dies with the emulator even when that is killed with SIGKILL. Its stdout and stderr become log
-lines of ``timeoutlab.lambda.<function>``, each tagged with the request id running then, as
-CloudWatch shows them.
+invocation at a time. The process runs in a process group of its own and is a child subreaper
+(``process_tree``), so a timeout, a crash, memory over ``memorySize`` or the emulator's stop ends
+it and everything it started, detached and double-forked processes included (``end_tree``), and
+nothing it does reaches the emulator; it holds the emulator's lifeline (``emulator.lifeline``),
+so it dies with the emulator, its whole tree too, even when that is killed with SIGKILL. Its
+stdout and stderr become log lines of ``timeoutlab.lambda.<function>``, each tagged with the
+request id running then, as CloudWatch shows them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from emulator.core.events import ACCOUNT_ID, new_request_id
 from emulator.core.runtime_api import Assignment, exit_error
 from emulator.lifeline import lifeline
 from emulator.runtime.bootstraps import Bootstrap
+from emulator.runtime.process_tree import Members, descendants, end_tree, read_proc, running
 from emulator.runtime.runtime_api import ChunkSink, Reply, RuntimeApiServer
 from emulator.runtime.variables import (
     INITIALIZATION_TYPE,
@@ -71,8 +73,13 @@ def tree_memory_bytes(pid: int) -> int:
 
     Polled every ``MEMORY_POLL_S`` during each invocation, so it reads only the tree's own
     ``/proc`` files (``descendants``), never a scan of every process on the machine."""
+    return _memory_bytes([pid, *descendants(pid)])
+
+
+def _memory_bytes(pids: list[int]) -> int:
+    """The sum of the processes' peak resident sets (see ``tree_memory_bytes``), in bytes."""
     total = 0
-    for member in (pid, *descendants(pid)):
+    for member in pids:
         peak = _peak_rss(member)
         if peak is None:
             try:
@@ -83,66 +90,9 @@ def tree_memory_bytes(pid: int) -> int:
     return total
 
 
-def descendants(pid: int) -> list[int]:
-    """The ids of a process's descendants (depth first), ``[]`` when it is gone.
-
-    On Linux, from each thread's ``/proc/<pid>/task/<tid>/children`` (the tree's own files);
-    where the kernel has none, psutil's ``children``, which reads every process's parent."""
-    if not _CHILDREN_FILES:
-        return _psutil_descendants(pid)
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []  # gone
-    found: list[int] = []
-    for task in tasks:
-        listed = _read_proc(f"/proc/{pid}/task/{task}/children")
-        if listed is None:
-            continue  # the thread ended meanwhile
-        for child in listed.split():
-            found += [int(child), *descendants(int(child))]
-    return found
-
-
-def _read_proc(path: str) -> bytes | None:
-    """A small /proc file's bytes (one read, no buffered file object: this runs several times
-    per invocation), or None when it cannot be read."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, _PROC_READ)
-        while len(data) % _PROC_READ == 0 and data:  # a full read: there may be more
-            more = os.read(fd, _PROC_READ)
-            if not more:
-                break
-            data += more
-        return data
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-#: Bytes read of a /proc file: ``status`` is about 1.5 KB, a ``children`` list a few bytes.
-_PROC_READ = 16 * 1024
-
-
-#: Whether this kernel lists each thread's children in /proc (Linux with CONFIG_PROC_CHILDREN).
-_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
-
-
-def _psutil_descendants(pid: int) -> list[int]:
-    try:
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
 def _peak_rss(pid: int) -> int | None:
     """The process's peak resident set (``VmHWM`` in /proc/<pid>/status, kB), in bytes."""
-    status = _read_proc(f"/proc/{pid}/status")
+    status = read_proc(f"/proc/{pid}/status")
     if status is None:
         return None
     at = status.find(b"\nVmHWM:")
@@ -177,6 +127,9 @@ class ExecutionEnvironment:
         self.idle_since = 0.0  # emulated time it last finished an invocation
         self.init_real_s: float | None = None
         self._exited: asyncio.Task[int] | None = None
+        #: Every process seen in its tree, ended with it even if reparented away meanwhile.
+        self.members = Members()
+        self._on_exit: Callable[[int], object] | None = None
         self._pumps: list[asyncio.Task] = []
         self._function_log = logging.getLogger(f"timeoutlab.lambda.{spec.name}")
         #: ``Lambda-Runtime-Invoked-Function-Arn`` of every invocation (made once).
@@ -189,7 +142,39 @@ class ExecutionEnvironment:
 
     @property
     def alive(self) -> bool:
+        """Its process has not been seen to end (``ready`` checks more closely)."""
         return self._exited is not None and not self._exited.done()
+
+    @property
+    def ready(self) -> bool:
+        """Whether it can take an invocation now: its process runs (not a zombie the event loop
+        has yet to reap) and its runtime waits on ``next``. A warm environment whose runtime
+        exited between invocations (the function's own code: ``os._exit`` in a thread, a
+        Node.js rejection no one handled) is not: Lambda replaces an environment whose runtime
+        exits, and the next invocation gets a new one
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html)."""
+        pid = self.pid
+        return (
+            self.alive
+            and pid is not None
+            and self.api is not None
+            and self.api.waiting.is_set()
+            and running(pid)
+        )
+
+    def on_exit(self, callback: Callable[[int], object]) -> None:
+        """Call ``callback(returncode)`` when its process ends (soon after, if it has): one
+        callback at a time, a later call replaces it (so an environment reused a million times
+        holds one)."""
+        assert self._exited is not None
+        first = self._on_exit is None
+        self._on_exit = callback
+        if first:
+            self._exited.add_done_callback(self._exit_seen)
+
+    def _exit_seen(self, task: asyncio.Task[int]) -> None:
+        if self._on_exit is not None and not task.cancelled():
+            self._on_exit(task.result())
 
     @property
     def pid(self) -> int | None:
@@ -317,13 +302,30 @@ class ExecutionEnvironment:
 
     def _over_memory(self) -> bool:
         pid = self.pid
-        return pid is not None and tree_memory_bytes(pid) > self.spec.memory_mb * 1024 * 1024
+        if pid is None:
+            return False
+        tree = descendants(pid)
+        self.members.note(tree)
+        return _memory_bytes([pid, *tree]) > self.spec.memory_mb * 1024 * 1024
+
+    def note_tree(self) -> None:
+        """Read its tree now and remember its members (see ``members``)."""
+        if self.pid is not None:
+            self.members.note(descendants(self.pid))
 
     async def kill(self) -> None:
-        """End the process group (SIGKILL), the log pumps and the Runtime API."""
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+        """End its whole process tree (``end_tree``: every descendant, the process group, the
+        runtime; members seen before that left the tree), the log pumps and the Runtime API.
+        Logs a warning naming what could not be ended within ``END_TREE_LIMIT_S``."""
+        if self.process is not None:
+            pid = self.process.pid
+            if self.process.returncode is None:
+                left = await asyncio.to_thread(end_tree, pid, self.members)
+            else:  # reaped: what is left of its group, and the members seen
+                left = []
+                await asyncio.to_thread(_end_group, pid, self.members)
+            if left:
+                log.warning("%s: left running by its environment: %s", self.spec.name, left)
         if self._exited is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._exited
@@ -349,6 +351,15 @@ class ExecutionEnvironment:
             # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
             for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):
                 self._function_log.info("%s\t%s", self.request_id, text)
+
+
+def _end_group(pgid: int, members: Members) -> None:
+    """SIGKILL what is left of a reaped runtime's process group and ``members``. The kernel does
+    not give a process group's id to a new process while the group has members, so the signal
+    reaches only the environment's processes, if any."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    members.kill()
 
 
 class _MemoryWatch:

@@ -21,6 +21,7 @@ import psutil
 
 from emulator.clock import Clock
 from emulator.core.invocations import InvocationRecord, Outcome
+from emulator.core.runtime_api import exit_error
 from emulator.metrics import Metrics
 from emulator.runtime.bootstraps import Bootstrap, bootstrap_for
 from emulator.runtime.environment import INIT_TAG, ExecutionEnvironment, InitTimeout
@@ -87,6 +88,7 @@ class ProcessRuntime(Runtime):
         self._freed: asyncio.Condition | None = None
         self._reaper: asyncio.Task | None = None
         self._warned_cap = False
+        self._ending: set[asyncio.Task] = set()  # environments being ended in the background
 
     @property
     def environments(self) -> int:
@@ -147,9 +149,11 @@ class ProcessRuntime(Runtime):
             _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
             if pending:
                 log.warning("stopping %d invocation(s) still running", len(pending))
-        await asyncio.gather(*(env.kill() for env in list(self._live)), return_exceptions=True)
+        self._warm.clear()  # first: their ends are the emulator's doing, not their code's
+        await asyncio.gather(
+            *(env.kill() for env in list(self._live)), *self._ending, return_exceptions=True
+        )
         self._live.clear()
-        self._warm.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -163,7 +167,13 @@ class ProcessRuntime(Runtime):
         while True:
             warm = self._warm.get(spec.key)
             if warm:
-                return warm.pop(), False
+                env = warm.pop()
+                if env.ready:
+                    return env, False
+                # Its runtime exited between invocations and the exit has not been handled
+                # yet: Lambda never hands an invocation to such an environment; it replaces it.
+                await self._discard(env)
+                continue
             if len(self._live) >= self.max_environments:
                 await self._evict_one_idle()
             if len(self._live) < self.max_environments:
@@ -194,12 +204,40 @@ class ProcessRuntime(Runtime):
         """Return ``env`` to the warm pool once its runtime asks for more work, else end it."""
         if alive and await env.ready_for_next():
             env.idle_since = self.clock.now()
+            env.note_tree()
             self._warm.setdefault(env.spec.key, []).append(env)
+            env.on_exit(lambda code: self._exited_while_warm(env, code))
         else:
             await self._discard(env)
         assert self._freed is not None
         async with self._freed:
             self._freed.notify()
+
+    def _exited_while_warm(self, env: ExecutionEnvironment, returncode: int) -> None:
+        """``env``'s runtime process ended on its own while it waited warm (the function's code
+        did it: a thread calling ``os._exit``, a Node.js rejection no one handled after the
+        handler returned). Lambda replaces an environment whose runtime exits, so it leaves the
+        pool at once and the next invocation starts a new one
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html); what
+        the handler started goes with it. Environments the emulator ends itself have left the
+        pool first and are not reported."""
+        warm = self._warm.get(env.spec.key)
+        if not warm or env not in warm:
+            return
+        warm.remove(env)
+        self._live.discard(env)
+        # "RequestId: <the last invocation's> Error: Runtime exited with error: exit status N"
+        how = exit_error(env.request_id, returncode, "Runtime.ExitError")["errorMessage"]
+        log.warning(
+            "%s: the function's own code ended its runtime process between invocations, after "
+            "the invocation had returned (%s); the environment is replaced, and the next "
+            "invocation starts a new one (a cold start)",
+            env.spec.name,
+            how,
+        )
+        task = asyncio.get_running_loop().create_task(env.kill())
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
     async def _discard(self, env: ExecutionEnvironment) -> None:
         self._live.discard(env)

@@ -37,19 +37,30 @@ import json
 import os
 import subprocess
 
-# A process of the handler's own, started once per environment: it must go with it.
+# Processes of the handler's own, started once per environment: they must go with it, the one
+# in a session of its own (out of the environment's process group) too.
 CHILD = subprocess.Popen(["sleep", "600"])
+DETACHED = subprocess.Popen(["sleep", "601"], start_new_session=True)
 
 
 def handler(event, context):
-    body = {"pid": os.getpid(), "child": CHILD.pid, "lifeline": os.environ.get("LIFELINE")}
+    body = {"pid": os.getpid(), "child": CHILD.pid, "detached": DETACHED.pid,
+            "lifeline": os.environ.get("LIFELINE")}
     return {"statusCode": 200, "body": json.dumps(body)}
 """.replace("LIFELINE", LIFELINE_VARIABLE)
 
 NODE_HANDLER = """
+import { spawn } from "node:child_process";
+
+// Detached: a session of its own, out of the environment's process group.
+const detached = spawn("sleep", ["602"], { detached: true, stdio: "ignore" });
+detached.unref();
+
 export const handler = async () => ({
   statusCode: 200,
-  body: JSON.stringify({ pid: process.pid, lifeline: process.env.LIFELINE ?? null }),
+  body: JSON.stringify({
+    pid: process.pid, detached: detached.pid, lifeline: process.env.LIFELINE ?? null,
+  }),
 });
 """.replace("LIFELINE", LIFELINE_VARIABLE)
 
@@ -153,8 +164,8 @@ def warm(rest: str) -> tuple[list[psutil.Process], dict]:
         response = httpx.get(f"{rest}/{name}", timeout=60)
         assert response.status_code == 200, response.text
         said[name] = response.json()
-    pids = [said["python"]["pid"], said["python"]["child"]]
-    pids += [said["node"]["pid"]] if HAS_NODE else []
+    pids = [said["python"]["pid"], said["python"]["child"], said["python"]["detached"]]
+    pids += [said["node"]["pid"], said["node"]["detached"]] if HAS_NODE else []
     return [psutil.Process(pid) for pid in pids], said
 
 

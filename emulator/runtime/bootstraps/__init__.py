@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emulator.runtime.process_tree import subreaper_command
 from emulator.service import FunctionSpec, ServiceError
 
 #: The folder of the Python bootstrap module: the only thing of ours on the child's PYTHONPATH.
@@ -67,7 +68,9 @@ def nodejs(spec: FunctionSpec) -> Bootstrap:
             "PATH (`make node-packages` installs it as root; see the README)"
         )
     return Bootstrap(
-        command=bootstrap_command(spec.runtime),
+        # Node.js cannot make itself a child subreaper (prctl): a shim does, then execs node, so
+        # what a handler starts stays in the environment's tree (process_tree explains why).
+        command=subreaper_command(bootstrap_command(spec.runtime)),
         runtime_dir=NODE_BOOTSTRAP.parent,
         # Packages resolve from the handler's folder upwards (node_modules beside
         # package.json), as in the deployment package on AWS; ESM ignores NODE_PATH anyway.

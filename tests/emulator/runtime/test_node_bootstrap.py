@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 
 from emulator.runtime.bootstraps import NODE_BOOTSTRAP, bootstrap_command, bootstrap_for
+from emulator.runtime.process_tree import subreaper_command
 from emulator.service import load_service
 
 pytestmark = pytest.mark.skipif(
@@ -209,7 +210,8 @@ def test_nodejs_functions_of_a_service_get_our_bootstrap(tmp_path):
         "functions:\n  f:\n    handler: app.handler\n"
     )
     bootstrap = bootstrap_for(load_service(tmp_path / "serverless.yml").functions["f"])
-    assert bootstrap.command == ["node", str(NODE_BOOTSTRAP)]
+    # Started as a child subreaper (through the shim, which execs node), where there are any.
+    assert bootstrap.command == subreaper_command(["node", str(NODE_BOOTSTRAP)])
     assert bootstrap.runtime_dir == NODE_BOOTSTRAP.parent
 
 

@@ -4,14 +4,21 @@ next request succeeds (in a fresh environment where AWS would make one)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
+from emulator.clock import ScaledClock
+from emulator.metrics import Metrics
+from emulator.runtime.process import ProcessRuntime
+from emulator.service import load_service
 from emulator.stack import StackThread
 from tests.support import stack_config
 
@@ -211,3 +218,109 @@ def test_a_streamed_response_reaches_the_client_through_a_streaming_route(stack)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == "one two three"
+
+
+# -- what a handler starts ends with its environment; a runtime that exits is replaced ----------
+
+CONTAINED = """
+import { execFileSync, spawn } from "node:child_process";
+
+export const detach = async () => {
+  // A detached child (setsid: a session of its own), and a daemon whose parent (sh) has exited.
+  const session = spawn("sleep", ["300"], { detached: true, stdio: "ignore" });
+  session.unref();
+  const daemon = Number(
+    execFileSync("sh", ["-c", "setsid sleep 302 >/dev/null 2>&1 & echo $!"]).toString(),
+  );
+  return { runtime: process.pid, session: session.pid, daemon };
+};
+
+export const rejectLater = async () => {
+  setTimeout(() => { Promise.reject(new Error("late rejection")); }, 5);
+  return process.pid;
+};
+"""
+
+CONTAINED_SERVERLESS = """
+service: contained
+provider: {name: aws, runtime: nodejs20.x, stage: dev}
+functions:
+  detach: {handler: contained.detach, timeout: 900}
+  reject: {handler: contained.rejectLater, timeout: 900}
+"""
+
+
+def run_contained(tmp_path, scenario):
+    """``scenario(runtime)`` on a ProcessRuntime of ``CONTAINED`` (no gateway, no backend)."""
+    (tmp_path / "contained.mjs").write_text(textwrap.dedent(CONTAINED))
+    (tmp_path / "serverless.yml").write_text(textwrap.dedent(CONTAINED_SERVERLESS))
+    service = load_service(tmp_path / "serverless.yml")
+    metrics = Metrics()
+
+    async def main():
+        runtime = ProcessRuntime(service, ScaledClock(1.0), metrics, {})
+        runtime.start()
+        try:
+            return await scenario(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main()), metrics
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def poll(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def test_detached_and_orphaned_children_of_a_nodejs_handler_end_with_the_emulator(tmp_path):
+    async def scenario(runtime):
+        started = (await runtime.invoke("detach", {}).task).payload
+        # sh has exited: its orphan was reparented to the runtime (a subreaper), not to init.
+        await poll(lambda: psutil.Process(started["daemon"]).ppid() == started["runtime"])
+        assert running(started["session"])
+        return started
+
+    started, _ = run_contained(tmp_path, scenario)
+    for key in ("runtime", "session", "daemon"):
+        deadline = time.monotonic() + 30
+        while running(started[key]):
+            assert time.monotonic() < deadline, f"{key} still runs"
+            time.sleep(0.02)
+
+
+def test_a_rejection_after_the_handler_returned_is_blamed_on_it_and_the_next_call_cold_starts(
+    tmp_path, caplog
+):
+    async def scenario(runtime):
+        first = (await runtime.invoke("reject", {}).task).payload
+        await poll(lambda: runtime.environments == 0)  # out of the pool at once
+        return first, await runtime.invoke("reject", {}).task
+
+    with caplog.at_level(logging.INFO, logger="timeoutlab.lambda"):
+        (first, after), metrics = run_contained(tmp_path, scenario)
+    assert after.ok
+    assert after.payload != first  # another environment's process
+    figures = metrics.snapshot()["lambda"]["functions"]["contained-dev-reject"]
+    assert (figures["cold_starts"], figures["warm_starts"]) == (2, 0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert not any("Runtime API failed" in line for line in lines), lines
+    assert any(
+        "function contained-dev-reject: its code raised Runtime.UnhandledPromiseRejection "
+        "(Error: late rejection) between invocations" in line
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith("contained-dev-reject: the function's own code ended its runtime")
+        and "exit status 128" in line
+        for line in lines
+    ), lines

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import httpx
+import psutil
 import pytest
 
 from emulator.clock import ScaledClock
@@ -333,3 +335,148 @@ def test_the_default_machine_cap_follows_the_memory_available_within_its_bounds(
     # a stack left without one takes this default; one given is kept
     assert MAX_ENVIRONMENTS_FLOOR <= StackConfig().max_environments <= MAX_ENVIRONMENTS_CEILING
     assert StackConfig(max_environments=5).max_environments == 5
+
+
+# -- what a handler starts ends with its environment; a runtime that exits is replaced ----------
+
+CONTAINED_HANDLERS = """
+import os
+import subprocess
+import threading
+import time
+
+def detach(event, context):
+    # A detached child (a session of its own), a child in the environment's group, and a
+    # double-forked daemon whose parent has exited (its own session too).
+    session = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    group = subprocess.Popen(["sleep", "301"])
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        daemon = os.fork()
+        if daemon == 0:
+            os.execvp("sleep", ["sleep", "302"])
+        os.write(write, str(daemon).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(middle, 0)
+    daemon = int(os.read(read, 32))
+    os.close(read)
+    return {"runtime": os.getpid(), "session": session.pid, "group": group.pid, "daemon": daemon}
+
+def flaky(event, context):
+    if event.get("exit"):
+        def later():
+            time.sleep(0.3)
+            os._exit(1)
+        threading.Thread(target=later).start()
+    return os.getpid()
+
+def boom(event, context):
+    raise ValueError("kaboom")
+"""
+
+CONTAINED_FUNCTIONS = """
+detach:
+  handler: app.detach
+  timeout: 900
+flaky:
+  handler: app.flaky
+  timeout: 900
+boom:
+  handler: app.boom
+"""
+
+
+def run_contained(tmp_path, scenario, **options):
+    """``scenario(runtime)`` on a ProcessRuntime of ``CONTAINED_HANDLERS`` (no gateway)."""
+    service = load_service(write_service(tmp_path, CONTAINED_HANDLERS, CONTAINED_FUNCTIONS))
+    metrics = Metrics()
+
+    async def main():
+        runtime = ProcessRuntime(service, ScaledClock(1.0), metrics, {}, **options)
+        runtime.start()
+        try:
+            return await scenario(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main()), metrics
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+async def poll(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def test_detached_and_double_forked_children_end_with_their_environment_and_the_emulator(
+    tmp_path,
+):
+    async def scenario(runtime):
+        first = (await runtime.invoke("detach", {}).task).payload
+        seen = {
+            "running": all(running(first[k]) for k in ("session", "group", "daemon")),
+            # The daemon's parent has exited: it was reparented to the runtime (a subreaper).
+            "daemon_parent": psutil.Process(first["daemon"]).ppid(),
+        }
+        # At the machine cap of 1, another function's invocation ends the idle environment.
+        assert (await runtime.invoke("flaky", {}).task).ok
+        await poll(lambda: not any(running(first[k]) for k in ("session", "group", "daemon")))
+        second = (await runtime.invoke("detach", {}).task).payload
+        return first, seen, second
+
+    (first, seen, second), _ = run_contained(tmp_path, scenario, max_environments=1)
+    assert seen == {"running": True, "daemon_parent": first["runtime"]}
+    # The emulator's stop (runtime.close) ended the second environment's tree too.
+    for key in ("runtime", "session", "group", "daemon"):
+        wait_until(lambda key=key: not running(second[key]))
+
+
+def test_a_runtime_that_exits_between_invocations_is_replaced_and_blamed_on_its_code(
+    tmp_path, caplog
+):
+    async def scenario(runtime):
+        exiting = (await runtime.invoke("flaky", {"exit": True}).task).payload
+        # The exit takes the environment out of the pool at once, without an invocation.
+        await poll(lambda: runtime.environments == 0)
+        after = await runtime.invoke("flaky", {}).task
+        return exiting, after
+
+    with caplog.at_level(logging.WARNING, logger="timeoutlab.lambda"):
+        (exiting, after), metrics = run_contained(tmp_path, scenario)
+    assert after.ok
+    assert after.payload != exiting  # a new environment's process answered
+    figures = metrics.snapshot()["lambda"]["functions"]["inline-dev-flaky"]
+    assert (figures["cold_starts"], figures["warm_starts"]) == (2, 0)
+    (line,) = [r.getMessage() for r in caplog.records if "between invocations" in r.getMessage()]
+    assert line.startswith("inline-dev-flaky: the function's own code ended its runtime process")
+    assert "Runtime exited with error: exit status 1" in line
+
+
+def test_a_handlers_stack_trace_starts_at_its_own_file(tmp_path):
+    async def scenario(runtime):
+        return (await runtime.invoke("boom", {}).task).error
+
+    error, _ = run_contained(tmp_path, scenario)
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "kaboom")
+    first = error["stackTrace"][0]
+    assert first.startswith(f'  File "{(tmp_path / "app.py").resolve()}", line '), first
+    assert "in boom" in first
+    assert not any("timeoutlab_bootstrap" in frame for frame in error["stackTrace"])

@@ -17,6 +17,10 @@
 // TIMEOUTLAB_LIFELINE_FD (removed before the handler loads) names the read end of the emulator's
 // lifeline: at its end-of-file the emulator is gone, however it ended (SIGKILL included), and
 // this environment's process group is killed (emulator/lifeline.py explains the mechanism).
+// On Linux the process is a child subreaper (the emulator starts node through a shim that sets it;
+// emulator/runtime/process_tree.py explains why), so what a handler starts stays in its tree even
+// when it detaches or is double-forked; the lifeline's end and the runtime's exit end that tree
+// (`endDescendants`), as on AWS, where the whole environment goes with its runtime.
 
 import fs from "node:fs";
 import http from "node:http";
@@ -427,9 +431,18 @@ let initialised = false;
 
 function fatal(error, exitCode) {
   if (initialised && !current) {
-    console.error("timeoutlab bootstrap: the Runtime API failed between invocations:", error);
-    exitWithEmulator(exitCode);
-    return;
+    // No invocation runs: the function's own code (a timer, a promise no one awaited) threw or
+    // rejected after its invocation had returned. The Node.js runtime logs it and exits, and
+    // Lambda replaces an environment whose runtime exits
+    // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): the
+    // emulator starts a new one for the next invocation.
+    console.error(`${new Date().toISOString()}\t\tERROR\t`, error);
+    console.error(
+      `function ${process.env.AWS_LAMBDA_FUNCTION_NAME}: its code raised ${error?.name}` +
+        ` (${error?.message}) between invocations; the runtime process exits with status` +
+        ` ${exitCode} and the environment is replaced (the next invocation starts a new one)`,
+    );
+    process.exit(exitCode);
   }
   const url = current ? `${API}/invocation/${current.requestId}/error` : `${API}/init/error`;
   console.error(`${new Date().toISOString()}\t${current?.requestId ?? ""}\tERROR\t`, error);
@@ -466,6 +479,7 @@ function holdLifeline() {
     return; // not an open pipe: nothing to hold
   }
   const die = () => {
+    endDescendants();
     try {
       process.kill(-process.pid, "SIGKILL"); // the group this environment leads
     } catch {
@@ -488,8 +502,65 @@ function exitWithEmulator(exitCode) {
   Promise.race([lifelineEnded, grace]).finally(() => process.exit(exitCode));
 }
 
+// ---------------------------------------------------------------------------------------------
+// The environment's tree: this process's descendants, from /proc (Linux; none elsewhere).
+
+function descendantsOf(pid) {
+  const found = [];
+  let tasks;
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return found; // gone, or no /proc
+  }
+  for (const task of tasks) {
+    let listed;
+    try {
+      listed = fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const kid of listed.split(/\s+/).filter(Boolean).map(Number)) {
+      found.push(kid, ...descendantsOf(kid));
+    }
+  }
+  return found;
+}
+
+function runningPid(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+// SIGKILL every descendant, round after round until none runs (a killed one's children are
+// reparented to this subreaper), for at most 2 s. Synchronous: it runs in the "exit" event too.
+function endDescendants() {
+  const deadline = Date.now() + 2000;
+  const killed = new Set();
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (Date.now() < deadline) {
+    const left = descendantsOf(process.pid).filter(runningPid);
+    if (left.length === 0) return;
+    for (const pid of left) {
+      if (killed.has(pid)) continue;
+      killed.add(pid);
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
+    Atomics.wait(pause, 0, 0, 2);
+  }
+}
+
 async function main() {
   holdLifeline();
+  process.on("exit", endDescendants);
   let handler;
   try {
     handler = await loadHandler(
@@ -505,10 +576,18 @@ async function main() {
   initialised = true;
   // [CUSTOM] "Processing tasks": a loop, one invocation at a time.
   for (;;) {
-    const invocation = await nextInvocation();
-    current = invocation;
-    await invoke(handler, invocation);
-    current = null;
+    try {
+      const invocation = await nextInvocation();
+      current = invocation;
+      await invoke(handler, invocation);
+      current = null;
+    } catch (error) {
+      // The Runtime API itself failed (a request refused or cut): the emulator closes it only
+      // after killing this environment, so the emulator is dying.
+      console.error("timeoutlab bootstrap: the Runtime API failed:", error);
+      exitWithEmulator(1);
+      return;
+    }
   }
 }
 

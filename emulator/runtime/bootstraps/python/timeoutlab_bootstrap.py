@@ -16,12 +16,21 @@ It is self-contained on purpose: it imports nothing from ``emulator``. On top of
 - the environment dies with the emulator however the emulator ends (SIGKILL included): it holds
   the emulator's lifeline (``emulator/lifeline.py`` explains it; ``hold_lifeline`` is a copy of its
   ``hold``, since this module imports nothing of the emulator's);
+- the process is a child subreaper (Linux), so what the handler starts stays in its tree even when
+  it detaches or is double-forked, and it ends that whole tree when the lifeline ends or the
+  runtime exits (``emulator/runtime/process_tree.py`` explains it; ``end_descendants`` is a small
+  copy of its ``end_tree``);
+- the stack trace of a handler's error starts at the handler's own file, as on AWS: this module's
+  frames (the wrapper that streams) are left out, as awslambdaric leaves out its own;
 - the handler's module must come from ``LAMBDA_TASK_ROOT`` (the deployment package), never from
   the emulator's installed packages: anything else fails init with ``Runtime.ImportModuleError``.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import ctypes
 import http.client
 import importlib.util
 import inspect
@@ -183,13 +192,101 @@ def die_with_emulator(fd: int | None, wait_s: float) -> None:
         return
 
 
+#: ``prctl`` option number of PR_SET_CHILD_SUBREAPER (linux/prctl.h).
+PR_SET_CHILD_SUBREAPER = 36
+#: How long (real seconds) ``end_descendants`` keeps killing a tree that does not end.
+END_LIMIT_S = 2.0
+
+
+def become_subreaper() -> bool:
+    """Make this process a child subreaper (Linux, prctl(2) PR_SET_CHILD_SUBREAPER): a process
+    the handler starts that detaches (``setsid``) or is double-forked is reparented to this
+    process, not to init, so it stays in the environment's tree and ends with it. False where
+    that is not possible (not Linux, or prctl refused)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    """``pid``'s descendants, from /proc's per-thread ``children`` lists ([] without /proc)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as listed:
+                kids = [int(kid) for kid in listed.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            found += [kid, *_children(kid)]
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def end_descendants() -> None:
+    """SIGKILL every descendant of this process, round after round until none runs (a killed
+    one's children are reparented here, this process being a subreaper), at most
+    ``END_LIMIT_S`` real seconds. On AWS the whole execution environment goes when the runtime
+    does (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html)."""
+    deadline = time.monotonic() + END_LIMIT_S
+    killed: set[int] = set()
+    while time.monotonic() < deadline:
+        left = [pid for pid in _children(os.getpid()) if _running(pid)]
+        if not left:
+            return
+        for pid in left:
+            if pid not in killed:
+                killed.add(pid)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.002)
+
+
+def end_descendants_of(runtime: int) -> None:
+    """``end_descendants`` when this process is ``runtime``: not in a process the handler forked,
+    which inherits the ``atexit`` registration."""
+    if os.getpid() == runtime:
+        end_descendants()
+
+
+def user_frames(extract: Callable[[Any], list[tuple]]) -> Callable[[Any], list[tuple]]:
+    """awslambdaric's ``extract_traceback`` without this module's frames: the stack trace of a
+    handler's error then starts at the handler's file, as AWS's does (awslambdaric drops its own
+    ``bootstrap.py`` frames the same way)."""
+    here = os.path.abspath(__file__)
+
+    def extract_traceback(tb: Any) -> list[tuple]:
+        return [frame for frame in extract(tb) if os.path.abspath(frame[0]) != here]
+
+    return extract_traceback
+
+
 def _kill_group() -> None:
+    end_descendants()
     if os.getpgrp() == os.getpid():
         os.killpg(os.getpid(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 def main(argv: list[str]) -> None:
+    if become_subreaper():
+        # The runtime exiting ends the environment, what its handler started included (a
+        # runtime killed by a signal skips this: the emulator ends the tree it saw).
+        atexit.register(end_descendants_of, os.getpid())
     lifeline = hold_lifeline()
     handler = argv[1]
     client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
@@ -200,6 +297,7 @@ def main(argv: list[str]) -> None:
         print(f"[ERROR] Runtime.ImportModuleError: {why}", file=sys.stderr, flush=True)
         client.post_init_error(error)
         sys.exit(1)
+    bootstrap.extract_traceback = user_frames(bootstrap.extract_traceback)
     load = bootstrap._get_handler
     bootstrap._get_handler = lambda name: streaming(load(name), client)
     try:
