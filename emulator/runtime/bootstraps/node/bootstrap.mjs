@@ -372,6 +372,7 @@ async function invoke(handler, invocation) {
       }
     }
     const { result, error, drain, posted } = await outcome;
+    invocation.returned = true; // what fails from now on is not this handler's answer
     if (posted) return;
     if (drain) await emptyEventLoop(); // callback + callbackWaitsForEmptyEventLoop (the default)
     if (error !== undefined) {
@@ -430,22 +431,23 @@ async function invokeStreaming(handler, invocation, context, base, settle) {
 let initialised = false;
 
 function fatal(error, exitCode) {
-  if (initialised && !current) {
-    // No invocation runs: the function's own code (a timer, a promise no one awaited) threw or
-    // rejected after its invocation had returned. The Node.js runtime logs it and exits, and
-    // Lambda replaces an environment whose runtime exits
+  console.error(`${new Date().toISOString()}\t${current?.requestId ?? ""}\tERROR\t`, error);
+  if (initialised && (!current || current.returned)) {
+    // The function's own code (a timer, a promise no one awaited) threw or rejected after its
+    // invocation had returned. The Node.js runtime logs it and exits, and Lambda replaces an
+    // environment whose runtime exits
     // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): the
     // emulator starts a new one for the next invocation.
-    console.error(`${new Date().toISOString()}\t\tERROR\t`, error);
     console.error(
       `function ${process.env.AWS_LAMBDA_FUNCTION_NAME}: its code raised ${error?.name}` +
         ` (${error?.message}) between invocations; the runtime process exits with status` +
         ` ${exitCode} and the environment is replaced (the next invocation starts a new one)`,
     );
-    process.exit(exitCode);
+    if (!current) process.exit(exitCode);
+    // Its answer is still being posted: reported for that invocation, as the Node.js runtime
+    // reports an error for the invocation in progress (below).
   }
   const url = current ? `${API}/invocation/${current.requestId}/error` : `${API}/init/error`;
-  console.error(`${new Date().toISOString()}\t${current?.requestId ?? ""}\tERROR\t`, error);
   // Posted: exit now. Not posted: the Runtime API is gone, so is the emulator (see above).
   postError(url, error).then(
     () => process.exit(exitCode),
