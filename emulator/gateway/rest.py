@@ -27,7 +27,7 @@ from emulator.core.authorizers import (
     request_context_authorizer,
     rest_request_event,
 )
-from emulator.core.cors import CorsRule, preflight
+from emulator.core.cors import CorsRule, preflight, preflight_route_key
 from emulator.core.deadlines import IntegrationTimeouts, StreamLimits
 from emulator.core.events import (
     ApiIdentity,
@@ -68,11 +68,17 @@ class RestCall:
     event: dict | None = None
     result: InvocationResult | None = None
     timed_out: bool = False
+    preflight_of: str | None = None  # the resource whose CORS preflight method answered
 
     @property
     def route_key(self) -> str:
-        """The matched route's key ("POST /reports"), or the metrics' unmatched key."""
-        return self.match.route.key if self.match else UNMATCHED_ROUTE
+        """The matched route's key ("POST /reports"), the CORS preflight method's
+        ("OPTIONS /reports"), or the metrics' unmatched key."""
+        if self.match:
+            return self.match.route.key
+        if self.preflight_of is not None:
+            return preflight_route_key(self.preflight_of)
+        return UNMATCHED_ROUTE
 
 
 #: A step of the chain: passes (None), answers the request (a response), or raises GatewayError.
@@ -184,6 +190,7 @@ class RestGateway:
             return None
         if self.router.has_method(resource, "OPTIONS"):
             return None
+        call.preflight_of = resource
         return preflight(self.cors[resource], call.request.headers.get("Origin"))
 
     async def match_route(self, call: RestCall) -> None:
