@@ -37,10 +37,18 @@ from emulator.core.events import (
 )
 from emulator.core.log_text import printable
 from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
+from emulator.core.request_head import check_head
 from emulator.core.responses import GatewayError, HttpResponse
 from emulator.core.routing import RestRouter, RouteMatch
 from emulator.gateway.authorizer import Authorizers
-from emulator.gateway.http import BodyTooLarge, incoming, raw_path, read_body, to_aiohttp
+from emulator.gateway.http import (
+    BodyTooLarge,
+    head_of,
+    incoming,
+    raw_path,
+    read_body,
+    to_aiohttp,
+)
 from emulator.gateway.integration import result_within
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
@@ -123,6 +131,7 @@ class RestGateway:
         self.metrics = metrics
         self.clock = clock
         self.steps: list[Step] = [
+            self.check_head,
             self.read_body,
             self.match_stage,
             self.cors_preflight,
@@ -164,6 +173,11 @@ class RestGateway:
         except GatewayError as error:
             return error.response
         raise AssertionError("the last step always answers")
+
+    async def check_head(self, call: RestCall) -> None:
+        """API Gateway's 10240-byte quota on the request line and header values combined,
+        before the body is read (``emulator.core.request_head``): 431 past it."""
+        check_head(head_of(call.request))
 
     async def read_body(self, call: RestCall) -> None:
         """API Gateway's 10 MB payload quota, checked before anything else."""
