@@ -208,8 +208,9 @@ def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner
         # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
         # api-gateway-gzip-compression-decompression.html): aiohttp must not inflate it.
         auto_decompress=False,
-        # Above any request head within API Gateway's 10240-byte quota, which the gateways
-        # check themselves (emulator.core.request_head); aiohttp's own bounds are 8190 bytes.
+        # Above a realistic request head within API Gateway's 10240-byte quota, which the
+        # gateways check themselves (emulator.core.request_head); aiohttp's own bounds are 8190
+        # bytes a line and 128 headers.
         **PARSER_LIMITS,
     )
 

@@ -32,15 +32,15 @@ REQUEST_HEAD_LIMIT = 10240
 HEAD_TOO_LARGE_STATUS = 431
 
 #: The HTTP parser's own bounds on the HTTP ports (aiohttp's ``max_line_size`` and
-#: ``max_field_size``, in bytes; ``max_headers``, a count). They only guard memory: each is
-#: above anything a head within the quota can hold, so every such head reaches the quota check,
-#: and a head past them gets the same answer as one over the quota. Twice the quota per line: a
-#: request line or one header (aiohttp counts its name with its value) within the quota fits
-#: with room to spare. One header per byte of the quota: a head within it holds no more headers
-#: with a value.
-PARSER_MAX_LINE_BYTES = 2 * REQUEST_HEAD_LIMIT
-PARSER_MAX_FIELD_BYTES = 2 * REQUEST_HEAD_LIMIT
-PARSER_MAX_HEADERS = REQUEST_HEAD_LIMIT
+#: ``max_field_size``, in bytes; ``max_headers``, a count). Each is above what a realistic head
+#: within the quota holds, so such a head reaches the quota check, and a head past them gets
+#: the same answer as one over the quota. A line: the quota plus 1 KB (aiohttp counts a header's
+#: name with its value; the quota counts the value alone). Headers: 1024, eight times aiohttp's
+#: default, where the quota itself sets no count. Together they bound the memory a connection's
+#: head can hold before it is refused (about 11 MB, against aiohttp's 8190 x 128, 1 MB).
+PARSER_MAX_LINE_BYTES = REQUEST_HEAD_LIMIT + 1024
+PARSER_MAX_FIELD_BYTES = REQUEST_HEAD_LIMIT + 1024
+PARSER_MAX_HEADERS = 1024
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ def head_of(request: web.Request) -> request_head.RequestHead:
 
 
 #: aiohttp's parser bounds on the HTTP ports (``web.AppRunner`` passes them to each connection's
-#: ``RequestHandler``): above any head within API Gateway's quota (``emulator.core.request_head``).
+#: ``RequestHandler``): above a realistic head within API Gateway's quota
+#: (``emulator.core.request_head``).
 PARSER_LIMITS: dict[str, Any] = {
     "max_line_size": request_head.PARSER_MAX_LINE_BYTES,
     "max_field_size": request_head.PARSER_MAX_FIELD_BYTES,
