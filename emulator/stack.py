@@ -66,7 +66,7 @@ from emulator.core.routing import RestRouter
 from emulator.core.ui_assets import UI_PATH
 from emulator.core.websocket_routes import WebSocketRouter
 from emulator.gateway.control import ControlApi
-from emulator.gateway.http import ANY_PATH, BODY_TIMEOUT
+from emulator.gateway.http import ANY_PATH, BODY_TIMEOUT, PARSER_LIMITS, json_parse_errors
 from emulator.gateway.http_api import HttpApiGateway
 from emulator.gateway.lambda_api import LambdaApi
 from emulator.gateway.live import LiveStream
@@ -209,6 +209,10 @@ def _runner(app: web.Application, timeouts: ConnectionTimeouts) -> web.AppRunner
         # (https://docs.aws.amazon.com/apigateway/latest/developerguide/
         # api-gateway-gzip-compression-decompression.html): aiohttp must not inflate it.
         auto_decompress=False,
+        # Above a realistic request head within API Gateway's 10240-byte quota, which the
+        # gateways check themselves (emulator.core.request_head); aiohttp's own bounds are 8190
+        # bytes a line and 128 headers.
+        **PARSER_LIMITS,
     )
 
 
@@ -630,7 +634,9 @@ class Stack:
         # Like aiohttp's TCPSite, but every connection's bytes are counted at the socket.
         self._http_server = await asyncio.get_running_loop().create_server(
             counting_factory(
-                self._runner.server, self.metrics, header_timeout=timeouts.header_timeout
+                json_parse_errors(self._runner.server),
+                self.metrics,
+                header_timeout=timeouts.header_timeout,
             ),
             host,
             self.config.http_port,
@@ -664,7 +670,7 @@ class Stack:
         await self._http_api_runner.setup()
         self._http_api_server = await asyncio.get_running_loop().create_server(
             counting_factory(
-                self._http_api_runner.server,
+                json_parse_errors(self._http_api_runner.server),
                 self.metrics,
                 "http_api",
                 header_timeout=timeouts.header_timeout,

@@ -146,6 +146,14 @@ def _origin_patterns(origins: Sequence[str]) -> list[re.Pattern[str]]:
     return patterns
 
 
+def preflight_route_key(resource: str) -> str:
+    """How metrics name the preflight method of ``resource`` ("/orders/{id}" ->
+    "OPTIONS /orders/{id}"): ``compileCors`` adds an ``AWS::ApiGateway::Method`` with
+    ``HttpMethod: OPTIONS`` on that resource, a method like the service's own, so it is keyed
+    the way they are ("GET /orders/{id}")."""
+    return f"OPTIONS {resource}"
+
+
 def preflight(rule: CorsRule, request_origin: str | None) -> HttpResponse:
     """The MOCK OPTIONS method's answer: 200, the Access-Control-Allow-* headers ``compileCors``
     sets, an empty body. With a list of origins, a request Origin that matches one of them is

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
+from emulator.core import request_head
 from emulator.core.events import IncomingRequest
 from emulator.core.log_text import printable
-from emulator.core.responses import HttpResponse, request_timeout
+from emulator.core.responses import HttpResponse, malformed_request, request_timeout
 from emulator.gateway.wire import end_stalled_body
 
 log = logging.getLogger("timeoutlab.http")
@@ -95,3 +99,83 @@ def to_aiohttp(
     for name, value in extra_headers:
         headers.setdefault(name, value)
     return web.Response(status=response.status, body=response.body, headers=headers)
+
+
+def head_of(request: web.Request) -> request_head.RequestHead:
+    """The request's head as sent, for ``request_head.check_head``: aiohttp keeps the target
+    (``raw_path``: path and query, encoded) and the raw header values."""
+    return request_head.RequestHead(
+        method=request.method,
+        target=request.raw_path,
+        version=f"HTTP/{request.version.major}.{request.version.minor}",
+        header_values=[value for _, value in request.raw_headers],
+    )
+
+
+#: aiohttp's parser bounds on the HTTP ports (``web.AppRunner`` passes them to each connection's
+#: ``RequestHandler``): above a realistic head within API Gateway's quota
+#: (``emulator.core.request_head``).
+PARSER_LIMITS: dict[str, Any] = {
+    "max_line_size": request_head.PARSER_MAX_LINE_BYTES,
+    "max_field_size": request_head.PARSER_MAX_FIELD_BYTES,
+    "max_headers": request_head.PARSER_MAX_HEADERS,
+}
+
+
+class JsonErrorsRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering a request its parser refuses in JSON.
+
+    aiohttp answers those itself, before any application sees them, in plain text ("400 Got more
+    than 8190 bytes when reading: bytearray(b'/dev/echo?q=aaaa..."). Here a head past the
+    parser's bounds (``PARSER_LIMITS``: a line or header too long, too many headers) gets the
+    gateway's answer to a head over API Gateway's quota (``request_head.head_too_large``, 431),
+    and any other malformed request ``responses.malformed_request`` (400, ``{"message": ...}``),
+    as on the WebSocket port. Either way the connection closes, as aiohttp closes it."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        plain = super().handle_error(request, status, exc, message)  # logs; raises if too late
+        if not isinstance(exc, HttpProcessingError):
+            return plain  # the application's own failure: aiohttp's 500
+        if isinstance(exc, LineTooLong) or _too_many_headers(exc):
+            answer = request_head.head_too_large()
+        else:
+            answer = malformed_request(" ".join(str(exc.message).split()), status)
+        response = web.Response(
+            status=answer.status,
+            body=answer.body,
+            headers=CIMultiDict([(k, v) for k, v in answer.headers if k.lower() != "connection"]),
+        )
+        response.force_close()
+        return response
+
+
+def _too_many_headers(error: HttpProcessingError) -> bool:
+    """aiohttp's parsers refuse a head of more than ``max_headers`` headers with a plain
+    ``BadHttpMessage("Too many headers received")``: its message is all that tells it apart."""
+    return str(error.message).startswith("Too many headers")
+
+
+def json_parse_errors(
+    handlers: Callable[[], RequestHandler] | None,
+) -> Callable[[], JsonErrorsRequestHandler]:
+    """Wrap a runner's handler factory (``web.AppRunner.server``, set up: not None) so that each
+    connection's handler is a ``JsonErrorsRequestHandler``: aiohttp builds it with all the
+    runner's settings, and only its answer to a request it cannot parse changes (the subclass
+    adds no state)."""
+    if handlers is None:
+        raise ValueError("the runner is not set up: it has no server yet")
+
+    def make() -> JsonErrorsRequestHandler:
+        handler = handlers()
+        handler.__class__ = JsonErrorsRequestHandler
+        return handler  # type: ignore[return-value]
+
+    return make

@@ -24,8 +24,9 @@ from emulator.core.http_api_proxy import map_http_api_result
 from emulator.core.http_api_routing import HttpApiRoute, HttpApiRouter
 from emulator.core.log_text import printable
 from emulator.core.proxy import MalformedProxyResponse
+from emulator.core.request_head import RequestHeadTooLarge, check_head
 from emulator.core.responses import HttpResponse
-from emulator.gateway.http import BodyTooLarge, incoming, read_body, to_aiohttp
+from emulator.gateway.http import BodyTooLarge, head_of, incoming, read_body, to_aiohttp
 from emulator.gateway.integration import result_within
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import Runtime, Throttled
@@ -75,6 +76,12 @@ class HttpApiGateway:
     async def _respond(
         self, request: web.Request, request_id: str, received_at: float
     ) -> tuple[str, HttpResponse, bool]:
+        try:
+            # The HTTP API's quota on the request line and header values combined, 10240 bytes
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+            check_head(head_of(request))
+        except RequestHeadTooLarge as too_large:
+            return UNMATCHED_ROUTE, too_large.response, False
         try:
             body = await read_body(request, responses.HTTP_API_PAYLOAD_LIMIT)
         except BodyTooLarge:

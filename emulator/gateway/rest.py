@@ -27,7 +27,7 @@ from emulator.core.authorizers import (
     request_context_authorizer,
     rest_request_event,
 )
-from emulator.core.cors import CorsRule, preflight
+from emulator.core.cors import CorsRule, preflight, preflight_route_key
 from emulator.core.deadlines import IntegrationTimeouts, StreamLimits
 from emulator.core.events import (
     ApiIdentity,
@@ -37,10 +37,18 @@ from emulator.core.events import (
 )
 from emulator.core.log_text import printable
 from emulator.core.proxy import MalformedProxyResponse, map_proxy_result
+from emulator.core.request_head import check_head
 from emulator.core.responses import GatewayError, HttpResponse
 from emulator.core.routing import RestRouter, RouteMatch
 from emulator.gateway.authorizer import Authorizers
-from emulator.gateway.http import BodyTooLarge, incoming, raw_path, read_body, to_aiohttp
+from emulator.gateway.http import (
+    BodyTooLarge,
+    head_of,
+    incoming,
+    raw_path,
+    read_body,
+    to_aiohttp,
+)
 from emulator.gateway.integration import result_within
 from emulator.metrics import UNMATCHED_ROUTE, Metrics
 from emulator.runtime.invocation import InvocationResult, Runtime, Throttled
@@ -68,11 +76,17 @@ class RestCall:
     event: dict | None = None
     result: InvocationResult | None = None
     timed_out: bool = False
+    preflight_of: str | None = None  # the resource whose CORS preflight method answered
 
     @property
     def route_key(self) -> str:
-        """The matched route's key ("POST /reports"), or the metrics' unmatched key."""
-        return self.match.route.key if self.match else UNMATCHED_ROUTE
+        """The matched route's key ("POST /reports"), the CORS preflight method's
+        ("OPTIONS /reports"), or the metrics' unmatched key."""
+        if self.match:
+            return self.match.route.key
+        if self.preflight_of is not None:
+            return preflight_route_key(self.preflight_of)
+        return UNMATCHED_ROUTE
 
 
 #: A step of the chain: passes (None), answers the request (a response), or raises GatewayError.
@@ -117,6 +131,7 @@ class RestGateway:
         self.metrics = metrics
         self.clock = clock
         self.steps: list[Step] = [
+            self.check_head,
             self.read_body,
             self.match_stage,
             self.cors_preflight,
@@ -159,6 +174,11 @@ class RestGateway:
             return error.response
         raise AssertionError("the last step always answers")
 
+    async def check_head(self, call: RestCall) -> None:
+        """API Gateway's 10240-byte quota on the request line and header values combined,
+        before the body is read (``emulator.core.request_head``): 431 past it."""
+        check_head(head_of(call.request))
+
     async def read_body(self, call: RestCall) -> None:
         """API Gateway's 10 MB payload quota, checked before anything else."""
         try:
@@ -184,6 +204,7 @@ class RestGateway:
             return None
         if self.router.has_method(resource, "OPTIONS"):
             return None
+        call.preflight_of = resource
         return preflight(self.cors[resource], call.request.headers.get("Origin"))
 
     async def match_route(self, call: RestCall) -> None:

@@ -505,14 +505,16 @@ class WebSocketGateway:
             self.connections.pop(info.connection_id, None)
             code = protocol.close_code if protocol.state is State.CLOSED else 1006
             reason = protocol.close_reason if protocol.state is State.CLOSED else ""
-            self.metrics.ws_closed(info.connection_id, code or 1005)
+            # One close code and reason for the log, the metrics and the $disconnect event: the
+            # ones the gateway sent when it closed first (1009, 1003, 1001...), else the client's.
             said_code, said_reason = _close_said(protocol, code, reason)
+            self.metrics.ws_closed(info.connection_id, said_code)
             log.info(
                 "disconnected %s (%s %s)", info.connection_id, said_code, printable(said_reason)
             )
             # Counted from the moment the connection leaves ``connections``, so whoever waits
             # for the gateway to be idle never sees a gap before the $disconnect Lambda starts.
-            disconnect = self._spawn(self._disconnect_route(connection, code or 1005, reason or ""))
+            disconnect = self._spawn(self._disconnect_route(connection, said_code, said_reason))
             self._disconnects.add(disconnect)
             disconnect.add_done_callback(self._disconnects.discard)
 
@@ -709,14 +711,22 @@ class WebSocketGateway:
                 return
 
 
-def _close_said(protocol: LimitedProtocol, code: int | None, reason: str | None) -> tuple:
-    """The close code and reason to log: those the server sent when it closed first and the
-    peer never answered (a 1007 or 1003 the emulator failed the connection with, which the
-    protocol reports as 1006), else the protocol's (``code``, ``reason``)."""
+def _close_said(protocol: LimitedProtocol, code: int | None, reason: str | None) -> tuple[int, str]:
+    """The close code and reason of a connection that ended, for the log, the metrics and the
+    ``$disconnect`` event's ``requestContext.disconnectStatusCode`` / ``disconnectReason``.
+    AWS's $disconnect event carries the close of the connection there (its execution log shows
+    ``"disconnectStatusCode": 1000, "disconnectReason": "Connection Closed Normally"``,
+    https://github.com/aws/chalice/issues/2060; the event's context is described at
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/
+    apigateway-websocket-api-mapping-template-reference.html). Those the server sent when it
+    closed first: a 1009, 1007 or 1003 it failed the connection with (which the protocol reports
+    as 1006: the peer never answered), a 1001 for the idle timeout, whatever the peer echoed.
+    Else the protocol's ``code`` (the client's, when it closed first; 1006 for a connection
+    dropped without a close frame; 1005 for a close frame without a code) and ``reason``."""
     sent, received = protocol.close_sent, protocol.close_rcvd
-    if sent is not None and received is None:
+    if sent is not None and (received is None or protocol.close_rcvd_then_sent is False):
         return sent.code, sent.reason
-    return code, reason or ""
+    return code or 1005, reason or ""
 
 
 def _wants_websocket(request: h11.Request) -> bool:

@@ -148,11 +148,19 @@ def test_the_preflight_answers_with_serverless_headers_and_invokes_nothing(tmp_p
             await fetch(http, "OPTIONS", f"{base}/items/42"),
             await fetch(http, "OPTIONS", f"{base}/things", headers=origin),
             await fetch(http, "OPTIONS", f"{base}/plain"),
+            await fetch(http, "GET", f"{stack.http_url}/_emulator/metrics"),
         ]
 
-    (items, things, plain), events = run(
+    (items, things, plain, metrics), events = run(
         tmp_path, CORS_FUNCTIONS, {"fn": echo, "own": own}, scenario
     )
+    # Counted under the OPTIONS method Serverless creates on each resource, not as unrouted.
+    routes = json.loads(metrics[2])["rest"]["routes"]
+    assert {key: route["status_counts"] for key, route in routes.items()} == {
+        "OPTIONS /items/{id}": {"200": 1},
+        "OPTIONS /things": {"200": 1},
+        "(no route)": {"403": 1},
+    }
     status, headers, body = items
     assert (status, body) == (200, b"")
     assert headers["Access-Control-Allow-Origin"] == "*"

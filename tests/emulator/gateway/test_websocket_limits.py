@@ -8,6 +8,7 @@ equality. Quotas: https://docs.aws.amazon.com/apigateway/latest/developerguide/l
 """
 
 import asyncio
+import contextlib
 import json
 
 import aiohttp
@@ -281,3 +282,75 @@ def test_new_connections_beyond_the_rate_are_refused_with_429_until_a_token_has_
     assert half_a_token == 429
     assert one_token == [101, 429]
     assert now == pytest.approx(period, abs=EXACT)
+
+
+# -- the $disconnect event's close code and reason -------------------------------------------------
+
+DISCONNECT_FUNCTIONS = """
+echo:
+  handler: app.echo
+  events: [{websocket: {route: $default, routeResponseSelectionExpression: $default}}]
+gone:
+  handler: app.gone
+  events: [{websocket: $disconnect}]
+"""
+
+
+async def _send_binary(ws) -> None:
+    await ws.send(b"\x00binary")
+    await ws.recv()
+
+
+async def _send_big_frame(ws) -> None:
+    await ws.send("a" * (32 * KB + 1))
+    await ws.recv()
+
+
+async def _wait_for_idle_close(ws) -> None:
+    await ws.recv()
+
+
+async def _client_closes(ws) -> None:
+    await ws.close(4000, "client done")
+
+
+@pytest.mark.parametrize(
+    ("act", "expected"),
+    [
+        (_send_big_frame, (1009, "Frame size limit exceeded (32 KB)")),
+        (_send_binary, (1003, "Binary frames are not supported")),
+        (_wait_for_idle_close, (1001, "Going away: idle timeout")),
+        (_client_closes, (4000, "client done")),
+    ],
+    ids=["frame over 32 KB", "binary frame", "idle timeout", "client close"],
+)
+def test_the_disconnect_event_carries_the_close_code_and_reason_sent(tmp_path, act, expected):
+    """The $disconnect Lambda gets, in ``requestContext``, the close the client saw: the gateway's
+    when it closed the connection (not the 1006 of a peer that never answered its close frame),
+    the client's own when the client closed first."""
+    path = service_file(tmp_path, DISCONNECT_FUNCTIONS)
+    events: list[dict] = []
+
+    async def echo(event, context):
+        return {"statusCode": 200, "body": event["body"]}
+
+    async def gone(event, context):
+        events.append(event["requestContext"])
+        return {"statusCode": 200}
+
+    async def main():
+        async with virtual_stack(path, {"echo": echo, "gone": gone}) as stack:
+            async with open_ws(stack, max_size=None) as ws:
+                with contextlib.suppress(ConnectionClosed):
+                    await act(ws)
+                await ws.wait_closed()
+                seen = (ws.close_code, ws.close_reason)
+            await stack.idle()
+            return seen
+
+    seen = run_virtual(main)
+    (context,) = events
+    assert context["eventType"] == "DISCONNECT"
+    assert (context["disconnectStatusCode"], context["disconnectReason"]) == expected
+    if expected[0] != 4000:  # the gateway closed: the client received that very close frame
+        assert seen == expected
