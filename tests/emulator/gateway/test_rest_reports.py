@@ -28,9 +28,10 @@ def post_report(client, stack, delay_ms, rows=10):
 
 
 def bucket_objects(stack) -> int:
-    s3 = stack.backend.client("s3")
-    listing = s3.list_objects_v2(Bucket=stack.service.buckets[0])
-    return listing.get("KeyCount", 0)
+    """Every object in the reports bucket, which the session's moto server shares with every
+    earlier test's stack (a listing stops at 1000 keys: all its pages are counted)."""
+    pages = stack.backend.client("s3").get_paginator("list_objects_v2")
+    return sum(page.get("KeyCount", 0) for page in pages.paginate(Bucket=stack.service.buckets[0]))
 
 
 def test_a_5_second_report_arrives_and_its_csv_downloads_with_every_row(report_stack, client):
