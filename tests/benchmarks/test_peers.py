@@ -82,9 +82,12 @@ BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_t
 
 def test_cpu_of_children_that_exited_still_counts(tmp_path):
     # The root starts a child that burns CPU and exits, reaps it, then waits to be told to go.
-    go = tmp_path / "go"
+    # It starts the child only once the figure before is taken: a child already burning then
+    # (a test slowed by a busy machine) would have part of its CPU in it.
+    go, start = tmp_path / "go", tmp_path / "start"
     script = (
         "import subprocess, sys, time, pathlib\n"
+        f"while not pathlib.Path({str(start)!r}).exists(): time.sleep(0.02)\n"
         f"subprocess.run([sys.executable, '-c', {BURN.format(seconds=0.3)!r}])\n"
         f"pathlib.Path({str(go)!r}).write_text('child done')\n"
         f"while pathlib.Path({str(go)!r}).read_text() != 'stop': time.sleep(0.02)\n"
@@ -93,6 +96,7 @@ def test_cpu_of_children_that_exited_still_counts(tmp_path):
     try:
         account = peers.TreeAccount([root.pid])
         before = account.cpu_s()
+        start.touch()
         deadline = time.monotonic() + 60  # a hang guard only
         while not go.exists():
             assert time.monotonic() < deadline, "the child never finished"

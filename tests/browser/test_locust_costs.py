@@ -112,6 +112,11 @@ def number(text: str) -> float:
     return float(match.group())
 
 
+def counted(text: str) -> float:
+    """A cell's number, 0 for a cell without one yet."""
+    return number(text) if re.search(r"\d", text) else 0.0
+
+
 def table_figures(page: Any) -> dict[str, str]:
     """The rest row of ``#costs-table``: header text -> cell text."""
     headers = [h.strip() for h in page.locator("#costs-table thead th").all_inner_texts()]
@@ -169,12 +174,19 @@ def test_a_run_started_from_the_ui_with_typed_delays_shows_its_costs(
     if missing:
         pytest.skip("; ".join(missing))
 
-    figures = table_figures(where)
-    p50 = next(value for header, value in figures.items() if "p50" in header)
+    # The tab shows the figures of Locust's last poll of its stats (every few seconds), which
+    # can predate the reports seen above: wait for the rest row to have both kinds.
+    deadline = time.monotonic() + 60  # a hang guard only
+    while True:
+        figures = table_figures(where)
+        p50 = next(value for header, value in figures.items() if "p50" in header)
+        delivered = next(v for h, v in figures.items() if h.lower().startswith("delivered"))
+        cut = next(v for h, v in figures.items() if h.startswith("504"))
+        if (counted(delivered) >= 1 and counted(cut) >= 1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert number(p50) >= 5.0  # a report never comes before its delay
-    delivered = next(v for h, v in figures.items() if h.lower().startswith("delivered"))
     assert number(delivered) >= 1  # the 5 s ones
-    cut = next(v for h, v in figures.items() if h.startswith("504"))
     assert number(cut) >= 1  # the 40 s one over REST
     for chart in ("costs-time-chart", "costs-dollars-chart"):
         svg = where.locator(f"svg#{chart}, #{chart} svg").first

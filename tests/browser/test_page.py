@@ -145,8 +145,11 @@ def test_a_route_timeout_set_from_the_page_takes_effect(page, stack):
             "source": "route",
         }
         cut = ask(page, "rest", 10_000, 2)  # 10 s: past the new 5 s, well within 29 s
+        # A 504 for a 10 s report is the new 5 s timeout's: the 29 s default would have let it
+        # deliver. How soon after 5 s the page saw it is real time (the browser's, on a loaded
+        # machine 2.4 s real could pass before 29 s did), so only "never early" is asserted.
         assert cut.locator(".outcome .status").inner_text() == "504"
-        assert 5.0 <= figure(cut, "time") < 29.0
+        assert figure(cut, "time") >= 5.0
         page.locator('#routes tr[data-route="POST /reports"] button.reset-timeout').click()
         page.locator("#routes-status", has_text="back to the default").wait_for()
         assert route_timeout(stack, "POST /reports")["source"] == "default"

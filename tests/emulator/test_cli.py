@@ -153,7 +153,7 @@ def test_up_serves_reports_on_the_embedded_backend_until_interrupted():
         response = httpx.post(reports, json={"delay": 1000, "amountOfRows": 3}, timeout=30)
         assert response.status_code == 200
         assert httpx.get(response.json()["url"]).text.count("\n") == 4
-        with connect(ws_url) as ws:
+        with connect(ws_url, open_timeout=60) as ws:  # $connect may cold-start
             ws.send(json.dumps({"action": "generateReport", "delay": 40000, "amountOfRows": 2}))
             assert json.loads(ws.recv(timeout=30))["status"] == "accepted"
             assert "url" in json.loads(ws.recv(timeout=30))
@@ -168,6 +168,17 @@ def separate_moto() -> Iterator[str]:
     server.close()
 
 
+def wait_idle(banner: str, hang_guard_s: float = 60.0) -> None:
+    """Wait until the ``up`` of ``banner`` runs nothing (``/_emulator/health``'s ``busy`` is
+    empty); the limit only keeps a broken run from hanging."""
+    control = re.search(r"control   (http://127\.0\.0\.1:\d+)/_emulator", banner)
+    assert control, banner
+    deadline = time.monotonic() + hang_guard_s
+    while busy := httpx.get(f"{control.group(1)}/_emulator/health", timeout=30).json()["busy"]:
+        assert time.monotonic() < deadline, f"still busy after {hang_guard_s:g} s: {busy}"
+        time.sleep(0.02)
+
+
 def test_up_on_an_external_endpoint_bootstraps_it_once_and_leaves_it_running(separate_moto):
     with up("--backend", separate_moto) as (banner, _):
         reports, _ = endpoints(banner)
@@ -175,6 +186,9 @@ def test_up_on_an_external_endpoint_bootstraps_it_once_and_leaves_it_running(sep
         assert httpx.post(reports, json={"delay": 5000, "amountOfRows": 2}, timeout=30).is_success
         cut = httpx.post(reports, json={"delay": 40000, "amountOfRows": 2}, timeout=30)
         assert cut.status_code == 504
+        # The 40 s Lambda runs on after the 504 (0.22 s real here): stopping now would leave it
+        # only the shutdown's grace (5 s real), which a loaded machine can use up.
+        wait_idle(banner)
     # The resources are on the user's server, and stay there when timeoutlab stops.
     s3 = aws_client("s3", separate_moto)
     assert "timeoutlab-reports-dev" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
@@ -187,7 +201,7 @@ def test_up_on_an_external_endpoint_bootstraps_it_once_and_leaves_it_running(sep
     with up("--backend", "localstack", env={"LOCALSTACK_HOST": host}) as (banner, _):
         reports, ws_url = endpoints(banner)
         assert f"backend   localstack at {separate_moto}" in banner
-        with connect(ws_url) as ws:
+        with connect(ws_url, open_timeout=60) as ws:  # $connect may cold-start
             ws.send(json.dumps({"action": "generateReport", "delay": 40000, "amountOfRows": 2}))
             assert json.loads(ws.recv(timeout=30))["status"] == "accepted"
             assert "url" in json.loads(ws.recv(timeout=30))
@@ -300,7 +314,8 @@ def test_up_prints_and_serves_the_http_api_routes_on_their_own_port():
         assert match, banner
         http_api, port = match.group(1), int(match.group(2))
         assert port not in (3000, 3001, 3002)
-        answer = httpx.post(f"{http_api}/reports", json={"delay": 0, "amountOfRows": 1})
+        # A cold start (not prewarmed): seconds on a loaded machine, past httpx's default 5 s.
+        answer = httpx.post(f"{http_api}/reports", json={"delay": 0, "amountOfRows": 1}, timeout=60)
         assert answer.status_code == 200, answer.text
         assert answer.json()["url"].startswith("http")
         assert answer.headers["apigw-requestid"]

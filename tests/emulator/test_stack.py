@@ -16,25 +16,35 @@ from tests.virtual import run_virtual, service_file, virtual_stack
 
 
 def test_no_connection_is_taken_before_the_handlers_are_loaded(moto_server, tmp_path):
+    gate = tmp_path / "gate"
     service = write_service(
         tmp_path,
         """
+        import os
         import time
 
-        time.sleep(1.0)  # a slow cold start: the ports are bound long before this ends
+        # A slow Init (prewarmed: before the ports serve), which lasts until the test has been
+        # refused at least once, however long the test takes to get there on a busy machine.
+        while not os.path.exists(os.environ["GATE"]):
+            time.sleep(0.01)
 
         def connect(event, context):
             return {"statusCode": 200}
         """,
-        """
+        f"""
         connect:
           handler: app.connect
-          events: [{websocket: $connect}]
+          environment: {{GATE: {gate}}}
+          events: [{{websocket: $connect}}]
         """,
     )
     http_port, ws_port = free_port(), free_port()
     config = stack_config(
-        moto_server.endpoint_url, http_port=http_port, ws_port=ws_port, service_path=service
+        moto_server.endpoint_url,
+        http_port=http_port,
+        ws_port=ws_port,
+        service_path=service,
+        prewarm=True,
     )
     stack = StackThread(config)
     starting = threading.Thread(target=stack.start)
@@ -47,11 +57,13 @@ def test_no_connection_is_taken_before_the_handlers_are_loaded(moto_server, tmp_
                     break
             except ConnectionRefusedError:
                 refused += 1  # (pytest-timeout ends the test if it never opens)
+                gate.touch()  # the Init may end now
                 time.sleep(0.01)
         assert refused > 0  # the test did knock while the handlers were loading
         health = httpx.get(f"http://127.0.0.1:{http_port}/_emulator/health")
         assert health.status_code == 200
     finally:
+        gate.touch()
         starting.join()
         stack.stop()
 

@@ -54,9 +54,13 @@ def test_a_40_s_report_gets_503_at_30_s_and_the_lambda_runs_on(stack):
     assert result.failure.status == 503
     assert result.failure.detail == '{"message":"Service Unavailable"}'
     assert result.costs.time_to_result_s >= 30  # never early
+    # 10 emulated s (0.5 s real) separate the 503 from the Lambda's end, which a loaded machine
+    # can let pass before this reads the figures: either it still runs, counted as running after
+    # its caller left, or it has ended, its run after the 503 counted (below).
     running = stack.metrics.snapshot()["lambda"]["functions"][FUNCTION]
-    assert running["running_after_caller_gone"] == 1
+    assert running["running_after_caller_gone"] == running["running"], running
     stack.wait_idle()
     done = stack.metrics.snapshot()["lambda"]["functions"][FUNCTION]
     assert done["outcomes"] == {"success": 1}
     assert done["duration_ms"] >= 40_000
+    assert 0 < done["after_caller_gone_ms"] < done["duration_ms"]  # it ran on after the 503

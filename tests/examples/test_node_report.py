@@ -97,7 +97,7 @@ def test_bad_definitions_are_answered_400(stack):
 
 
 def test_the_40_s_report_is_pushed_over_the_websocket(stack):
-    with connect(stack.ws_url) as ws:
+    with connect(stack.ws_url, open_timeout=60) as ws:  # a cold Node.js $connect
         started = time.monotonic()
         ws.send(json.dumps({"action": "generateReport", "delay": 40_000, "amountOfRows": 42}))
         accepted = json.loads(ws.recv(timeout=30))

@@ -68,7 +68,7 @@ def failure_record(job_id: str, connection_id: str, callback_url: str) -> dict:
 
 def open_connection(stack) -> tuple[object, str]:
     before = set(stack.websocket.connections)
-    ws = sync_connect(stack.ws_url)
+    ws = sync_connect(stack.ws_url, open_timeout=WAIT_S)  # its $connect may cold-start
     deadline = time.monotonic() + WAIT_S
     while not (set(stack.websocket.connections) - before) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -189,7 +189,7 @@ def test_moto_killed_under_30_websocket_jobs_leaves_no_accepted_job_unanswered()
     )
     with StackThread(config) as stack:
         # Warm the functions: a cold start is not what this test is about.
-        with sync_connect(stack.ws_url) as ws:
+        with sync_connect(stack.ws_url, open_timeout=WAIT_S) as ws:  # a cold $connect
             ws.send(json.dumps({"action": "generateReport", "delay": 0, "amountOfRows": 1}))
             accepted = json.loads(ws.recv(timeout=WAIT_S))
             assert "url" in json.loads(ws.recv(timeout=WAIT_S)), accepted

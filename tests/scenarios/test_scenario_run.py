@@ -111,7 +111,9 @@ def test_a_running_emulator_with_traffic_the_clients_did_not_make_fails_the_cros
         done = threading.Event()
 
         def interfere() -> None:
-            with httpx.Client() as client:
+            # A hang guard, not httpx's default 5 s: the first request cold-starts the report
+            # Lambda beside the run's own cold starts, and a timeout would end the interference.
+            with httpx.Client(timeout=60) as client:
                 while not done.wait(0.02):
                     client.post(f"{stack.rest_url}/reports", content=b"not json")
 

@@ -28,9 +28,10 @@ def post_report(client, stack, delay_ms, rows=10):
 
 
 def bucket_objects(stack) -> int:
-    s3 = stack.backend.client("s3")
-    listing = s3.list_objects_v2(Bucket=stack.service.buckets[0])
-    return listing.get("KeyCount", 0)
+    """Every object in the reports bucket, which the session's moto server shares with every
+    earlier test's stack (a listing stops at 1000 keys: all its pages are counted)."""
+    pages = stack.backend.client("s3").get_paginator("list_objects_v2")
+    return sum(page.get("KeyCount", 0) for page in pages.paginate(Bucket=stack.service.buckets[0]))
 
 
 def test_a_5_second_report_arrives_and_its_csv_downloads_with_every_row(report_stack, client):
@@ -67,9 +68,12 @@ def test_a_40_second_report_gets_awss_504_at_29_seconds_while_the_lambda_runs_on
     assert gateway_view["latency_ms_avg"] >= 29_000
 
     # Like AWS, the Lambda was not stopped: it finishes at 40 s and writes its report anyway.
+    # Only 11 emulated s (0.22 s real) separate the 504 from its end, which a loaded machine can
+    # let pass before this reads the figures: either it still runs, counted as running after its
+    # caller left, or it has ended (its run after the 504 is then checked below).
     fn = report_stack.metrics.snapshot()["lambda"]["functions"]
     (name,) = fn
-    assert fn[name]["running_after_caller_gone"] == 1
+    assert fn[name]["running_after_caller_gone"] == fn[name]["running"], fn[name]
     report_stack.wait_idle()
     fn = report_stack.metrics.snapshot()["lambda"]["functions"][name]
     assert fn["outcomes"] == {"success": 1}
