@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -171,3 +173,25 @@ def warm_connects(stack, count: int) -> None:
         if all(rounds[-1]):
             return
     raise AssertionError(f"warm-up: {count} connections did not all open at once: {rounds}")
+
+
+#: Hang guard (real seconds) of ``wait_until`` and ``poll_until``: far longer than any of their
+#: waits takes on a loaded machine.
+HANG_GUARD_S = 30.0
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = HANG_GUARD_S) -> None:
+    """Return once ``condition()`` is true, checked every 20 ms real; AssertionError after
+    ``seconds`` real seconds (a hang guard, not a bound on how long it may take)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+async def poll_until(condition: Callable[[], bool], seconds: float = HANG_GUARD_S) -> None:
+    """``wait_until`` on a running event loop: awaits between checks instead of blocking it."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

@@ -18,9 +18,10 @@ import pytest
 from emulator.clock import ScaledClock
 from emulator.metrics import Metrics
 from emulator.runtime.process import ProcessRuntime
+from emulator.runtime.process_tree import running
 from emulator.service import load_service
 from emulator.stack import StackThread
-from tests.support import stack_config
+from tests.support import poll_until, stack_config
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None,
@@ -268,25 +269,11 @@ def run_contained(tmp_path, scenario):
     return asyncio.run(main()), metrics
 
 
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-async def poll(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 def test_detached_and_orphaned_children_of_a_nodejs_handler_end_with_the_emulator(tmp_path):
     async def scenario(runtime):
         started = (await runtime.invoke("detach", {}).task).payload
         # sh has exited: its orphan was reparented to the runtime (a subreaper), not to init.
-        await poll(lambda: psutil.Process(started["daemon"]).ppid() == started["runtime"])
+        await poll_until(lambda: psutil.Process(started["daemon"]).ppid() == started["runtime"])
         assert running(started["session"])
         return started
 
@@ -303,7 +290,7 @@ def test_a_rejection_after_the_handler_returned_is_blamed_on_it_and_the_next_cal
 ):
     async def scenario(runtime):
         first = (await runtime.invoke("reject", {}).task).payload
-        await poll(lambda: runtime.environments == 0)  # out of the pool at once
+        await poll_until(lambda: runtime.environments == 0)  # out of the pool at once
         return first, await runtime.invoke("reject", {}).task
 
     with caplog.at_level(logging.INFO, logger="timeoutlab.lambda"):

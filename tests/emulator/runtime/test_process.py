@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import httpx
 import psutil
@@ -20,9 +19,10 @@ from emulator.runtime.process import (
     ProcessRuntime,
     default_max_environments,
 )
+from emulator.runtime.process_tree import running
 from emulator.service import load_service
 from emulator.stack import StackConfig, StackThread
-from tests.support import stack_config, write_service
+from tests.support import poll_until, stack_config, wait_until, write_service
 
 HANDLERS = """
 import os
@@ -408,27 +408,6 @@ def run_contained(tmp_path, scenario, **options):
     return asyncio.run(main()), metrics
 
 
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_until(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
-async def poll(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 def test_detached_and_double_forked_children_end_with_their_environment_and_the_emulator(
     tmp_path,
 ):
@@ -441,7 +420,7 @@ def test_detached_and_double_forked_children_end_with_their_environment_and_the_
         }
         # At the machine cap of 1, another function's invocation ends the idle environment.
         assert (await runtime.invoke("flaky", {}).task).ok
-        await poll(lambda: not any(running(first[k]) for k in ("session", "group", "daemon")))
+        await poll_until(lambda: not any(running(first[k]) for k in ("session", "group", "daemon")))
         second = (await runtime.invoke("detach", {}).task).payload
         return first, seen, second
 
@@ -458,7 +437,7 @@ def test_a_runtime_that_exits_between_invocations_is_replaced_and_blamed_on_its_
     async def scenario(runtime):
         exiting = (await runtime.invoke("flaky", {"exit": True}).task).payload
         # The exit takes the environment out of the pool at once, without an invocation.
-        await poll(lambda: runtime.environments == 0)
+        await poll_until(lambda: runtime.environments == 0)
         after = await runtime.invoke("flaky", {}).task
         return exiting, after
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -20,6 +19,7 @@ from emulator.runtime.process_tree import (
     running,
     subreaper_command,
 )
+from tests.support import wait_until
 
 pytestmark = pytest.mark.skipif(not SUBREAPER_SUPPORTED, reason="child subreapers are Linux's")
 
@@ -47,13 +47,6 @@ def start(command: list[str]) -> tuple[subprocess.Popen, list[int]]:
     leader = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert leader.stdout is not None
     return leader, [int(pid) for pid in leader.stdout.readline().split()]
-
-
-def wait_until(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_a_subreaper_keeps_detached_and_double_forked_children_and_end_tree_ends_them():
