@@ -6,8 +6,9 @@ import asyncio
 import ssl
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -17,8 +18,14 @@ from botocore.credentials import Credentials
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from emulator.clock import ScaledClock
+from emulator.metrics import Metrics
+from emulator.runtime.process import ProcessRuntime
+from emulator.service import load_service
 from emulator.stack import StackConfig
 from reportclient import STRATEGIES, Endpoints, fetch_report
+
+T = TypeVar("T")
 
 #: Tests play emulated time 50x faster: a 40 s report takes 0.8 s, the 29 s timeout 0.58 s.
 TEST_SCALE = 0.02
@@ -195,3 +202,28 @@ async def poll_until(condition: Callable[[], bool], seconds: float = HANG_GUARD_
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+def run_on_runtime(
+    service_path: Path,
+    scenario: Callable[[ProcessRuntime], Awaitable[T]],
+    *,
+    scale: float = 1.0,
+    variables: dict[str, str] | None = None,
+    **options: Any,
+) -> tuple[T, Metrics]:
+    """``scenario(runtime)`` on a started ``ProcessRuntime`` of ``service_path`` (real execution
+    environments; no gateway, no backend) at time ``scale``, with the emulator's ``variables``
+    for its environments; closed after. Returns the scenario's result and the metrics."""
+    service = load_service(service_path)
+    metrics = Metrics()
+
+    async def main() -> T:
+        runtime = ProcessRuntime(service, ScaledClock(scale), metrics, variables or {}, **options)
+        runtime.start()
+        try:
+            return await scenario(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main()), metrics

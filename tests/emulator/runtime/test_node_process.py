@@ -4,7 +4,6 @@ next request succeeds (in a fresh environment where AWS would make one)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import textwrap
@@ -15,13 +14,9 @@ import httpx
 import psutil
 import pytest
 
-from emulator.clock import ScaledClock
-from emulator.metrics import Metrics
-from emulator.runtime.process import ProcessRuntime
 from emulator.runtime.process_tree import running
-from emulator.service import load_service
 from emulator.stack import StackThread
-from tests.support import poll_until, stack_config
+from tests.support import poll_until, run_on_runtime, stack_config
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None,
@@ -255,18 +250,7 @@ def run_contained(tmp_path, scenario):
     """``scenario(runtime)`` on a ProcessRuntime of ``CONTAINED`` (no gateway, no backend)."""
     (tmp_path / "contained.mjs").write_text(textwrap.dedent(CONTAINED))
     (tmp_path / "serverless.yml").write_text(textwrap.dedent(CONTAINED_SERVERLESS))
-    service = load_service(tmp_path / "serverless.yml")
-    metrics = Metrics()
-
-    async def main():
-        runtime = ProcessRuntime(service, ScaledClock(1.0), metrics, {})
-        runtime.start()
-        try:
-            return await scenario(runtime)
-        finally:
-            await runtime.close()
-
-    return asyncio.run(main()), metrics
+    return run_on_runtime(tmp_path / "serverless.yml", scenario)
 
 
 def test_detached_and_orphaned_children_of_a_nodejs_handler_end_with_the_emulator(tmp_path):

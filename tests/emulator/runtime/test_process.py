@@ -3,26 +3,27 @@ AWS's answer, the emulator keeps serving (health answers) and the next request s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import httpx
 import psutil
 import pytest
 
-from emulator.clock import ScaledClock
-from emulator.metrics import Metrics
 from emulator.runtime.process import (
     MAX_ENVIRONMENTS_CEILING,
     MAX_ENVIRONMENTS_FLOOR,
     MEMORY_PER_ENVIRONMENT_BYTES,
-    ProcessRuntime,
     default_max_environments,
 )
 from emulator.runtime.process_tree import running
-from emulator.service import load_service
 from emulator.stack import StackConfig, StackThread
-from tests.support import poll_until, stack_config, wait_until, write_service
+from tests.support import (
+    poll_until,
+    run_on_runtime,
+    stack_config,
+    wait_until,
+    write_service,
+)
 
 HANDLERS = """
 import os
@@ -246,19 +247,9 @@ slow:
 
 def run_runtime(tmp_path, scenario, **options):
     """``scenario(runtime)`` on a ProcessRuntime of a small service (no backend, no gateway)."""
-    service = load_service(write_service(tmp_path, ENVIRONMENT_HANDLERS, ENVIRONMENT_FUNCTIONS))
-    metrics = Metrics()
     ours = {"TIMEOUTLAB_TIME_SCALE": "0.5", "AWS_ENDPOINT_URL": "http://x", "NOT_OURS": "1"}
-
-    async def main():
-        runtime = ProcessRuntime(service, ScaledClock(0.5), metrics, ours, **options)
-        runtime.start()
-        try:
-            return await scenario(runtime)
-        finally:
-            await runtime.close()
-
-    return asyncio.run(main()), metrics
+    service = write_service(tmp_path, ENVIRONMENT_HANDLERS, ENVIRONMENT_FUNCTIONS)
+    return run_on_runtime(service, scenario, scale=0.5, variables=ours, **options)
 
 
 def test_an_environment_gets_awss_variables_and_only_ours_of_the_emulators(
@@ -394,18 +385,8 @@ boom:
 
 def run_contained(tmp_path, scenario, **options):
     """``scenario(runtime)`` on a ProcessRuntime of ``CONTAINED_HANDLERS`` (no gateway)."""
-    service = load_service(write_service(tmp_path, CONTAINED_HANDLERS, CONTAINED_FUNCTIONS))
-    metrics = Metrics()
-
-    async def main():
-        runtime = ProcessRuntime(service, ScaledClock(1.0), metrics, {}, **options)
-        runtime.start()
-        try:
-            return await scenario(runtime)
-        finally:
-            await runtime.close()
-
-    return asyncio.run(main()), metrics
+    service = write_service(tmp_path, CONTAINED_HANDLERS, CONTAINED_FUNCTIONS)
+    return run_on_runtime(service, scenario, **options)
 
 
 def test_detached_and_double_forked_children_end_with_their_environment_and_the_emulator(
