@@ -3,12 +3,11 @@
 import asyncio
 import json
 
-import aiohttp
 import pytest
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import InvalidStatus
 
-from tests.virtual import run_virtual, service_file, virtual_stack
+from tests.virtual import run_with_http, service_file
 
 FUNCTIONS = """
 auth:
@@ -104,19 +103,18 @@ def run(tmp_path, scenario):
     path = service_file(tmp_path, FUNCTIONS)
     app = App()
 
-    async def main():
-        handlers = {"auth": app.auth, "reqauth": app.reqauth, "items": app.echo}
-        handlers |= {"open": app.echo, "connect": app.echo, "echo": app.echo, "bye": app.bye}
-        async with virtual_stack(path, handlers) as stack, aiohttp.ClientSession() as http:
+    handlers = {"auth": app.auth, "reqauth": app.reqauth, "items": app.echo}
+    handlers |= {"open": app.echo, "connect": app.echo, "echo": app.echo, "bye": app.bye}
 
-            async def get(target: str, token: str | None = None):
-                headers = {} if token is None else {"Authorization": token}
-                async with http.get(f"{stack.rest_url}/{target}", headers=headers) as response:
-                    return response.status, response.headers, await response.read()
+    async def with_get(stack, http):
+        async def get(target: str, token: str | None = None):
+            headers = {} if token is None else {"Authorization": token}
+            async with http.get(f"{stack.rest_url}/{target}", headers=headers) as response:
+                return response.status, response.headers, await response.read()
 
-            return await scenario(stack, app, get)
+        return await scenario(stack, app, get)
 
-    return run_virtual(main)
+    return run_with_http(path, handlers, with_get)
 
 
 def test_an_allowed_token_reaches_the_handler_with_the_authorizer_context(tmp_path):

@@ -12,7 +12,7 @@ import json
 import aiohttp
 import pytest
 
-from tests.virtual import run_virtual, service_file, virtual_stack
+from tests.virtual import run_with_http, service_file
 
 EXACT = 1e-6  # the virtual clock's resolution: float rounding, not a tolerance for lateness
 INTERNAL_ERROR = {"message": "Internal server error"}
@@ -136,12 +136,7 @@ class Client:
 
 def run(tmp_path, scenario):
     path = service_file(tmp_path, FUNCTIONS, extra=CUSTOM)
-
-    async def main():
-        async with virtual_stack(path, HANDLERS) as stack, aiohttp.ClientSession() as http:
-            return await scenario(Client(stack, http))
-
-    return run_virtual(main)
+    return run_with_http(path, HANDLERS, lambda stack, http: scenario(Client(stack, http)))
 
 
 def test_the_handler_receives_the_request_as_a_v1_proxy_event(tmp_path):
