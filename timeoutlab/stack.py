@@ -60,6 +60,10 @@ DUMMY_CREDENTIALS = ("test", "test")
 BACKEND_SERVICES = ("s3", "dynamodb", "sqs")
 #: The route key that means "the API-wide default" in ``set_integration_timeout``.
 DEFAULT_ROUTE = "*"
+#: A stack's folder (its ready file and log) in the temporary folder is named this prefix, the
+#: owning process's id, a dash and mkdtemp's random part: a later start removes the folders
+#: whose owner is gone without having removed them (SIGKILL), see ``remove_orphaned_workdirs``.
+WORKDIR_PREFIX = "timeoutlab-stack-"
 
 
 class StackError(RuntimeError):
@@ -240,7 +244,8 @@ class Stack:
         exits first (a bad ``serverless.yml``, a port it cannot bind, a crash) or has not served
         within ``settings.start_timeout_s`` real seconds (it is then killed)."""
         global _ATEXIT_REGISTERED
-        workdir = Path(tempfile.mkdtemp(prefix="timeoutlab-stack-"))
+        remove_orphaned_workdirs()
+        workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
         ready, log_path = workdir / "ready.json", workdir / "emulator.log"
         command = [sys.executable, "-m", "emulator.cli", *settings.command(ready)]
         try:
@@ -555,3 +560,28 @@ def start_stack(settings: StackSettings) -> Stack:
     """``Stack.start(settings)``: start a stack, return its handle once every port serves.
     Raises StackError when it cannot start (the child's last lines of output in the message)."""
     return Stack.start(settings)
+
+
+def remove_orphaned_workdirs(directory: Path | None = None) -> list[Path]:
+    """Remove the stack folders in ``directory`` (default: the temporary folder) whose owning
+    process has ended: those a killed test process (SIGKILL, a CI runner's timeout) could not
+    remove. A folder whose owner runs, or whose name carries no owner, is left alone. Returns the
+    folders removed."""
+    removed = []
+    for path in Path(directory or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        owner = path.name.removeprefix(WORKDIR_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _running(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (another user's counts: it is not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -20,7 +22,7 @@ from websockets.sync.client import connect
 
 from tests.timeoutlab.project import SCALE
 from timeoutlab import Stack, StackError, StackSettings, start_stack
-from timeoutlab.stack import find_stack
+from timeoutlab.stack import WORKDIR_PREFIX, find_stack, remove_orphaned_workdirs
 
 #: Real seconds to wait for processes to go: generous, for a loaded machine.
 GONE_WITHIN_S = 60.0
@@ -202,7 +204,7 @@ PARENT = textwrap.dedent("""
     from timeoutlab import StackSettings, start_stack
 
     stack = start_stack(StackSettings(service=Path(sys.argv[1]), time_scale=0.02))
-    print(json.dumps({"pid": stack.pid}), flush=True)
+    print(json.dumps({"pid": stack.pid, "log": str(stack.log_path)}), flush=True)
     sys.stdin.read()  # until the test kills this process
 """)
 
@@ -218,12 +220,23 @@ def test_the_stack_stops_when_its_parent_is_killed(service: Path) -> None:
         assert parent.stdout is not None
         line = parent.stdout.readline()
         assert line, "the parent did not start its stack"
-        pid = json.loads(line)["pid"]
+        started = json.loads(line)
+        pid, workdir = started["pid"], Path(started["log"]).parent
         family = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
         assert len(family) >= 3  # timeoutlab up, its moto server, execution environments
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
         assert _wait_gone(family) == [], "still running after the parent's SIGKILL"
+        # Its folder stays behind (nothing ran to remove it) until a later start removes it,
+        # while this process's own stacks keep theirs.
+        assert workdir.is_dir()
+        mine = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+        try:
+            assert workdir in remove_orphaned_workdirs()
+            assert not workdir.exists()
+            assert mine.is_dir()
+        finally:
+            shutil.rmtree(mine, ignore_errors=True)
     finally:
         if parent.poll() is None:
             parent.kill()
