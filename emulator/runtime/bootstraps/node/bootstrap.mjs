@@ -429,6 +429,9 @@ async function invokeStreaming(handler, invocation, context, base, settle) {
 // error), then the environment ends, as the Node.js runtime does (exit 129 / 128).
 
 let initialised = false;
+// An exit code set when the function's code failed after its handler returned, while its answer
+// was still being posted: main exits with it once that answer is posted.
+let exitAfterAnswer = null;
 
 function fatal(error, exitCode) {
   console.error(`${new Date().toISOString()}\t${current?.requestId ?? ""}\tERROR\t`, error);
@@ -444,8 +447,10 @@ function fatal(error, exitCode) {
         ` ${exitCode} and the environment is replaced (the next invocation starts a new one)`,
     );
     if (!current) process.exit(exitCode);
-    // Its answer is still being posted: reported for that invocation, as the Node.js runtime
-    // reports an error for the invocation in progress (below).
+    // Its answer is still being posted: the process exits once it is, before asking for another
+    // invocation (main), so that answer stands and no other invocation is taken.
+    exitAfterAnswer = exitCode;
+    return;
   }
   const url = current ? `${API}/invocation/${current.requestId}/error` : `${API}/init/error`;
   // Posted: exit now. Not posted: the Runtime API is gone, so is the emulator (see above).
@@ -583,6 +588,7 @@ async function main() {
       current = invocation;
       await invoke(handler, invocation);
       current = null;
+      if (exitAfterAnswer !== null) process.exit(exitAfterAnswer);
     } catch (error) {
       // The Runtime API itself failed (a request refused or cut): the emulator closes it only
       // after killing this environment, so the emulator is dying.
