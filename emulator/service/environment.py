@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from emulator.service.js_text import js_string
 from emulator.service.spec import ServiceError
+from emulator.service.yaml_schema import JsDate
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class DeclaredEnvironment:
 
     values: dict[str, str | None]
     intrinsic: tuple[str, ...] = ()
+    #: Names whose value was an unquoted date (a YAML timestamp), now its ISO form: worth a
+    #: warning, since the text written is not what Lambda gets.
+    dates: tuple[str, ...] = ()
 
 
 def declared_environment(declared: object, where: str) -> DeclaredEnvironment:
@@ -38,13 +42,15 @@ def declared_environment(declared: object, where: str) -> DeclaredEnvironment:
     path, for a value that is a mapping or a list (other than an intrinsic function): Lambda's
     ``Environment.Variables`` is a map of strings (https://docs.aws.amazon.com/lambda/latest/api/
     API_Environment.html): Serverless's schema (``awsLambdaEnvironment`` in lib/plugins/aws/
-    provider.js) warns of it and CloudFormation fails the deployment."""
+    provider.js) warns of it and CloudFormation fails the deployment. A date (``2024-01-01``,
+    a YAML timestamp) becomes its ISO form, as Serverless deploys it, with a warning."""
     if declared is None:
         return DeclaredEnvironment({})
     if not isinstance(declared, dict):
         raise ServiceError(f"{where} must be a mapping of variable names to values")
     values: dict[str, str | None] = {}
     intrinsic: list[str] = []
+    dates: list[str] = []
     for name, value in declared.items():
         name = str(name)
         if _is_intrinsic(value):
@@ -54,6 +60,13 @@ def declared_environment(declared: object, where: str) -> DeclaredEnvironment:
         if value is None:
             values[name] = None
             continue
+        if isinstance(value, JsDate):
+            # A plain `2024-01-01` is a timestamp to js-yaml, a JavaScript Date, which reaches
+            # CloudFormation as its JSON: Serverless 3.40 packages `DV: 2024-01-01` as
+            # "DV": "2024-01-01T00:00:00.000Z" (checked with `serverless package`), unwarned.
+            values[name] = value.iso()
+            dates.append(name)
+            continue
         text = js_string(value)
         if text is None:
             kind = "a mapping" if isinstance(value, dict) else "a list"
@@ -62,7 +75,7 @@ def declared_environment(declared: object, where: str) -> DeclaredEnvironment:
                 f"{kind} (Lambda takes only strings)"
             )
         values[name] = text
-    return DeclaredEnvironment(values, tuple(intrinsic))
+    return DeclaredEnvironment(values, tuple(intrinsic), tuple(dates))
 
 
 def function_environment(

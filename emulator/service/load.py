@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -52,6 +54,8 @@ STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 _NONE = DeclaredEnvironment({})
 
+log = logging.getLogger("timeoutlab")
+
 
 def load_service(
     path: str | Path,
@@ -71,6 +75,19 @@ def load_service(
         return _build(config, path.parent.resolve(), str(path), stage)
     except InvalidTimeout as exc:
         raise ServiceError(f"{path}: {exc}") from exc
+
+
+def _warn_dates(where: str, environment: DeclaredEnvironment) -> None:
+    """One warning per variable written as an unquoted date: Lambda gets the date's ISO form
+    (``2024-01-01T00:00:00.000Z``), as Serverless deploys it, not the text written."""
+    for name in environment.dates:
+        log.warning(
+            "warning: %s.%s: an unquoted date is a YAML timestamp: Lambda gets %s, as "
+            "Serverless deploys it; quote the value to keep it as written",
+            where,
+            name,
+            json.dumps(environment.values[name]),
+        )
 
 
 @dataclass
@@ -113,6 +130,7 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
     if broken:
         raise ServiceError(f"{where}: provider.environment: {broken}")
     intrinsic = [f"provider.environment.{name}" for name in provider_environment.intrinsic]
+    _warn_dates(f"{where}: provider.environment", provider_environment)
     declared = config.get("functions") or {}
     if not isinstance(declared, dict):
         raise ServiceError(f"{where}: functions must be a mapping of function names")
@@ -124,8 +142,9 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         functions[str(key)] = parse_function(
             str(key), spec, provider, service, stage, directory, fwhere, provider_environment
         )
-        own = declared_environment(spec.get("environment"), f"{fwhere}.environment").intrinsic
-        intrinsic += [f"functions.{key}.environment.{name}" for name in own]
+        own = declared_environment(spec.get("environment"), f"{fwhere}.environment")
+        intrinsic += [f"functions.{key}.environment.{name}" for name in own.intrinsic]
+        _warn_dates(f"{fwhere}.environment", own)
     apis = _events(declared, functions, provider, where)
     destinations_not_modelled: list[str] = []
     for key, function in list(functions.items()):

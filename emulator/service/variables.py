@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from emulator.core.events import ACCOUNT_ID
 from emulator.service.js_text import js_string
 from emulator.service.spec import ServiceError
+from emulator.service.yaml_reader import read_yaml
+from emulator.service.yaml_schema import JsDate
 
 log = logging.getLogger("timeoutlab")
 
@@ -51,12 +51,6 @@ CLOUD_SOURCES: Mapping[str, str] = {
 #: file.js): timeoutlab runs no JavaScript to read a configuration.
 JS_SUFFIXES = frozenset({".js", ".cjs", ".mjs", ".ts"})
 
-#: YAML 1.2 booleans, as js-yaml 4 (Serverless v3's YAML reader, core schema) reads them:
-#: ``yes``, ``no``, ``on`` and ``off`` are strings there, not booleans as in YAML 1.1
-#: (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
-_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-
 _SUPPORTED = "self, opt, sls, env, aws, param, file"
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -74,7 +68,7 @@ def read_config(
     ``region`` as ``--stage``/``--region`` give them, ``params`` as ``--param NAME=value``
     does). Raises ServiceError when the file cannot be read, is not YAML, is not a mapping, or
     uses a variable that has no value (naming the key path that holds it)."""
-    raw = _read_yaml(path, str(path))
+    raw = read_yaml(path, str(path))
     if not isinstance(raw, dict):
         raise ServiceError(f"{path} must be a YAML mapping")
     options = {k: v for k, v in {"stage": stage, "region": region}.items() if v}
@@ -92,42 +86,6 @@ def param_option(text: str) -> tuple[str, str]:
     if not equals or not name or not value:
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=value")
     return name, value.rstrip()
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) as data,
-    and booleans as YAML 1.2 does."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-_CfnLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_CfnLoader.add_implicit_resolver(_BOOL_TAG, _YAML12_BOOL, list("tTfF"))
-
-
-def _read_yaml(path: Path, name: str) -> Any:
-    """The YAML at ``path``; ServiceError naming ``name`` when it cannot be read or parsed."""
-    try:
-        return yaml.load(path.read_text(), Loader=_CfnLoader)
-    except OSError as exc:
-        raise ServiceError(f"cannot read {name}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ServiceError(f"{name} is not valid YAML: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -163,7 +121,8 @@ class _Resolver:
         self.params = params
         self.file = path
         self.directory = path.parent
-        self._resolving: set[str] = set()
+        #: The ``self:`` addresses being resolved, outermost first (a cycle's chain).
+        self._resolving: list[str] = []
         self._warned: set[str] = set()
 
     def resolve(self, value: Any, path: tuple[str | int, ...]) -> Any:
@@ -250,14 +209,14 @@ class _Resolver:
     def _source(self, reference: _Reference, path: tuple[str | int, ...], variable: str) -> Any:
         name, address = reference.name, (reference.address or "").strip()
         if name == "self":
-            return self._self(address)
+            return self._self(address, path)
         if name == "opt":
             if address not in self.options:
                 raise _NoValue(f"no --{address} option")
             return self.options[address]
         if name == "sls":
             if address == "stage":
-                return self._stage()
+                return self._stage(path)
             if address == "instanceId":
                 return "timeoutlab"
             return None
@@ -266,9 +225,9 @@ class _Resolver:
                 raise _NoValue(f"environment variable {address} is not set")
             return os.environ[address]
         if name == "aws":
-            return {"region": self._region(), "accountId": ACCOUNT_ID}.get(address)
+            return {"region": self._region(path), "accountId": ACCOUNT_ID}.get(address)
         if name == "param":
-            return self._param(address)
+            return self._param(address, path)
         if name == "file":
             return self._file(reference, path, variable)
         if name in CLOUD_SOURCES:
@@ -281,34 +240,42 @@ class _Resolver:
             f"{', '.join(CLOUD_SOURCES)} only with a fallback)"
         )
 
-    def _self(self, address: str) -> Any:
+    def _self(self, address: str, path: tuple[str | int, ...]) -> Any:
+        """``${self:address}`` met at key ``path``: the value at ``address``, resolved; None if
+        there is none. Raises ServiceError, naming ``path`` and the chain of addresses, for a
+        circular reference (Serverless refuses them too: lib/configuration/variables/resolve.js,
+        "Circular reference")."""
         if address in self._resolving:
-            raise ServiceError(f"{self.file}: variable ${{self:{address}}} refers to itself")
+            chain = " -> ".join([*self._resolving[self._resolving.index(address) :], address])
+            raise ServiceError(
+                f"{self._where(path)}: variable ${{self:{address}}} is a circular reference "
+                f"({chain})"
+            )
         node: Any = self.raw
         parts = address.split(".") if address else []
         for part in parts:
             if not isinstance(node, dict) or part not in node:
                 return None
             node = node[part]
-        self._resolving.add(address)
+        self._resolving.append(address)
         try:
             return self.resolve(node, tuple(parts))
         finally:
-            self._resolving.discard(address)
+            self._resolving.pop()
 
-    def _param(self, name: str) -> Any:
+    def _param(self, name: str, path: tuple[str | int, ...]) -> Any:
         """``${param:NAME}``: ``--param NAME=value``, else ``params.<stage>.NAME``, else
         ``params.default.NAME`` (Serverless v3, "Parameters", "Inheritance and overriding":
         https://www.serverless.com/framework/docs/guides/parameters; the Dashboard's levels
         between them are not reached)."""
         if name in self.params:
             return self.params[name]
-        for level in (self._stage(), "default"):
-            value = self._self(f"params.{level}.{name}")
+        for level in (self._stage(path), "default"):
+            value = self._self(f"params.{level}.{name}", path)
             if value is not None:
                 return value
         raise _NoValue(
-            f"no --param {name}=..., params.{self._stage()}.{name} or params.default.{name}"
+            f"no --param {name}=..., params.{self._stage(path)}.{name} or params.default.{name}"
         )
 
     def _file(self, reference: _Reference, path: tuple[str | int, ...], variable: str) -> Any:
@@ -330,7 +297,7 @@ class _Resolver:
         if not target.is_file():
             raise _NoValue(f"file {name} does not exist (looked for {target})")
         if suffix in (".yml", ".yaml"):
-            content = _read_yaml(target, name)
+            content = read_yaml(target, name)
         elif suffix in (".json", ".tfstate"):
             try:
                 content = json.loads(target.read_text())
@@ -350,11 +317,12 @@ class _Resolver:
             raise _NoValue(f"{address or 'file'} in {name} is null")
         return self.resolve(content, path)
 
-    def _stage(self) -> str:
-        return str(self.options.get("stage") or self._self("provider.stage") or "dev")
+    def _stage(self, path: tuple[str | int, ...]) -> str:
+        return str(self.options.get("stage") or self._self("provider.stage", path) or "dev")
 
-    def _region(self) -> str:
-        return str(self.options.get("region") or self._self("provider.region") or "us-east-1")
+    def _region(self, path: tuple[str | int, ...]) -> str:
+        region = self.options.get("region") or self._self("provider.region", path)
+        return str(region or "us-east-1")
 
 
 def _alternatives(expression: str) -> list[str]:
@@ -415,6 +383,14 @@ def _unquote(text: str) -> str:
 
 
 def _kind(value: Any) -> str:
+    """What a value that has no string form is, for an error message."""
     if value is None:
         return "null"
+    if isinstance(value, JsDate):
+        # Serverless would write `"" + date`, Date.prototype.toString in the deploying machine's
+        # time zone (type/string/coerce): refused here rather than guessed.
+        return (
+            f"a date ({value.iso()}: an unquoted date is a YAML timestamp, which Serverless "
+            "writes in the deploying machine's time zone; quote it to keep its text)"
+        )
     return "a mapping" if isinstance(value, dict) else "a list"

@@ -589,3 +589,56 @@ def test_a_nested_environment_value_is_refused_naming_its_key(tmp_path):
     )
     with pytest.raises(ServiceError, match=r"serverless\.yml: provider\.environment\.CONF: "):
         load_service(path)
+
+
+def test_environment_values_are_what_serverless_deploys(tmp_path, caplog):
+    """The values `serverless package` (3.40) wrote into the CloudFormation template for this
+    environment, numbers and dates read by js-yaml 4, not YAML 1.1."""
+    path = write_service(
+        tmp_path,
+        HANDLER,
+        "f:\n  handler: app.handler\n  environment:\n    DF: 2024-01-01 10:00:00 +02:00\n",
+        provider="""
+        environment:
+          ZIP: 01234
+          MODE: 0755
+          TIME: 1:30
+          E21: 1e21
+          OCT: 0o17
+          SEP: 1_000
+          ONE: 0.1e1
+          BIG: 12345678901234567890
+          DV: 2024-01-01
+        """,
+    )
+    with caplog.at_level("WARNING", logger="timeoutlab"):
+        fn = load_service(path).functions["f"]
+    assert fn.environment == {
+        "ZIP": "1234",
+        "MODE": "755",
+        "TIME": "1:30",
+        "E21": "1e+21",
+        "OCT": "15",
+        "SEP": "1_000",
+        "ONE": "1",
+        "BIG": "12345678901234567000",
+        "DV": "2024-01-01T00:00:00.000Z",
+        "DF": "2024-01-01T08:00:00.000Z",
+    }
+    warnings = [record.getMessage() for record in caplog.records]
+    assert [w for w in warnings if "provider.environment.DV: an unquoted date" in w] == [
+        w for w in warnings if "provider.environment.DV" in w
+    ]
+    assert sum("provider.environment.DV: an unquoted date" in w for w in warnings) == 1
+    assert sum("functions.f.environment.DF: an unquoted date" in w for w in warnings) == 1
+    assert any("quote the value" in w for w in warnings)
+
+
+def test_numbers_elsewhere_read_as_serverless_reads_them(tmp_path):
+    path = write_service(
+        tmp_path,
+        HANDLER,
+        "f:\n  handler: app.handler\n  timeout: 0.3e2\n  memorySize: 0512\n",
+    )
+    fn = load_service(path).functions["f"]
+    assert (fn.timeout, fn.memory_mb) == (30, 512)

@@ -1,6 +1,7 @@
 import argparse
 import json
 import logging
+import re
 import textwrap
 
 import pytest
@@ -10,11 +11,15 @@ from emulator.service.variables import param_option, read_config
 
 
 def config(tmp_path, yml: str, **options):
-    """serverless.yml written in a folder of its own, read as ``timeoutlab up`` reads it."""
+    """serverless.yml written in a folder of its own, read as ``timeoutlab up`` reads it; a
+    ``provider: {name: aws}`` is added unless ``yml`` has its own."""
     folder = tmp_path / "svc"
     folder.mkdir(exist_ok=True)
     path = folder / "serverless.yml"
-    path.write_text("service: s\nprovider:\n  name: aws\n" + textwrap.dedent(yml))
+    body = textwrap.dedent(yml)
+    # A key given twice is refused (as js-yaml does): the test's own `provider:` replaces ours.
+    provider = "" if re.search(r"^provider:", body, re.MULTILINE) else "provider:\n  name: aws\n"
+    path.write_text("service: s\n" + provider + body)
     return read_config(path, **options)
 
 
@@ -200,3 +205,40 @@ def test_param_option_takes_name_equals_value():
     for bad in ("novalue", "=x", "name="):
         with pytest.raises(argparse.ArgumentTypeError, match="is not NAME=value"):
             param_option(bad)
+
+
+def test_a_circular_reference_names_its_key_path_and_chain(tmp_path):
+    with pytest.raises(ServiceError) as caught:
+        config(tmp_path, "custom:\n  x: ${self:custom.y}\n  y: ${self:custom.x}\n")
+    message = str(caught.value)
+    assert message.endswith(
+        "serverless.yml: custom.y: variable ${self:custom.x} is a circular reference "
+        "(custom.x -> custom.y -> custom.x)"
+    ) or message.endswith(
+        "serverless.yml: custom.x: variable ${self:custom.y} is a circular reference "
+        "(custom.y -> custom.x -> custom.y)"
+    )
+
+
+def test_a_circular_reference_reached_from_elsewhere_names_the_loop(tmp_path):
+    with pytest.raises(ServiceError) as caught:
+        config(
+            tmp_path,
+            "  environment:\n    A: ${self:custom.x}\ncustom:\n  x: ${self:custom.x}\n",
+        )
+    assert str(caught.value).endswith(
+        "serverless.yml: custom.x: variable ${self:custom.x} is a circular reference "
+        "(custom.x -> custom.x)"
+    )
+
+
+def test_a_date_inside_a_longer_string_is_refused_saying_it_is_a_date(tmp_path):
+    with pytest.raises(ServiceError) as caught:
+        config(tmp_path, "custom:\n  day: 2024-01-01\n  name: report-${self:custom.day}\n")
+    message = str(caught.value)
+    assert "custom.name: variable ${self:custom.day} is part of a longer string" in message
+    assert "a date (2024-01-01T00:00:00.000Z" in message
+    assert "quote it" in message
+    # quoted, it is text and fits anywhere
+    quoted = config(tmp_path, "custom:\n  day: '2024-01-01'\n  name: report-${self:custom.day}\n")
+    assert quoted["custom"]["name"] == "report-2024-01-01"
