@@ -51,9 +51,11 @@ Plain ``AssertionError`` with a message saying what was expected and what came:
   requests response is the gateway's timeout answer (REST 504 ``{"message": "Endpoint request
   timed out"}``, HTTP API 503 ``{"message":"Service Unavailable"}``), at ``at_s`` emulated s and
   never earlier; returns the emulated seconds it took.
-- ``assert_pushed(stack, message, *, match=None, within_s=60.0)``: sends ``message`` over a new
-  WebSocket and returns the first pushed message ``match`` accepts (a dict subset, ``...`` for
-  any value, or a callable).
+- ``assert_pushed(stack, message, *, match=None, within_s=60.0, headers=None, query=None)``:
+  sends ``message`` over a new WebSocket (``headers`` and ``query``: what a ``$connect``
+  authorizer reads, e.g. ``query={"token": "good"}``) and returns the first pushed message
+  ``match`` accepts (a dict subset, ``...`` for any value, or a callable); a refused handshake
+  fails naming its HTTP status and body.
 - ``assert_ran_on(stack, function, *, at_least_s=None)``: the Lambda ran on after its caller gave
   up; returns its ``FunctionMetrics``.
 
@@ -61,7 +63,8 @@ Load
 ----
 ``run_load(stack, *, users, spawn_rate, duration_s, request=LoadRequest(...) | strategy=...)
 -> LoadResult``: Locust in a child process for ``duration_s`` real seconds against your own
-routes (``LoadRequest(method, path, api="rest" | "http_api" | "websocket", body=, headers=)``)
+routes (``LoadRequest(method, path, api="rest" | "http_api" | "websocket", body=, headers=,
+query=)``)
 or a bundled report strategy; per-route ``RouteLoad`` (requests, failures, gateway timeouts,
 p50/p95/max in emulated seconds from every sample) and the run's ``LoadCost`` in dollars from
 the stack's own counts. ``LoadError`` (with Locust's stderr tail), ``TimeoutError``,

@@ -3,7 +3,8 @@ was expected and what came.
 
 - ``assert_gateway_timeout(response, at_s=29.0)``: a REST or HTTP API response is the gateway's
   own integration-timeout answer, at that emulated time and never earlier.
-- ``assert_pushed(stack, message, match=...)``: a WebSocket route's result is pushed back.
+- ``assert_pushed(stack, message, match=..., headers=..., query=...)``: a WebSocket route's
+  result is pushed back (a refused handshake fails with its HTTP status).
 - ``assert_ran_on(stack, function)``: the Lambda ran on after its caller gave up, and how much
   of it was wasted.
 
@@ -13,7 +14,6 @@ behaved otherwise, and ``ValueError`` when they are misused (a response no runni
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from emulator.core.precision import lateness_allowance
 from emulator.core.responses import http_api_service_unavailable, integration_timeout
+from timeoutlab.handshake import Query, open_websocket, with_query
 from timeoutlab.metrics import FunctionMetrics
 from timeoutlab.stack import ApiKind, Stack, find_stack
 
@@ -196,6 +197,7 @@ def assert_pushed(
     within_s: float = 60.0,
     slack_real_s: float = PUSH_SLACK_REAL_S,
     headers: Mapping[str, str] | None = None,
+    query: Query | None = None,
 ) -> Any:
     """Open a WebSocket to ``stack.ws_url``, send ``message`` (a dict is sent as JSON) and wait
     for a message that ``match`` accepts; return it, parsed from JSON when it is JSON.
@@ -203,21 +205,25 @@ def assert_pushed(
     ``match``: None (the first message), a dict (every key present with that value; ``...`` as a
     value: the key present with any value, e.g. ``{"url": ...}``) or a callable taking the parsed
     message. ``within_s``: emulated seconds to wait, plus ``slack_real_s`` real seconds for the
-    machine's own processing. ``headers``: handshake headers (an authorizer's token). Raises
-    AssertionError listing every message that arrived (and the close, if the connection closed)
-    when none matched in time."""
+    machine's own processing. The handshake carries what a ``$connect`` authorizer reads
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-lambda-auth.html):
+    ``headers`` (``route.request.header.X``) and ``query`` (``route.request.querystring.Y``:
+    a mapping of names to a value or a list of values, URL-encoded onto the URL, e.g.
+    ``query={"token": "good"}`` connects to ``ws://.../dev?token=good``).
+
+    Raises AssertionError when the handshake is refused (``the WebSocket handshake to URL was
+    refused with HTTP 401: {...}``: the ``$connect`` authorizer or route said no), and, listing
+    every message that arrived (and the close, if the connection closed), when none matched in
+    time. TypeError for a query value that is not text."""
     __tracebackhide__ = True
     from websockets.exceptions import ConnectionClosed
-    from websockets.sync.client import connect
 
     text = message if isinstance(message, str | bytes) else json.dumps(message)
-    options: dict[str, Any] = {"additional_headers": dict(headers or {}), "max_size": None}
-    if "proxy" in inspect.signature(connect).parameters:
-        options["proxy"] = None  # never the environment's proxy: the stack is local
     wait_real_s = within_s * stack.time_scale + slack_real_s
     arrived: list[object] = []
     closed = ""
-    with connect(stack.ws_url, open_timeout=max(10.0, slack_real_s), **options) as connection:
+    url = with_query(stack.ws_url, query)
+    with open_websocket(url, headers=headers, open_timeout_s=max(10.0, slack_real_s)) as connection:
         connection.send(text)
         deadline = time.monotonic() + wait_real_s
         while (remaining := deadline - time.monotonic()) > 0:
@@ -238,7 +244,7 @@ def assert_pushed(
     raise AssertionError(
         f"{wanted} was not pushed within {within_s:g} emulated s (+{slack_real_s:g} real s: "
         f"{wait_real_s:.2f} real s in all at time scale {stack.time_scale:g})\n"
-        f"  sent to {stack.ws_url}: {_quote(text if isinstance(text, str) else repr(text))}\n"
+        f"  sent to {url}: {_quote(text if isinstance(text, str) else repr(text))}\n"
         f"  arrived ({len(arrived)}):\n{listing}{closed}"
     )
 

@@ -82,6 +82,7 @@ from scenarios.pricing import Bill, Prices, Usage, load_prices, price
 from scenarios.results import GATEWAY_TIMEOUT, failure_kind, percentile
 from scenarios.runner import settle
 from scenarios.shapes import steady
+from timeoutlab.handshake import Query, with_query
 
 #: The bundled strategies ``run_load(strategy=...)`` knows, each a Locust user of locustfiles/.
 STRATEGIES: tuple[str, ...] = tuple(USER_CLASSES)
@@ -157,10 +158,15 @@ class LoadRequest:
     value (a dict or list: sent as JSON, with ``Content-Type: application/json`` unless
     ``headers`` names one; over WebSocket, bytes go as a binary message, the rest as text);
     ``headers``: sent with each HTTP request (``websocket``: with the connection's opening
-    handshake); ``name``: the route's name in the result (default
+    handshake); ``query``: names to a value or a list of values, URL-encoded onto the URL
+    after any query ``path`` has (``websocket``: onto ``stack.ws_url``, for a ``$connect``
+    authorizer that reads ``route.request.querystring.X``, as browsers cannot set handshake
+    headers); ``name``: the route's name in the result (default
     ``"METHOD /path"``, or ``"websocket"``); ``think_time_s``: None (no pause: closed loop) or
     (min, max) emulated seconds a user waits after this request's answer.
-    Raises ``ValueError`` for a bad method, path, api or think time.
+    Raises ``ValueError`` for a bad method, path, api or think time; ``TypeError`` for a query
+    value that is not text. A refused WebSocket handshake (the ``$connect`` authorizer's 401 or
+    403) is a failure of the route in the result, ``InvalidStatus: ... HTTP 401``.
     """
 
     method: str = "GET"
@@ -168,6 +174,7 @@ class LoadRequest:
     api: ApiName = "rest"
     body: Body = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    query: Query = field(default_factory=dict)
     name: str | None = None
     think_time_s: tuple[float, float] | None = None
 
@@ -178,6 +185,7 @@ class LoadRequest:
             raise ValueError(f"not an HTTP method: {self.method!r}")
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/': {self.path!r}")
+        with_query("http://127.0.0.1/", self.query)  # TypeError for a value that is not text
         if self.think_time_s is not None:
             low, high = self.think_time_s
             if not (0 <= low <= high and math.isfinite(high)):
@@ -597,7 +605,7 @@ def _request_entry(request: LoadRequest, stack: LoadTarget) -> dict:
         "name": request.route_name,
         "api": request.api,
         "method": request.method.upper(),
-        "url": url,
+        "url": with_query(url, request.query),
         "headers": headers,
         "body_b64": None if body is None else base64.b64encode(body).decode(),
         "binary": binary,

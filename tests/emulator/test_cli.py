@@ -382,6 +382,17 @@ def test_a_directory_without_a_service_file_and_a_frame_over_the_message_size_ex
     assert "--ws-max-frame" not in both.stderr
 
 
+@pytest.mark.parametrize("command", ["up", "demo"])
+def test_an_option_combination_error_shows_the_command_s_own_usage(command):
+    # Checked after parsing (a frame over the message limit), reported as argparse reports an
+    # option's own error: under the subcommand's usage line, not the top-level one.
+    frame = run(command, "--ws-max-frame", "200000")
+    assert frame.returncode == 2
+    assert frame.stderr.startswith(f"usage: timeoutlab {command} [-h]"), frame.stderr
+    assert "usage: timeoutlab [-h] COMMAND" not in frame.stderr
+    assert f"\ntimeoutlab {command}: error: --ws-max-frame (200000 bytes)" in frame.stderr
+
+
 def test_the_demo_refuses_a_service_without_the_report_routes_in_one_line(tmp_path):
     write_service(tmp_path, USER_HANDLERS, USER_FUNCTIONS)
     refused = run("demo", "--service", str(tmp_path))

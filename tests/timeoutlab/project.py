@@ -48,6 +48,31 @@ def push(event, context):
         Data=json.dumps({"pushed": body.get("value"), "connectionId": connection_id}).encode(),
     )
     return {"statusCode": 200}
+
+
+def authorize(event, context):
+    # A $connect REQUEST authorizer on route.request.querystring.token: "good" is allowed.
+    token = (event.get("queryStringParameters") or {}).get("token", "")
+    effect = "Allow" if token == "good" else "Deny"
+    return {
+        "principalId": "tester",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}
+            ],
+        },
+        "context": {"token": token},
+    }
+
+
+def whoami(event, context):
+    connection_id = event["requestContext"]["connectionId"]
+    MANAGEMENT.post_to_connection(
+        ConnectionId=connection_id,
+        Data=json.dumps({"authorizer": event["requestContext"].get("authorizer")}).encode(),
+    )
+    return {"statusCode": 200}
 """.replace("{slow}", str(SLOW_S))
 
 SERVICE = """
@@ -75,12 +100,45 @@ functions:
 """
 
 
+#: A WebSocket API whose $connect has a REQUEST authorizer reading the query string's ``token``
+#: (what browsers can send: they cannot set handshake headers).
+GUARDED_SERVICE = """
+service: guarded
+provider:
+  name: aws
+  runtime: python3.12
+  stage: dev
+functions:
+  authorize:
+    handler: handler.authorize
+  connect:
+    handler: handler.fast
+    events:
+      - websocket:
+          route: $connect
+          authorizer: {name: authorize, identitySource: [route.request.querystring.token]}
+  whoami:
+    handler: handler.whoami
+    timeout: 30
+    events:
+      - websocket: whoami
+"""
+
+
 def write_project(directory: Path, name: str = "serverless.yml") -> Path:
     """The service and its handlers in ``directory``; returns the serverless.yml's path."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "handler.py").write_text(textwrap.dedent(HANDLERS))
     path = directory / name
     path.write_text(textwrap.dedent(SERVICE).lstrip())
+    return path
+
+
+def write_guarded_project(directory: Path) -> Path:
+    """``GUARDED_SERVICE`` and the handlers in ``directory``; returns the serverless.yml's
+    path."""
+    path = write_project(directory)
+    path.write_text(textwrap.dedent(GUARDED_SERVICE).lstrip())
     return path
 
 

@@ -71,3 +71,30 @@ def test_assert_ran_on_reports_the_figures(stack: Stack) -> None:
     assert figures.wasted_s >= 40
     with pytest.raises(AssertionError, match=r"emulated s wasted, expected at least 1000"):
         assert_ran_on(stack, "slow", at_least_s=1000)
+
+
+def test_assert_pushed_sends_a_query_string_token_to_the_connect_authorizer(
+    guarded_stack: Stack,
+) -> None:
+    pushed = assert_pushed(guarded_stack, {"action": "whoami"}, query={"token": "good"},
+                           match={"authorizer": ...})  # fmt: skip
+    assert pushed["authorizer"] == {"principalId": "tester", "token": "good"}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "body"),
+    [(None, 401, "Unauthorized"), ({"token": "bad one"}, 403, "with an explicit deny")],
+    ids=["no token", "denied"],
+)
+def test_a_refused_handshake_is_an_assertion_error_naming_the_status(
+    guarded_stack: Stack, query: dict[str, str] | None, status: int, body: str
+) -> None:
+    with pytest.raises(AssertionError) as failed:
+        assert_pushed(guarded_stack, {"action": "whoami"}, query=query)
+    message = str(failed.value)
+    url = guarded_stack.ws_url + ("" if query is None else "?token=bad%20one")
+    assert message.startswith(
+        f"the WebSocket handshake to {url} was refused with HTTP {status}: "
+    ), message
+    assert body in message.splitlines()[0]
+    assert "$connect authorizer" in message

@@ -256,6 +256,21 @@ def test_a_bad_request_is_refused(arguments, message):
         LoadRequest(**arguments)
 
 
+def test_a_query_value_that_is_not_text_is_refused():
+    with pytest.raises(TypeError, match="query value of 'n' must be text"):
+        LoadRequest(query={"n": 1})  # type: ignore[dict-item]
+
+
+def test_a_websocket_request_s_query_reaches_the_connect_authorizer(guarded_stack):
+    # The $connect authorizer allows ?token=good only: without the query every handshake would
+    # be refused (401) and every request a failure.
+    whoami = LoadRequest(api="websocket", body={"action": "whoami"}, query={"token": "good"})
+    result = run_load(guarded_stack, users=1, spawn_rate=1, duration_s=1, request=whoami)
+    route = result.route("websocket")
+    assert route.requests >= 1, result.summary()
+    assert route.failures == 0, result.summary()
+
+
 def test_a_request_body_goes_on_the_wire_as_given_or_as_json():
     assert LoadRequest(body={"a": 1}).wire() == (
         b'{"a": 1}',
