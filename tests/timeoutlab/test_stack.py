@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -209,12 +208,15 @@ PARENT = textwrap.dedent("""
 """)
 
 
-def test_the_stack_stops_when_its_parent_is_killed(service: Path) -> None:
+def test_the_stack_stops_when_its_parent_is_killed(service: Path, tmp_path: Path) -> None:
+    # A temporary folder of its own: another process's start (a test worker beside this one)
+    # would otherwise remove the killed parent's folder before this test looks at it.
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, str(service)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
         assert parent.stdout is not None
@@ -229,14 +231,12 @@ def test_the_stack_stops_when_its_parent_is_killed(service: Path) -> None:
         assert _wait_gone(family) == [], "still running after the parent's SIGKILL"
         # Its folder stays behind (nothing ran to remove it) until a later start removes it,
         # while this process's own stacks keep theirs.
+        assert workdir.parent == tmp_path
         assert workdir.is_dir()
-        mine = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
-        try:
-            assert workdir in remove_orphaned_workdirs()
-            assert not workdir.exists()
-            assert mine.is_dir()
-        finally:
-            shutil.rmtree(mine, ignore_errors=True)
+        mine = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=tmp_path))
+        assert remove_orphaned_workdirs(tmp_path) == [workdir]
+        assert not workdir.exists()
+        assert mine.is_dir()
     finally:
         if parent.poll() is None:
             parent.kill()
