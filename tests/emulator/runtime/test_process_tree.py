@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -43,43 +44,46 @@ time.sleep(300)
 """
 
 
-def start(command: list[str]) -> tuple[subprocess.Popen, list[int]]:
+@contextlib.contextmanager
+def started(command: list[str]) -> Iterator[tuple[subprocess.Popen, int, int]]:
+    """``command`` (``LEADER``) running: the leader, its detached child's and its daemon's ids.
+    The test ends the tree; whatever of the two it left running is killed after."""
     leader = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert leader.stdout is not None
-    return leader, [int(pid) for pid in leader.stdout.readline().split()]
+    session, daemon = (int(pid) for pid in leader.stdout.readline().split())
+    try:
+        yield leader, session, daemon
+    finally:
+        for pid in (session, daemon):
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+
+
+def ended(leader: subprocess.Popen, session: int, daemon: int) -> None:
+    """Wait for the leader, its detached child and its daemon to have ended."""
+    leader.wait(timeout=30)
+    wait_until(lambda: not running(session) and not running(daemon))
 
 
 def test_a_subreaper_keeps_detached_and_double_forked_children_and_end_tree_ends_them():
-    leader, (session, daemon) = start(subreaper_command([sys.executable, "-c", LEADER]))
-    try:
+    with started(subreaper_command([sys.executable, "-c", LEADER])) as (leader, session, daemon):
         # The shim exec'd the command (same process) and left it a subreaper: the daemon,
         # whose parent exited, was reparented to it.
         assert psutil.Process(daemon).ppid() == leader.pid
         assert set(descendants(leader.pid)) >= {session, daemon}
         assert end_tree(leader.pid) == []
-        leader.wait(timeout=30)
-        wait_until(lambda: not running(session) and not running(daemon))
-    finally:
-        for pid in (session, daemon):
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
+        ended(leader, session, daemon)
 
 
 def test_without_a_subreaper_the_daemon_leaves_the_tree_and_only_members_seen_end_it():
     """The control: a plain process loses its double-forked daemon to another ancestor, so
     ``end_tree`` alone would miss it; a member seen before is still ended."""
-    leader, (session, daemon) = start([sys.executable, "-c", LEADER])
-    try:
+    with started([sys.executable, "-c", LEADER]) as (leader, session, daemon):
         assert daemon not in descendants(leader.pid)
         members = Members()
         members.note([session, daemon])
         assert end_tree(leader.pid, members) == []
-        leader.wait(timeout=30)
-        wait_until(lambda: not running(session) and not running(daemon))
-    finally:
-        for pid in (session, daemon):
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
+        ended(leader, session, daemon)
 
 
 def test_an_unknown_member_is_not_remembered_and_an_exited_runtime_is_no_error():
