@@ -73,30 +73,28 @@ def open_websocket(
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
-    query: Query | None = None,
     open_timeout_s: float = 10.0,
 ) -> Iterator[ClientConnection]:
-    """Open a WebSocket to ``url`` with ``query`` added to its query string (``with_query``)
-    and ``headers`` sent with the handshake; yield the sync ``websockets`` connection, closed
-    on exit. No message size limit; never the environment's proxy (the stack is local).
+    """Open a WebSocket to ``url`` (its query string already on it: ``with_query``) with
+    ``headers`` sent with the handshake; yield the sync ``websockets`` connection, closed on
+    exit. No message size limit; never the environment's proxy (the stack is local).
 
     ``open_timeout_s``: real seconds for the TCP connect and the handshake. Raises
     AssertionError (``refusal``) when the server refuses the handshake with an HTTP status;
-    TypeError for a bad query value; the ``websockets``/OS errors of a connection that cannot
-    be made at all (``ConnectionRefusedError``: nothing listens; ``TimeoutError``)."""
+    the ``websockets``/OS errors of a connection that cannot be made at all
+    (``ConnectionRefusedError``: nothing listens; ``TimeoutError``)."""
     __tracebackhide__ = True
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    target = with_query(url, query)
     options: dict[str, Any] = {"additional_headers": dict(headers or {}), "max_size": None}
     if "proxy" in inspect.signature(connect).parameters:
         options["proxy"] = None
     try:
-        connection = connect(target, open_timeout=open_timeout_s, **options)
+        connection = connect(url, open_timeout=open_timeout_s, **options)
     except InvalidStatus as exc:
         response = exc.response
-        raise refusal(target, response.status_code, bytes(response.body or b"")) from None
+        raise refusal(url, response.status_code, bytes(response.body or b"")) from None
     with connection:
         yield connection
 
