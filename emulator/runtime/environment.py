@@ -158,7 +158,7 @@ class ExecutionEnvironment:
             self.alive
             and pid is not None
             and self.api is not None
-            and self.api.waiting.is_set()
+            and self.api.waiting
             and running(pid)
         )
 
@@ -295,7 +295,7 @@ class ExecutionEnvironment:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             asked.cancel()
-        return self.alive and self.api.waiting.is_set()
+        return self.alive and self.api.waiting
 
     def _exit_error(self, returncode: int) -> dict:
         return exit_error(self.request_id, returncode, "Runtime.ExitError")

@@ -278,8 +278,6 @@ class RuntimeApiServer:
         #: Resolved when the Init phase ends: None once the runtime asks for work, or the error
         #: it posted to ``/init/error``.
         self.initialised: asyncio.Future[dict | None] = loop.create_future()
-        #: Set while the runtime waits in ``next``: it has finished its invocation (if any).
-        self.waiting = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._connections: set[_RuntimeConnection] = set()
         self._parked: _RuntimeConnection | None = None  # the connection waiting in ``next``
@@ -287,6 +285,11 @@ class RuntimeApiServer:
         self._reply: asyncio.Future[Reply] | None = None
         self._sink: ChunkSink | None = None
         self._asked: asyncio.Future[None] | None = None  # resolved by the next ``next``
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the runtime waits in ``next`` now: it has finished its invocation (if any)."""
+        return self._parked is not None
 
     @property
     def address(self) -> str:
@@ -312,7 +315,6 @@ class RuntimeApiServer:
                 connection.transport.abort()
         self._connections.clear()
         self._parked = None
-        self.waiting.clear()
         await self._server.wait_closed()
         self._server = None
 
@@ -328,7 +330,7 @@ class RuntimeApiServer:
     def next_asked(self) -> asyncio.Future[None]:
         """Resolved once the runtime waits in ``next`` (at once if it does now)."""
         future = asyncio.get_running_loop().create_future()
-        if self.waiting.is_set():
+        if self.waiting:
             future.set_result(None)
         else:
             self._asked = future
@@ -352,7 +354,6 @@ class RuntimeApiServer:
             self._parked.drop()
         self._parked = connection
         connection.parked = True
-        self.waiting.set()
         if self._asked is not None:
             if not self._asked.done():
                 self._asked.set_result(None)
@@ -364,7 +365,6 @@ class RuntimeApiServer:
         assignment, self._pending = self._pending, None
         assert assignment is not None
         self._parked = None
-        self.waiting.clear()
         self.state.handed_out(assignment.request_id)
         connection.hand_out(assignment)
 
@@ -372,7 +372,6 @@ class RuntimeApiServer:
         """A connection closed; if it was waiting in ``next``, the runtime no longer waits."""
         if self._parked is connection:
             self._parked = None
-            self.waiting.clear()
 
     def _answer(self, request: _Request) -> None:
         """A complete ``/response``, ``/error`` or ``/init/error``: the state moves and the

@@ -194,10 +194,10 @@ def test_one_kept_alive_connection_serves_pipelined_requests_and_expect_100_cont
         assert (await reply).payload == "done"
         asked = server.next_asked()
         await asyncio.wait_for(asked, 30)
-        assert server.waiting.is_set()
+        assert server.waiting
         reply = server.invoke(Assignment("r2", b"{}", 1, "arn:f", "t"), None)
         assert await client.response() == (200, b"{}")
-        assert not server.waiting.is_set()
+        assert not server.waiting
         # curl's Expect: 100-continue gets its interim answer before the body is sent.
         body = json.dumps({"errorMessage": "no", "errorType": "E"}).encode()
         head, _, _ = post("/invocation/r2/error", body, "Expect: 100-continue").partition(
@@ -262,10 +262,10 @@ def test_a_next_whose_connection_closes_no_longer_waits_and_close_ends_a_parked_
         await asyncio.wait_for(server.next_asked(), 30)
         first.close()
         for _ in range(3000):  # the server sees the close
-            if not server.waiting.is_set():
+            if not server.waiting:
                 break
             await asyncio.sleep(0.01)
-        assert not server.waiting.is_set()
+        assert not server.waiting
         second = await RawClient.open(server)
         second.send(get("/invocation/next"))
         await asyncio.wait_for(server.next_asked(), 30)
