@@ -50,7 +50,6 @@ class JobLedger:
     remembered: int = REMEMBERED_ANSWERS
     _open: set[str] = field(default_factory=set)
     _answered: OrderedDict[str, _Answered] = field(default_factory=OrderedDict)
-    _accepted: int = 0
     _with: dict[Answer, int] = field(default_factory=lambda: dict.fromkeys(Answer, 0))
 
     def message_sent(self, text: str | bytes) -> None:
@@ -80,10 +79,8 @@ class JobLedger:
         answered = self._answered.get(job_id)
         if answered is None:
             self._open.add(job_id)
-            self._accepted += 1
         elif not answered.counted:  # its answer came first
             answered.counted = True
-            self._accepted += 1
             self._with[answered.answer] += 1
         # else: a status message for a job already answered
 
@@ -113,7 +110,7 @@ class JobLedger:
         """``{"accepted", "answered_url", "answered_error", "unanswered"}``: counts of jobs
         accepted, answered (of those) with a url or an error, and still unanswered."""
         return {
-            "accepted": self._accepted,
+            "accepted": len(self._open) + sum(self._with.values()),  # each open or answered
             "answered_url": self._with[Answer.URL],
             "answered_error": self._with[Answer.ERROR],
             "unanswered": len(self._open),
