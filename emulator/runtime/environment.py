@@ -17,8 +17,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +28,14 @@ from emulator.core.events import ACCOUNT_ID, new_request_id
 from emulator.core.runtime_api import Assignment, exit_error
 from emulator.lifeline import lifeline
 from emulator.runtime.bootstraps import Bootstrap
-from emulator.runtime.process_tree import Members, descendants, end_tree, read_proc, running
+from emulator.runtime.process_tree import (
+    Members,
+    descendants,
+    end_group,
+    end_tree,
+    read_proc,
+    running,
+)
 from emulator.runtime.runtime_api import ChunkSink, Reply, RuntimeApiServer
 from emulator.runtime.variables import (
     INITIALIZATION_TYPE,
@@ -323,7 +328,7 @@ class ExecutionEnvironment:
                 left = await asyncio.to_thread(end_tree, pid, self.members)
             else:  # reaped: what is left of its group, and the members seen
                 left = []
-                await asyncio.to_thread(_end_group, pid, self.members)
+                await asyncio.to_thread(end_group, pid, self.members)
             if left:
                 log.warning("%s: left running by its environment: %s", self.spec.name, left)
         if self._exited is not None:
@@ -351,15 +356,6 @@ class ExecutionEnvironment:
             # keeps them as one event; on a terminal a \r overwrites, so each is a line here.
             for text in line.decode(errors="replace").rstrip("\r\n").split("\r"):
                 self._function_log.info("%s\t%s", self.request_id, text)
-
-
-def _end_group(pgid: int, members: Members) -> None:
-    """SIGKILL what is left of a reaped runtime's process group and ``members``. The kernel does
-    not give a process group's id to a new process while the group has members, so the signal
-    reaches only the environment's processes, if any."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-    members.kill()
 
 
 class _MemoryWatch:

@@ -49,7 +49,7 @@ SUBREAPER_SUPPORTED = sys.platform.startswith("linux")
 #: (a kernel before 3.4) execs the command anyway.
 SUBREAPER_SHIM = (
     "import ctypes, os, sys\n"
-    "ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({PR_SET_CHILD_SUBREAPER}, 1, 0, 0, 0)\n"
     "os.execvp(sys.argv[1], sys.argv[1:])\n"
 )
 #: How long (real seconds) ``end_tree`` keeps killing a tree that keeps growing or whose killed
@@ -214,9 +214,17 @@ def end_tree(leader: int, members: Members | None = None) -> list[int]:
             break
         time.sleep(END_TREE_ROUND_S)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(leader, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(leader, signal.SIGKILL)
+    end_group(leader, members)
+    return left
+
+
+def end_group(pgid: int, members: Members | None = None) -> None:
+    """SIGKILL what is left of the process group ``pgid`` (an environment's: its runtime leads
+    it) and ``members``. For a runtime already reaped too: the kernel does not give a process
+    group's id to a new process while the group has members, so the signal reaches only the
+    environment's processes, if any."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
     if members is not None:
         members.kill()
-    return left
