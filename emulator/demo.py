@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from emulator.metrics import format_overhead_warning, format_precision
-from emulator.service import ServiceSpec, load_service
+from emulator.service import ServiceSpec
 from emulator.stack import Stack, StackConfig, StackThread
 from reportclient import Endpoints, ReportResult, fetch_report
 
@@ -73,10 +73,10 @@ def missing_demo_routes(service: ServiceSpec) -> list[str]:
     return missing
 
 
-def check_demo_service(path: Path, stage: str | None = None) -> None:
-    """Refuses, before anything starts, a service the demo cannot run: raises DemoServiceError
-    naming the missing routes; ServiceError when the file cannot be loaded."""
-    missing = missing_demo_routes(load_service(path, stage=stage))
+def check_demo_service(service: ServiceSpec, path: Path) -> None:
+    """Refuses a service the demo cannot run (``service``, loaded from ``path``): raises
+    DemoServiceError naming the missing routes."""
+    missing = missing_demo_routes(service)
     if missing:
         raise DemoServiceError(
             f"the demo runs the report app's experiment and {path} lacks its routes: "
@@ -222,8 +222,13 @@ def run_demo(config: StackConfig, rows: int = 1000) -> DemoReport:
     routes. The closing conclusion is printed only when every row came out as the article
     predicts; otherwise the unexpected rows are named on stderr and ``DemoReport.ok`` is
     False."""
-    check_demo_service(config.service_path, config.stage)
-    with StackThread(config) as stack:
+    running = StackThread(config)  # loads the service (with its --param values); starts nothing
+    try:
+        check_demo_service(running.stack.service, config.service_path)
+    except DemoServiceError:
+        running.stop()
+        raise
+    with running as stack:
         timeout_s = stack.timeouts.default
         print(
             f"timeoutlab demo: API Gateway (REST and WebSocket) with a {stack.timeouts.default:g} s"

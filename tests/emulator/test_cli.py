@@ -406,6 +406,17 @@ def test_the_demo_refuses_a_service_without_the_report_routes_in_one_line(tmp_pa
     assert refused.stdout == ""  # nothing started, no table
 
 
+def test_the_demo_reads_the_service_with_its_param_values(tmp_path):
+    # ${param:greeting} has no value but --param's: the demo loads the service as `up` does,
+    # so what it reports is the missing routes, not a missing parameter.
+    environment = "environment:\n  GREETING: ${param:greeting}"
+    write_service(tmp_path, USER_HANDLERS, USER_FUNCTIONS, provider=environment)
+    refused = run("demo", "--service", str(tmp_path), "--param", "greeting=hi")
+    assert refused.returncode == 2
+    assert "lacks its routes: POST /reports" in refused.stderr, refused.stderr
+    assert "has no value" not in refused.stderr
+
+
 BROKEN_HANDLERS = """
 def broken(event, context):
     raise RuntimeError("this service answers nothing")
