@@ -42,12 +42,13 @@ def parse_function(
     stage: str,
     directory: Path,
     where: str,
-    provider_environment: DeclaredEnvironment | None = None,
-) -> FunctionSpec:
-    """One function of ``functions:``, with Serverless's defaults and Lambda's limits; raises
-    ServiceError naming ``where`` (``<file>: functions.<key>``) for what Lambda would refuse.
-    ``provider_environment``: ``provider.environment`` already read (else read here); the
-    function's variables are its own over those, as strings, nulls left out (``environment``)."""
+    provider_environment: DeclaredEnvironment,
+) -> tuple[FunctionSpec, DeclaredEnvironment]:
+    """One function of ``functions:``, with Serverless's defaults and Lambda's limits, and its
+    own ``environment`` as read (``declared_environment``: its intrinsic functions and dates,
+    for the caller's warnings); raises ServiceError naming ``where`` (``<file>:
+    functions.<key>``) for what Lambda would refuse. The function's variables are its own over
+    ``provider_environment`` (``provider.environment`` as read), as strings, nulls left out."""
     if not spec.get("handler"):
         raise ServiceError(f"{where}: `handler` is missing")
     runtime = str(spec.get("runtime") or provider.get("runtime") or DEFAULT_RUNTIME)
@@ -66,13 +67,8 @@ def parse_function(
     memory = _number(spec, provider, "memorySize", DEFAULT_MEMORY_MB, where)
     if memory != int(memory) or not 128 <= memory <= 10240:
         raise ServiceError(f"{where}: memorySize must be an integer 128..10240 MB, got {memory:g}")
-    if provider_environment is None:
-        provider_environment = declared_environment(
-            provider.get("environment"), "provider.environment"
-        )
-    environment = function_environment(
-        provider_environment, declared_environment(spec.get("environment"), f"{where}.environment")
-    )
+    own_environment = declared_environment(spec.get("environment"), f"{where}.environment")
+    environment = function_environment(provider_environment, own_environment)
     broken = deploy_rules.environment_rule(environment)
     if broken:
         raise ServiceError(f"{where}.environment: {broken}")
@@ -85,7 +81,7 @@ def parse_function(
         raise ServiceError(
             f"{where}: reservedConcurrency must be an integer >= 0, got {reserved!r}"
         )
-    return FunctionSpec(
+    function = FunctionSpec(
         key=key,
         name=name,
         handler=str(spec["handler"]),
@@ -105,6 +101,7 @@ def parse_function(
             ),
         ),
     )
+    return function, own_environment
 
 
 def _number(spec: dict, provider: dict, key: str, default: float, where: str) -> float:

@@ -139,10 +139,9 @@ def _build(config: dict, directory: Path, where: str, stage_option: str | None) 
         if not isinstance(spec, dict):
             raise ServiceError(f"{where}: functions.{key}: `handler` is missing")
         fwhere = f"{where}: functions.{key}"
-        functions[str(key)] = parse_function(
+        functions[str(key)], own = parse_function(
             str(key), spec, provider, service, stage, directory, fwhere, provider_environment
         )
-        own = declared_environment(spec.get("environment"), f"{fwhere}.environment")
         intrinsic += [f"functions.{key}.environment.{name}" for name in own.intrinsic]
         _warn_dates(f"{fwhere}.environment", own)
     apis = _events(declared, functions, provider, where)
