@@ -365,7 +365,7 @@ def _reference(text: str, *, first: bool) -> _Reference | None:
 def _literal(text: str) -> Any:
     """A fallback literal as Serverless reads it (``parseLiteralSource`` in lib/configuration/
     variables/parse.js): a quoted string, ``true``, ``false``, ``null``, a number, else the text."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+    if _quoted(text):
         return text[1:-1]
     keywords: dict[str, Any] = {"true": True, "false": False, "null": None}
     if text in keywords:
@@ -377,9 +377,12 @@ def _literal(text: str) -> Any:
 
 
 def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
+    return text[1:-1] if _quoted(text) else text
+
+
+def _quoted(text: str) -> bool:
+    """Whether ``text`` is in single or double quotes."""
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
 
 
 def _kind(value: Any) -> str:
