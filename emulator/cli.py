@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 from emulator.arguments import positive, service_file, time_scale
 from emulator.backends.endpoint import BackendError
@@ -426,23 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in (up, demo):
         # Its own parser, so an option-combination error checked after parsing shows the
-        # command's usage line, as argparse's own errors do (``command_error``).
+        # command's usage line, as argparse's own errors do (in ``main``).
         command.set_defaults(command_parser=command)
     scenarios_cli.add_parser(commands)
     return parser
-
-
-def command_error(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, message: str
-) -> NoReturn:
-    """Exit 2 with ``message`` under the usage line of the subcommand ``args`` were parsed for
-    (``usage: timeoutlab up ...`` / ``timeoutlab up: error: ...``), as argparse itself reports
-    an option's error; under ``parser``'s when the subcommand has no parser recorded. Never
-    returns (``SystemExit``)."""
-    command_parser = getattr(args, "command_parser", None)
-    if isinstance(command_parser, argparse.ArgumentParser):
-        command_parser.error(message)
-    parser.error(message)
 
 
 def banner(stack: Stack) -> str:
@@ -604,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _config(args)
     except ValueError as exc:
-        command_error(parser, args, str(exc))
+        args.command_parser.error(str(exc))  # under `timeoutlab up`'s (or demo's) usage
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(name)s %(message)s",
