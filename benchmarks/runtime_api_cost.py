@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from emulator.arguments import positive
+
 #: The runtime: next, then a response, until the request id is ``stop``.
 RUNTIME = r"""
 import http.client, sys
@@ -108,12 +110,10 @@ def measure(code: Path, invocations: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--code", type=Path, action="append", help="a checkout (repeatable)")
-    parser.add_argument("--invocations", type=int, default=3000)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--invocations", type=positive(int), default=3000)
+    parser.add_argument("--repeats", type=positive(int), default=1)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
-    if arguments.invocations < 1 or arguments.repeats < 1:
-        parser.error("--invocations and --repeats must be at least 1")
     if arguments.one:
         print(json.dumps(asyncio.run(measure_here(arguments.invocations))))
         return 0
