@@ -64,9 +64,9 @@ class RequestHead:
 class RequestHeadTooLarge(GatewayError):
     """A head over the quota: the gateway answers ``head_too_large()`` and invokes nothing."""
 
-    def __init__(self, size: int | None, limit: int = REQUEST_HEAD_LIMIT) -> None:
+    def __init__(self, size: int, limit: int = REQUEST_HEAD_LIMIT) -> None:
         super().__init__(head_too_large(limit))
-        self.size = size  # bytes counted; None when the parser refused the head before its end
+        self.size = size  # bytes counted
         self.limit = limit
 
 
