@@ -88,12 +88,18 @@ def format_environments(label: str, figures: dict) -> str:
     return line
 
 
+def environment_totals(result: ScenarioResult) -> dict[str, float]:
+    """``cold_starts``, ``environment_waits`` and ``init_ms`` (real ms), summed over the
+    result's phases (each phase's ``figures["environments"]``)."""
+    figures = [phase.figures.get("environments", {}) for phase in result.phases]
+    keys = ("cold_starts", "environment_waits", "init_ms")
+    return {key: sum(f.get(key, 0) for f in figures) for key in keys}
+
+
 def format_environment_warning(result: ScenarioResult) -> str | None:
     """A warning line when invocations waited for a free execution environment at the
     emulator's cap (AWS would have started more): that wait is in the times to result."""
-    waits = sum(
-        phase.figures.get("environments", {}).get("environment_waits", 0) for phase in result.phases
-    )
+    waits = environment_totals(result)["environment_waits"]
     if not waits:
         return None
     cap = result.settings.get("max_environments")
@@ -110,12 +116,11 @@ def format_overhead_parts(result: ScenarioResult) -> str | None:
     the cold starts' Init (real time, so 1/scale times as long in emulated seconds: a larger
     ``--time-scale`` shortens it) and the waits for a free execution environment (emulated
     time another invocation held it: a larger scale does not shorten them)."""
-    figures = [phase.figures.get("environments", {}) for phase in result.phases]
-    cold = sum(f.get("cold_starts", 0) for f in figures)
-    waits = sum(f.get("environment_waits", 0) for f in figures)
+    totals = environment_totals(result)
+    cold, waits = totals["cold_starts"], totals["environment_waits"]
     if not cold and not waits:
         return None
-    init_s = sum(f.get("init_ms", 0.0) for f in figures) / 1000
+    init_s = totals["init_ms"] / 1000
     parts = []
     if cold:
         parts.append(
