@@ -103,7 +103,16 @@ class DemoReport:
 
     rows: list[Row]
     integration_timeout_s: float
-    unexpected: list[Row]
+
+    @property
+    def unexpected(self) -> list[Row]:
+        """The rows whose outcome differs from ``expected_outcome``."""
+        return [
+            row
+            for row in self.rows
+            if _outcome(row.result)
+            != expected_outcome(row.label, row.delay_s, self.integration_timeout_s)
+        ]
 
     @property
     def ok(self) -> bool:
@@ -117,15 +126,6 @@ def expected_outcome(label: str, delay_s: float, integration_timeout_s: float) -
     if label in HELD_REQUEST_LABELS and delay_s >= integration_timeout_s:
         return "gateway timeout"
     return "delivered"
-
-
-def unexpected_rows(rows: list[Row], integration_timeout_s: float) -> list[Row]:
-    """The rows whose outcome differs from ``expected_outcome``."""
-    return [
-        row
-        for row in rows
-        if _outcome(row.result) != expected_outcome(row.label, row.delay_s, integration_timeout_s)
-    ]
 
 
 def _lambda_totals(stack: Stack) -> tuple[int, int]:
@@ -231,7 +231,7 @@ def run_demo(config: StackConfig, rows: int = 1000) -> DemoReport:
     with running as stack:
         timeout_s = stack.timeouts.default
         print(
-            f"timeoutlab demo: API Gateway (REST and WebSocket) with a {stack.timeouts.default:g} s"
+            f"timeoutlab demo: API Gateway (REST and WebSocket) with a {timeout_s:g} s"
             f" integration timeout, {stack.backend.kind if stack.backend else '?'} backend, "
             f"time scale {stack.clock.scale:g} (times are emulated seconds)\n",
             flush=True,
@@ -253,15 +253,16 @@ def run_demo(config: StackConfig, rows: int = 1000) -> DemoReport:
     print(format_precision(precision))
     if warning is not None:
         print(warning)
-    report = DemoReport(results, timeout_s, unexpected_rows(results, timeout_s))
-    if not report.ok:
+    report = DemoReport(results, timeout_s)
+    unexpected = report.unexpected
+    if unexpected:
         print(
-            f"timeoutlab demo: error: {len(report.unexpected)} of {len(results)} reports did "
+            f"timeoutlab demo: error: {len(unexpected)} of {len(results)} reports did "
             "not come out as the article predicts, so no conclusion is drawn: "
             + "; ".join(
                 f"{row.label}, {row.delay_s:g} s report: {_outcome(row.result)}, expected "
                 f"{expected_outcome(row.label, row.delay_s, timeout_s)}"
-                for row in report.unexpected
+                for row in unexpected
             ),
             file=sys.stderr,
         )
