@@ -25,8 +25,21 @@ class Certificate:
     keyfile: Path
 
     def server_context(self) -> ssl.SSLContext:
+        """The servers' TLS context: this certificate, and no TLS 1.3 session tickets.
+
+        A TLS 1.3 server sends its tickets after the handshake, unasked
+        (https://docs.python.org/3/library/ssl.html#ssl.SSLContext.num_tickets). A threaded
+        client, websockets' sync client among them (reportclient, the Locust users), has its
+        reader thread wake on them and sit in an SSL read while the other thread writes the
+        upgrade request on the same SSL object, which OpenSSL does not make safe (CPython issue
+        137583 discusses the pattern). Once, on a busy machine, the test suite saw such a
+        request never reach the server: the client waited, its reader thread in an SSL read.
+        Without tickets the reader waits in ``select`` until the response comes. No client here
+        resumes sessions, so nothing is lost.
+        """
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certfile, self.keyfile)
+        context.num_tickets = 0
         return context
 
 
