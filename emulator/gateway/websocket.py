@@ -509,9 +509,8 @@ class WebSocketGateway:
             # ones the gateway sent when it closed first (1009, 1003, 1001...), else the client's.
             said_code, said_reason = _close_said(protocol, code, reason)
             self.metrics.ws_closed(info.connection_id, said_code)
-            log.info(
-                "disconnected %s (%s %s)", info.connection_id, said_code, printable(said_reason)
-            )
+            said = f"{said_code} {printable(said_reason)}" if said_reason else str(said_code)
+            log.info("disconnected %s (%s)", info.connection_id, said)
             # Counted from the moment the connection leaves ``connections``, so whoever waits
             # for the gateway to be idle never sees a gap before the $disconnect Lambda starts.
             disconnect = self._spawn(self._disconnect_route(connection, said_code, said_reason))

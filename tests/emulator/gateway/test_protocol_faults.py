@@ -259,6 +259,19 @@ def test_invalid_utf8_in_a_text_frame_closes_with_1007_and_invokes_nothing(tmp_p
     assert "(1007 " in disconnected[0]
 
 
+def test_a_close_without_a_reason_is_logged_with_its_code_alone(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario(stack, http, calls):
+        async with connect(stack.ws_url):
+            pass  # the client closes with 1000 and no reason
+        await stack.idle()
+
+    run(tmp_path, scenario)
+    (line,) = [r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()]
+    assert line.endswith(" (1000)"), line
+
+
 # -- the HTTP port: Invoke API, control API, malformed requests, handler headers ---------------
 
 
