@@ -185,7 +185,7 @@ def _warm_together(stack, endpoints: Endpoints, strategies: tuple[str, ...]) -> 
     warnings.warn(
         f"warm-up: {WARM_TOGETHER_ROUNDS} rounds of {', '.join(strategies)} at once each started "
         "new execution environments; the test's own run may have cold starts",
-        stacklevel=2,
+        stacklevel=3,  # at warm_up's caller: the fixture whose run may see them
     )
 
 
